@@ -1,0 +1,139 @@
+"""Two kinds of save (cf. edm2's CheckpointIO, stylegan3's training_options.json):
+
+* the resumable training state, ``checkpoints/state-<step>.pt``: every network,
+  optimizer, RNG and the data position; written atomically, the last K kept, read
+  back with ``torch.load(weights_only=True)`` so a file can never run code;
+* the shareable generator snapshot, ``generator.safetensors`` with the network's
+  config as ``generator.json`` beside it.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+from .errors import CheckpointError
+from .models import Generator, NetConfig
+
+FORMAT = 1
+STATE_RE = re.compile(r"state-(\d{8,})\.pt$")
+SNAPSHOT = "generator.safetensors"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, rename over ``path``, fsync the
+    folder: a reader sees the old file or the new one, never a torn one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def state_paths(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every saved state, oldest first."""
+    folder = Path(run_dir) / "checkpoints"
+    found = [(int(m.group(1)), p) for p in folder.glob("state-*.pt")
+             if (m := STATE_RE.search(p.name))] if folder.is_dir() else []
+    return sorted(found)
+
+
+def save_state(run_dir: Path, step: int, state: dict, keep: int) -> Path:
+    folder = Path(run_dir) / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT, "step": step, **state}, buf)
+    path = folder / f"state-{step:08d}.pt"
+    atomic_write(path, buf.getvalue())
+    for _, old in state_paths(run_dir)[:-keep]:  # prune only after the new one is safe
+        old.unlink(missing_ok=True)
+    return path
+
+
+def read_state(path: Path) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds for a bad file
+        raise CheckpointError(f"cannot read checkpoint {path}: {str(e).splitlines()[0]}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a dfmgan training state (format {FORMAT})")
+    return state
+
+
+def load_latest_state(run_dir: Path) -> dict:
+    """The newest readable state; an unreadable newer one is reported and skipped."""
+    paths = state_paths(run_dir)
+    if not paths:
+        raise CheckpointError(f"{run_dir} holds no checkpoints/state-*.pt to resume from")
+    for step, path in reversed(paths):
+        try:
+            return read_state(path)
+        except CheckpointError as e:
+            warnings.warn(f"{e}; falling back to an older checkpoint", stacklevel=2)
+    raise CheckpointError(f"no readable checkpoint in {run_dir}/checkpoints")
+
+
+def export_snapshot(folder: Path, G: Generator, meta: dict | None = None) -> Path:
+    """Write ``generator.safetensors`` + ``generator.json`` (net config and ``meta``)."""
+    from safetensors.torch import save
+
+    sd = {k: v.detach().cpu().contiguous() for k, v in G.state_dict().items()}
+    path = Path(folder) / SNAPSHOT
+    atomic_write(path, save(sd))
+    info = {"net": G.cfg.to_dict(), **(meta or {})}
+    atomic_write(path.with_suffix(".json"), json.dumps(info, indent=2).encode())
+    return path
+
+
+def snapshot_path(source: str | os.PathLike) -> Path:
+    """A run folder, a snapshot file or its JSON -> the .safetensors file."""
+    p = Path(source)
+    if p.is_dir():
+        p = p / SNAPSHOT
+    if p.suffix == ".json":
+        p = p.with_suffix(".safetensors")
+    if not p.is_file():
+        raise CheckpointError(f"no generator snapshot at {p} (a run folder holds {SNAPSHOT})")
+    return p
+
+
+def read_snapshot(source) -> tuple[NetConfig, dict, dict]:
+    """(net config, weights, meta) of a snapshot; weights on the CPU."""
+    from safetensors.torch import load_file
+
+    p = snapshot_path(source)
+    try:
+        info = json.loads(p.with_suffix(".json").read_text())
+        cfg = NetConfig(**info.pop("net"))
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise CheckpointError(f"cannot read {p.with_suffix('.json')}: {e}") from None
+    try:
+        weights = load_file(p)
+    except Exception as e:
+        raise CheckpointError(f"cannot read {p}: {str(e).splitlines()[0]}") from None
+    return cfg, weights, info
+
+
+def load_module_state(module: torch.nn.Module, state: dict, where: str) -> None:
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise CheckpointError(f"{where} does not fit this network ({first})") from None

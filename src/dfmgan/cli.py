@@ -1,0 +1,170 @@
+"""``dfmgan`` command line: thin subcommands that parse, build a config and call one
+function. Every user error is one line on stderr and exit status 2."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from .errors import DfmganError
+
+EXAMPLES = {
+    "train": """examples:
+  dfmgan train --preset digits --out runs/demo
+  dfmgan train --preset fashion-mnist --out runs/fm --steps 5000
+  dfmgan train --data cifar10 --data-root ~/data/cifar-10-python.tar.gz --out runs/c10
+  dfmgan train --data folder --data-root ~/faces --size 64 --out runs/faces
+  dfmgan train --config my.yaml --set net.g_width=128 --out runs/x
+  dfmgan train --resume runs/fm --steps 20000       # continue, with a longer budget""",
+    "sample": """examples:
+  dfmgan sample runs/demo --n 64 --out grid.png
+  dfmgan sample runs/demo/generator.safetensors --n 10000 --out samples.npz
+  dfmgan sample runs/demo --n 100 --out pngs/ --seed 3""",
+    "info": """examples:
+  dfmgan info runs/demo
+  dfmgan info runs/demo/generator.safetensors --json""",
+}
+
+# flag dest -> dotted config key
+TRAIN_FLAGS = {
+    "data": "data.name", "data_root": "data.root", "split": "data.split",
+    "steps": "steps", "epochs": "epochs", "batch_size": "batch_size", "seed": "seed",
+    "device": "device", "objective": "objective.name", "scheme": "objective.scheme",
+    "lr": "optim.lr", "size": "net.size", "channels": "net.channels",
+    "g_width": "net.g_width", "d_width": "net.d_width", "latent": "net.latent",
+    "sample_every": "sample_every", "checkpoint_every": "checkpoint_every", "keep": "keep",
+    "log_every": "log_every", "sample_bn": "sample_bn",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints usage too)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a GAN", epilog=EXAMPLES["train"],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .presets import PRESETS
+    p.add_argument("--preset", choices=sorted(PRESETS), help="a named setup from the papers")
+    p.add_argument("--config", metavar="FILE", help="YAML or JSON settings; flags override it")
+    p.add_argument("--out", metavar="DIR", help="run folder to create")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR exactly")
+    p.add_argument("--data", help="digits, mnist, fashion-mnist, cifar10, stl10, svhn, folder, lsun")
+    p.add_argument("--data-root", metavar="PATH", help="where the dataset's files are")
+    p.add_argument("--split")
+    for flag, kind in [("--steps", int), ("--epochs", float), ("--batch-size", int),
+                       ("--seed", int), ("--lr", float), ("--size", int), ("--channels", int),
+                       ("--g-width", int), ("--d-width", int), ("--sample-every", int),
+                       ("--checkpoint-every", int), ("--keep", int), ("--log-every", int)]:
+        p.add_argument(flag, type=kind)
+    p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--objective", help="gan (default)")
+    p.add_argument("--scheme", choices=["alternating", "simultaneous"])
+    p.add_argument("--latent", choices=["uniform", "normal"])
+    p.add_argument("--sample-bn", choices=["batch", "running"], help="BatchNorm mode for grids")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any setting, e.g. net.bn_affine=false (repeatable)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_sample(sub) -> None:
+    p = sub.add_parser("sample", help="draw images from a trained generator",
+                       epilog=EXAMPLES["sample"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", help="a run folder or a generator .safetensors snapshot")
+    p.add_argument("--n", type=int, default=64, help="how many images (default 64)")
+    p.add_argument("--out", required=True, help="grid .png, .npz (uint8 NHWC) or a folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bn", choices=["batch", "running"], default="batch",
+                   help="BatchNorm statistics to sample with (default: batch)")
+    p.add_argument("--numbered", action="store_true", help="print each image's index on the grid")
+    p.add_argument("--device", default="cpu")
+
+
+def add_info(sub) -> None:
+    p = sub.add_parser("info", help="what a run folder or snapshot holds",
+                       epilog=EXAMPLES["info"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="dfmgan", description="Train, evaluate and explore DCGANs with "
+                    "Denoising Feature Matching.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for add in (add_train, add_sample, add_info):
+        add(sub)
+    return parser
+
+
+def train_config(args):
+    """defaults < preset < --config < flags; on --resume the saved config is the base."""
+    from .config import dotted, merge, parse_set, read_file
+    from .presets import build_config
+    from .training.rundir import RunDir
+
+    over: dict = {}
+    for dest, key in TRAIN_FLAGS.items():
+        if getattr(args, dest) is not None:
+            over = merge(over, dotted(key, getattr(args, dest)))
+    for item in args.set:
+        over = merge(over, parse_set(item))
+    file = read_file(args.config) if args.config else None
+    base = RunDir(Path(args.resume)).saved_config().to_dict() if args.resume else None
+    return build_config(args.preset, file, over, base=base)
+
+
+def cmd_train(args) -> int:
+    from .training import train
+
+    if bool(args.out) == bool(args.resume):
+        raise DfmganError("give either --out DIR for a new run or --resume RUN_DIR")
+    cfg = train_config(args)
+    result = train(cfg, args.resume or args.out, resume=bool(args.resume),
+                   progress=not args.no_progress)
+    if result.stopped_by is not None:
+        print(f"stopped at step {result.step}/{result.steps}; checkpoint written. "
+              f"Continue with: dfmgan train --resume {result.run_dir}", file=sys.stderr)
+        return 128 + result.stopped_by
+    print(f"done: {result.step} steps; samples in {result.run_dir / 'samples'}, "
+          f"generator in {result.run_dir / 'generator.safetensors'}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from .imageio import save_images
+    from .snapshot import load_generator
+
+    if args.n < 1:
+        raise DfmganError("--n must be at least 1")
+    G = load_generator(args.source, device=args.device)
+    path = save_images(G.sample(args.n, seed=args.seed, mode=args.bn), Path(args.out),
+                       numbered=args.numbered)
+    print(f"wrote {args.n} images to {path}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .tools.inspect import describe_path
+
+    print(describe_path(Path(args.path), as_json=args.json))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except DfmganError as e:
+        print(f"dfmgan: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

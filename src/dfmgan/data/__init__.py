@@ -1,0 +1,101 @@
+"""One entry point for every dataset: ``load_dataset(name, root, ...)``.
+
+Every loader returns uint8 (N, C, H, W) images (plus labels where the format has
+them) at the requested size and channel count; ``to_float`` maps a batch to [-1, 1].
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+from ..errors import DataError
+from .base import ArraySource, StreamingSource, describe
+from .batches import BatchSampler
+from .transforms import match_channels, resize_uint8, to_float, to_uint8
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    load: Callable  # (root, split, [size, channels]) -> source
+    default_root: str | None
+    splits: tuple[str, ...]
+    streams: bool = False  # folder/lsun decode at the target size themselves
+
+
+def _registry() -> dict[str, DatasetInfo]:
+    from .cifar import load_cifar10
+    from .digits import load_digits
+    from .folder import load_folder
+    from .idx import load_idx
+    from .lsun import load_lsun
+    from .stl10 import load_stl10
+    from .svhn import SPLITS as SVHN_SPLITS, load_svhn
+
+    return {
+        "digits": DatasetInfo(load_digits, None, ("train", "test", "all")),
+        "mnist": DatasetInfo(partial(load_idx, name="mnist"), None, ("train", "test")),
+        "fashion-mnist": DatasetInfo(partial(load_idx, name="fashion-mnist"),
+                                     "/usr/share/datasets/fashion-mnist", ("train", "test")),
+        "cifar10": DatasetInfo(load_cifar10, None, ("train", "test")),
+        "stl10": DatasetInfo(load_stl10, None, ("unlabeled", "train", "test")),
+        "svhn": DatasetInfo(load_svhn, None, tuple(SVHN_SPLITS)),
+        "folder": DatasetInfo(load_folder, None, ("train",), streams=True),
+        "lsun": DatasetInfo(load_lsun, None, ("train",), streams=True),
+    }
+
+
+DATASETS = tuple(_registry())
+
+
+def resolve_root(name: str, root: str | os.PathLike | None, info: DatasetInfo) -> Path | None:
+    if name == "digits":
+        return None
+    if root is None:
+        root = info.default_root or os.environ.get(f"DFMGAN_{name.upper().replace('-', '_')}_ROOT")
+    if root is None:
+        raise DataError(f"{name}: no data root given; pass --data-root DIR")
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise DataError(f"{name}: data root {path} does not exist")
+    return path
+
+
+def load_dataset(name: str, root=None, split: str | None = None, size: int | None = None,
+                 channels: int | None = None) -> ArraySource | StreamingSource:
+    """Load ``name`` from ``root`` as uint8 images at ``size`` px and ``channels``.
+
+    size/channels default to the data's own (folder/lsun: 64 px RGB)."""
+    registry = _registry()
+    if name not in registry:
+        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(registry)}")
+    info = registry[name]
+    split = split or info.splits[0]
+    if split not in info.splits:
+        raise DataError(f"{name} has no split {split!r}; choose one of {', '.join(info.splits)}")
+    path = resolve_root(name, root, info)
+    if info.streams:
+        return info.load(path, split, size or 64, channels or 3)
+    if name == "stl10":  # downsample while reading, never holding 96 px copies of 100k images
+        source = info.load(path, split, size=size or 48)
+    else:
+        source = info.load(path, split)
+    return _fit(source, size, channels)
+
+
+def _fit(source: ArraySource, size: int | None, channels: int | None) -> ArraySource:
+    x = source.images
+    if channels is not None:
+        x = match_channels(x, channels)
+    if size is not None:
+        x = resize_uint8(x, size)
+    if x is source.images:
+        return source
+    note = f" -> {x.shape[1]}x{x.shape[2]}x{x.shape[3]}"
+    return ArraySource(x, source.labels, source.description + note, source.classes)
+
+
+__all__ = ["ArraySource", "BatchSampler", "DATASETS", "StreamingSource", "describe",
+           "load_dataset", "match_channels", "resize_uint8", "to_float", "to_uint8"]

@@ -1,0 +1,64 @@
+"""What every loader returns: a source of uint8 images that can be indexed by batch.
+
+``ArraySource`` holds a small set in memory; ``StreamingSource`` subclasses decode
+only the images a batch asks for, so a folder or LMDB of millions stays within
+bounded memory.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class ArraySource:
+    """In-memory images (N, C, H, W) uint8 and optional labels (N,) int64."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None
+    description: str
+    classes: list[str] | None = None
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])
+
+    def get(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B,) indices -> (B, C, H, W) uint8, labels (B,) or None."""
+        lab = self.labels[idx] if self.labels is not None else None
+        return self.images[idx], lab
+
+
+class StreamingSource:
+    """Decodes images on demand with a small thread pool (PIL releases the GIL)."""
+
+    description = ""
+    labels: torch.Tensor | None = None
+    classes: list[str] | None = None
+
+    def __init__(self, size: int, channels: int, workers: int = 4):
+        self.size, self.channels = size, channels
+        self._pool = ThreadPoolExecutor(max_workers=workers)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.size, self.size)
+
+    def decode(self, i: int) -> np.ndarray:  # -> (C, size, size) uint8
+        raise NotImplementedError
+
+    def get(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        arrays = list(self._pool.map(self.decode, idx.tolist()))
+        lab = self.labels[idx] if self.labels is not None else None
+        return torch.from_numpy(np.stack(arrays)), lab
+
+
+def describe(name: str, n: int, shape, extra: str = "") -> str:
+    c, h, w = shape
+    return f"{name}: {n:,} images, {c}x{h}x{w}{extra}"

@@ -1,0 +1,55 @@
+"""LSUN scenes from the official LMDB export (e.g. ``bedroom_train_lmdb``).
+
+Values are encoded images (WebP or JPEG). The database is streamed: only its keys are
+held in memory, and each batch decodes its own images. Needs ``pip install dfmgan[lsun]``."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import DataError
+from .base import StreamingSource, describe
+from .transforms import center_crop_resize
+
+SOURCE = "an LMDB folder from the LSUN download script, e.g. bedroom_train_lmdb (data.mdb, lock.mdb)"
+
+
+class LmdbStream(StreamingSource):
+    def __init__(self, root: Path, size: int, channels: int):
+        try:
+            import lmdb
+        except ImportError:
+            raise DataError("lsun needs the lmdb package: pip install 'dfmgan[lsun]'") from None
+        if not (root / "data.mdb").is_file():
+            raise DataError(f"lsun: expected data.mdb in {root} ({SOURCE})")
+        super().__init__(size, channels)
+        self.root = root
+        try:
+            self.env = lmdb.open(str(root), readonly=True, lock=False, readahead=False,
+                                 meminit=False, max_readers=64)
+            with self.env.begin() as txn:
+                self.keys = [k for k in txn.cursor().iternext(keys=True, values=False)]
+        except lmdb.Error as e:
+            raise DataError(f"cannot read {root}: {e} (truncated or corrupt?)") from None
+        if not self.keys:
+            raise DataError(f"lsun: {root} holds no images")
+        self.description = describe(f"lsun {root} (streamed)", len(self.keys), self.shape)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def decode(self, i: int) -> np.ndarray:
+        with self.env.begin() as txn:
+            raw = txn.get(self.keys[i])
+        try:
+            with Image.open(io.BytesIO(raw)) as img:
+                return center_crop_resize(img, self.size, self.channels)
+        except (UnidentifiedImageError, OSError, ValueError) as e:
+            raise DataError(f"cannot decode key {self.keys[i]!r} of {self.root}: {e}") from None
+
+
+def load_lsun(root: Path, split: str, size: int, channels: int) -> LmdbStream:
+    return LmdbStream(root, size, channels)

@@ -1,0 +1,22 @@
+"""User-facing errors.
+
+Anything raised as a ``DfmganError`` is a problem with the user's input (a file,
+a flag, a config), not a bug: the CLI prints its message as one line and exits
+with status 2, without a traceback.
+"""
+
+
+class DfmganError(Exception):
+    """Bad input that the user can fix; the message names the problem."""
+
+
+class DataError(DfmganError):
+    """A dataset is unknown, missing, corrupt or empty."""
+
+
+class ConfigError(DfmganError):
+    """A flag, preset or config file is invalid, or does not match a run."""
+
+
+class CheckpointError(DfmganError):
+    """A checkpoint or snapshot is missing, corrupt or from another configuration."""

@@ -1,0 +1,76 @@
+"""Writing uint8 image batches: a grid PNG, a folder of PNGs, or .npz (NHWC).
+
+The grid is written here rather than with torchvision's ``save_image`` because
+torchvision does not install beside the CPU torch pin this project tests on."""
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from .checkpoint import atomic_write
+from .errors import ConfigError
+
+FORMATS = (".png", ".npz", "folder")
+
+
+def grid_array(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> np.ndarray:
+    """(N, C, H, W) uint8 -> (rows*(H+pad)+pad, cols*(W+pad)+pad, C) with a grey border."""
+    n, c, h, w = images.shape
+    cols = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    canvas = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 128, np.uint8)
+    for i, img in enumerate(images.numpy().transpose(0, 2, 3, 1)):
+        r, q = divmod(i, cols)
+        canvas[pad + r * (h + pad):pad + r * (h + pad) + h, pad + q * (w + pad):pad + q * (w + pad) + w] = img
+    return canvas
+
+
+def to_pil(arr: np.ndarray, scale: int = 1) -> Image.Image:
+    img = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
+    return img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None, scale: int = 1,
+              numbered: bool = False) -> Path:
+    img = to_pil(grid_array(images, nrow), scale)
+    if numbered:  # index labels so exemplars can be picked by number
+        img = img.convert("RGB")
+        draw = ImageDraw.Draw(img)
+        cols = nrow or math.ceil(math.sqrt(len(images)))
+        step_x = (images.shape[3] + 2) * scale
+        step_y = (images.shape[2] + 2) * scale
+        for i in range(len(images)):
+            r, q = divmod(i, cols)
+            draw.text((q * step_x + 3, r * step_y + 2), str(i), fill=(255, 64, 64))
+    atomic_write(Path(path), png_bytes(img))
+    return Path(path)
+
+
+def save_images(images: torch.Tensor, out: Path, numbered: bool = False) -> Path:
+    """The suffix of ``out`` picks the format: .png grid, .npz (uint8 NHWC), else a folder."""
+    out = Path(out)
+    if out.suffix.lower() == ".png":
+        return save_grid(images, out, scale=max(1, 256 // (images.shape[-1] * 8)) or 1,
+                         numbered=numbered)
+    if out.suffix.lower() == ".npz":
+        buf = io.BytesIO()
+        np.savez_compressed(buf, images=images.numpy().transpose(0, 2, 3, 1))
+        atomic_write(out, buf.getvalue())
+        return out
+    if out.suffix:
+        raise ConfigError(f"unsupported output {out}: use .png, .npz or a folder name")
+    out.mkdir(parents=True, exist_ok=True)
+    for i, arr in enumerate(images.numpy().transpose(0, 2, 3, 1)):
+        atomic_write(out / f"{i:06d}.png", png_bytes(to_pil(arr)))
+    return out

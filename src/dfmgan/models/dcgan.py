@@ -1,0 +1,156 @@
+"""DCGAN generator and discriminator (Radford, Metz & Chintala, ICLR 2016, §3).
+
+The architecture guidelines of the paper, all followed here:
+  * strided convolutions instead of pooling (D) and fractional-strided ones (G);
+  * BatchNorm everywhere except G's output layer and D's input layer;
+  * no fully connected hidden layers: G's first layer projects z with a
+    transposed convolution on a 1x1 input, D's last layer is a convolution whose
+    kernel covers the whole final feature map (the flattened map fed to one unit);
+  * ReLU in G with Tanh at the output, LeakyReLU(0.2) in D.
+
+Each resolution doubles ``n_up`` times from a ``base`` x ``base`` map, where
+``size = base * 2**n_up`` and base is 3..7 (28 -> 7, 32 -> 4, 48 -> 6, 64 -> 4,
+96 -> 6, 128 -> 4). Widths double towards the low-resolution end: with
+``g_width=128`` the 64 px generator is 1024 -> 512 -> 256 -> 128 -> 3, the LSUN
+net of the paper's Figure 1.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from .init import dcgan_init
+
+SIZES = (28, 32, 48, 64, 96, 128)
+
+
+@dataclass
+class NetConfig:
+    """What a generator/discriminator pair is; saved beside every snapshot."""
+
+    size: int = 32
+    channels: int = 3
+    nz: int = 100
+    latent: str = "uniform"  # "uniform" in [-1, 1] (the paper) or "normal"
+    g_width: int = 64  # channels of G's last hidden layer
+    d_width: int = 64  # channels of D's first layer
+    bn_affine: bool = True  # False: BatchNorm without scale/bias (DCGAN suppl., MNIST)
+    n_classes: int = 0  # > 0 for the conditional DCGAN
+
+    def __post_init__(self) -> None:
+        if self.size not in SIZES:
+            raise ConfigError(f"unsupported image size {self.size}; choose one of {list(SIZES)}")
+        if self.channels not in (1, 3):
+            raise ConfigError(f"unsupported channel count {self.channels}; use 1 or 3")
+        if self.latent not in ("uniform", "normal"):
+            raise ConfigError(f"unknown latent distribution {self.latent!r}; use uniform or normal")
+        if min(self.g_width, self.d_width, self.nz) < 1:
+            raise ConfigError("g_width, d_width and nz must be positive")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def layout(size: int) -> tuple[int, int]:
+    """(base, n_up): the smallest map edge in 3..7 and how many doublings reach ``size``."""
+    base, n_up = size, 0
+    while base > 7:
+        base //= 2
+        n_up += 1
+    return base, n_up
+
+
+def _bn2d(ch: int, affine: bool) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(ch, affine=affine)
+
+
+class Generator(nn.Module):
+    """z (B, nz) -> images (B, C, size, size) in [-1, 1]."""
+
+    def __init__(self, cfg: NetConfig):
+        super().__init__()
+        self.cfg = cfg
+        base, n_up = layout(cfg.size)
+        widths = [cfg.g_width * 2 ** i for i in reversed(range(n_up))]  # e.g. [512, 256, 128]
+        nin = cfg.nz + cfg.n_classes
+        self.embed = nn.Embedding(cfg.n_classes, cfg.n_classes) if cfg.n_classes else None
+        # Project: (B, nz, 1, 1) -> (B, widths[0], base, base)
+        layers = [nn.ConvTranspose2d(nin, widths[0], base, 1, 0, bias=False),
+                  _bn2d(widths[0], cfg.bn_affine), nn.ReLU(True)]
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            # (B, cin, s, s) -> (B, cout, 2s, 2s)
+            layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False),
+                       _bn2d(cout, cfg.bn_affine), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(widths[-1], cfg.channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+        if self.embed is not None:
+            nn.init.eye_(self.embed.weight)  # one-hot label code, as in the supplement
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(labels)], 1)  # (B, nz + n_classes)
+        return self.net(z[:, :, None, None])
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, nz) latents on the CPU, so a seed gives the same z on any device."""
+        if self.cfg.latent == "normal":
+            return torch.randn(n, self.cfg.nz, generator=generator)
+        return torch.rand(n, self.cfg.nz, generator=generator) * 2 - 1
+
+
+@dataclass
+class DFeatures:
+    """D's outputs with its intermediate activations, for objectives and probes."""
+
+    logits: torch.Tensor  # (B,)
+    blocks: list[torch.Tensor]  # each conv block after its LeakyReLU, (B, C_i, H_i, W_i)
+
+    @property
+    def penultimate(self) -> torch.Tensor:
+        """Φ(x): the last block flattened, (B, C * base * base)."""
+        return self.blocks[-1].flatten(1)
+
+
+class Discriminator(nn.Module):
+    """images (B, C, size, size) -> logits (B,); ``features()`` also returns every block."""
+
+    def __init__(self, cfg: NetConfig):
+        super().__init__()
+        self.cfg = cfg
+        base, n_up = layout(cfg.size)
+        widths = [cfg.d_width * 2 ** i for i in range(n_up)]  # e.g. [128, 256, 512]
+        cin = cfg.channels + cfg.n_classes
+        blocks = [nn.Sequential(nn.Conv2d(cin, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True))]
+        for a, b in zip(widths[:-1], widths[1:]):
+            blocks.append(nn.Sequential(nn.Conv2d(a, b, 4, 2, 1, bias=False),
+                                        _bn2d(b, cfg.bn_affine), nn.LeakyReLU(0.2, True)))
+        self.blocks = nn.ModuleList(blocks)
+        # The final map (B, widths[-1], base, base) -> one logit: a conv over the whole map.
+        self.head = nn.Conv2d(widths[-1], 1, base, 1, 0)
+        self.apply(dcgan_init)
+
+    @property
+    def feature_dim(self) -> int:
+        base, n_up = layout(self.cfg.size)
+        return self.cfg.d_width * 2 ** (n_up - 1) * base * base
+
+    def _input(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if not self.cfg.n_classes:
+            return x
+        # Label as constant one-hot planes, (B, n_classes, H, W), as in the supplement.
+        onehot = nn.functional.one_hot(labels, self.cfg.n_classes).to(x.dtype)
+        return torch.cat([x, onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
+
+    def features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> DFeatures:
+        h, out = self._input(x, labels), []
+        for block in self.blocks:
+            h = block(h)
+            out.append(h)
+        return DFeatures(self.head(h).flatten(), out)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.features(x, labels).logits

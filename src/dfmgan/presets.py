@@ -1,0 +1,57 @@
+"""Named setups with the papers' hyperparameters.
+
+DCGAN (Radford et al. 2016, §4): Adam 2e-4, β1 0.5, batch 128, N(0, 0.02) init.
+  * lsun-bedroom-64: the 64 px LSUN net of Figure 1 (1024 -> 512 -> 256 -> 128 -> 3).
+  * imagenet32: the 32 px ImageNet-1k net on centre crops (512 -> 256 -> 128).
+  * mnist: BatchNorm without scale/bias, which the supplement found better there.
+DFM (Warde-Farley & Bengio 2017, §4):
+  * cifar10: the half-width 32 px DCGAN net (256 -> 128 -> 64).
+  * stl10-48: the unlabeled 100k at 48 px.
+"""
+from __future__ import annotations
+
+from .config import ConfigError, TrainConfig, from_dict, merge
+
+
+def _p(data: str, size: int, ch: int, width: int, **extra) -> dict:
+    net = {"size": size, "channels": ch, "g_width": width, "d_width": width}
+    net.update(extra.pop("net", {}))
+    return merge({"data": {"name": data}, "net": net}, extra)
+
+
+PRESETS: dict[str, dict] = {
+    # The embedded default: small enough to give recognisable digits in ~3 minutes on 2 cores.
+    "digits": _p("digits", 32, 1, 32, batch_size=64, steps=1200, sample_every=200,
+                 checkpoint_every=200),
+    "mnist": _p("mnist", 28, 1, 64, net={"bn_affine": False}, steps=10_000),
+    "fashion-mnist": _p("fashion-mnist", 32, 1, 64, steps=10_000),
+    "svhn": _p("svhn", 32, 3, 64, steps=20_000),
+    "cifar10": _p("cifar10", 32, 3, 64, steps=100_000),
+    "stl10-48": _p("stl10", 48, 3, 64, epochs=50),
+    "imagenet32": _p("folder", 32, 3, 128, steps=200_000),
+    "lsun-bedroom-64": _p("lsun", 64, 3, 128, steps=300_000),
+    "faces-64": _p("folder", 64, 3, 128, steps=50_000),
+}
+
+# A dataset named without a preset takes the preset made for it.
+DATA_PRESET = {"digits": "digits", "mnist": "mnist", "fashion-mnist": "fashion-mnist",
+               "svhn": "svhn", "cifar10": "cifar10", "stl10": "stl10-48",
+               "lsun": "lsun-bedroom-64"}
+
+
+def preset_dict(name: str) -> dict:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return merge(PRESETS[name], {"preset": name})
+
+
+def build_config(preset: str | None = None, file: dict | None = None,
+                 overrides: dict | None = None, base: dict | None = None) -> TrainConfig:
+    """defaults (or ``base``, a saved run's config) < preset < file < overrides."""
+    d = base if base is not None else TrainConfig().to_dict()
+    data = (overrides or {}).get("data", {}).get("name") or (file or {}).get("data", {}).get("name")
+    if preset is None and base is None and data in DATA_PRESET:
+        preset = DATA_PRESET[data]
+    for layer in (preset_dict(preset) if preset else {}, file or {}, overrides or {}):
+        d = merge(d, layer)
+    return from_dict(d)

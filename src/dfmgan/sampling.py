@@ -1,0 +1,73 @@
+"""Drawing images from a generator, with BatchNorm in either mode.
+
+"batch" (the default) normalises with the statistics of the batch being drawn, as
+G is trained and as the reference DCGAN code samples. G never runs in running-stat
+mode during training, and its running averages (momentum 0.1) trail weights that
+change every step, so "running" samples drift from what D was shown; we keep it as
+an option for single-image use, where a batch has no statistics of its own.
+Sampling never changes G's buffers in either mode.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from .data.transforms import to_uint8
+from .errors import ConfigError
+
+BN_MODES = ("batch", "running")
+
+
+@contextlib.contextmanager
+def bn_mode(net: nn.Module, mode: str) -> Iterator[None]:
+    """Run ``net`` with BatchNorm in ``mode``, leaving its running stats untouched."""
+    if mode not in BN_MODES:
+        raise ConfigError(f"unknown BatchNorm mode {mode!r}; use batch or running")
+    was_training = net.training
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    tracked = [m.track_running_stats for m in bns]
+    if mode == "batch":
+        net.train()
+        for m in bns:  # train mode + no tracking: batch stats, buffers not updated
+            m.track_running_stats = False
+    else:
+        net.eval()
+    try:
+        yield
+    finally:
+        for m, t in zip(bns, tracked):
+            m.track_running_stats = t
+        net.train(was_training)
+
+
+@torch.no_grad()
+def generate(G, z: torch.Tensor, labels: torch.Tensor | None = None, mode: str = "batch",
+             batch_size: int = 128, pad_from: torch.Generator | None = None) -> torch.Tensor:
+    """z (N, nz) -> uint8 images (N, C, H, W). In batch mode a short last batch is padded
+    with extra latents (dropped after), so every image sees a full batch's statistics."""
+    device = next(G.parameters()).device
+    out = []
+    with bn_mode(G, mode):
+        for i in range(0, len(z), batch_size):
+            zb = z[i:i + batch_size]
+            lb = labels[i:i + batch_size] if labels is not None else None
+            n = len(zb)
+            if mode == "batch" and n < batch_size and len(z) >= 1:
+                extra = batch_size - n
+                zb = torch.cat([zb, G.sample_latent(extra, pad_from)])
+                if lb is not None:
+                    lb = torch.cat([lb, torch.randint(0, G.cfg.n_classes, (extra,), generator=pad_from)])
+            x = G(zb.to(device), lb.to(device) if lb is not None else None)
+            out.append(to_uint8(x[:n]))
+    return torch.cat(out)
+
+
+def sample(G, n: int, seed: int = 0, mode: str = "batch", labels=None,
+           batch_size: int = 128) -> torch.Tensor:
+    """n uint8 images from latents drawn with ``seed``."""
+    g = torch.Generator().manual_seed(seed)
+    z = G.sample_latent(n, g)
+    return generate(G, z, labels, mode, batch_size, pad_from=g)

@@ -1,0 +1,39 @@
+"""The Python face of a trained generator::
+
+    from dfmgan import load_generator
+    G = load_generator("runs/demo")
+    images = G.sample(16, seed=0)  # uint8 (16, C, H, W)
+"""
+from __future__ import annotations
+
+import torch
+
+from .checkpoint import load_module_state, read_snapshot, snapshot_path
+from .models import Generator
+from .sampling import sample
+
+
+class LoadedGenerator:
+    """A generator with its config and the metadata of the run that made it."""
+
+    def __init__(self, net: Generator, meta: dict):
+        self.net, self.meta = net, meta
+
+    @property
+    def config(self):
+        return self.net.cfg
+
+    def to(self, device) -> "LoadedGenerator":
+        self.net.to(device)
+        return self
+
+    def sample(self, n: int, seed: int = 0, mode: str = "batch", labels=None) -> torch.Tensor:
+        return sample(self.net, n, seed, mode, labels)
+
+
+def load_generator(source, device: str | torch.device = "cpu") -> LoadedGenerator:
+    """Load ``generator.safetensors`` from a run folder or a snapshot path."""
+    cfg, weights, meta = read_snapshot(source)
+    G = Generator(cfg)
+    load_module_state(G, weights, str(snapshot_path(source)))
+    return LoadedGenerator(G.to(device).eval(), meta)

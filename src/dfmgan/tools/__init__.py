@@ -1,0 +1,1 @@
+"""Tools that load a snapshot or run and reuse the models and evaluation code."""

@@ -1,0 +1,3 @@
+from .loop import TrainResult, Trainer, resolve_device, train
+
+__all__ = ["TrainResult", "Trainer", "resolve_device", "train"]

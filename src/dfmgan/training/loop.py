@@ -1,0 +1,170 @@
+"""The training loop. It reads in one direction: data -> objective.step -> stats,
+with grids and checkpoints on a schedule. It never asks which objective it runs."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..checkpoint import export_snapshot, load_latest_state, load_module_state, save_state
+from ..config import TrainConfig, differences, from_dict
+from ..data import ArraySource, BatchSampler, load_dataset, to_float
+from ..errors import CheckpointError, ConfigError
+from ..imageio import save_grid
+from ..models import Discriminator, Generator
+from ..objectives import build_objective
+from ..sampling import generate
+from .rundir import RunDir
+from .signals import StopFlag
+from .stats import StatsSink
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA device is available")
+    return dev
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    steps: int
+    stopped_by: int | None  # the signal that stopped the run early, if any
+
+
+class Trainer:
+    """Everything one run holds. Build it, ``restore`` a state if resuming, ``run``."""
+
+    def __init__(self, cfg: TrainConfig, run: RunDir, progress: bool = True):
+        self.cfg, self.run_dir, self.progress = cfg, run, progress
+        self.device = resolve_device(cfg.device)
+        self.source = load_dataset(cfg.data.name, cfg.data.root, cfg.data.split,
+                                   cfg.net.size, cfg.net.channels)
+        self.steps = cfg.steps if cfg.epochs is None else \
+            round(cfg.epochs * (len(self.source) // cfg.batch_size))
+        torch.manual_seed(cfg.seed)  # network init
+        G, D = Generator(cfg.net).to(self.device), Discriminator(cfg.net).to(self.device)
+        self.objective = build_objective(G, D, cfg.objective, cfg.optim)
+        self.G = G
+        self.sampler = BatchSampler(len(self.source), cfg.batch_size, cfg.seed)
+        self.zgen = torch.Generator().manual_seed(cfg.seed + 1)  # training latents, on CPU
+        grid_gen = torch.Generator().manual_seed(cfg.seed + 2)
+        self.z_grid = G.sample_latent(cfg.grid, grid_gen)
+        self.grid_labels = (torch.arange(cfg.grid) % cfg.net.n_classes) if cfg.net.n_classes else None
+        self.step = 0
+        if isinstance(self.source, ArraySource) and self.device.type == "cuda":
+            self.source.images = self.source.images.to(self.device)  # uint8 set on the GPU
+
+    # --- one step -----------------------------------------------------------------
+    def next_batch(self):
+        idx = self.sampler.next()
+        images, labels = self.source.get(idx.to(self.source.images.device)
+                                         if isinstance(self.source, ArraySource) else idx)
+        real = to_float(images.to(self.device, non_blocking=True))  # (B, C, H, W) in [-1, 1]
+        z = self.G.sample_latent(len(idx), self.zgen).to(self.device)  # (B, nz)
+        if not self.cfg.net.n_classes:
+            labels = None
+        elif labels is None:
+            raise ConfigError(f"a conditional net needs labels; {self.cfg.data.name} has none")
+        return real, z, labels.to(self.device) if labels is not None else None
+
+    # --- state ----------------------------------------------------------------------
+    def state(self) -> dict:
+        rng = {"torch": torch.get_rng_state(), "z": self.zgen.get_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {"config": self.cfg.to_json(), "objective": self.objective.state_dict(),
+                "sampler": self.sampler.state_dict(), "rng": rng}
+
+    def restore(self, state: dict) -> None:
+        saved = from_dict(json.loads(state["config"]), where="checkpoint config")
+        diff = differences(saved, self.cfg)
+        if diff:
+            raise CheckpointError(f"checkpoint is from another configuration ({'; '.join(diff)})")
+        for name, module in self.objective.modules().items():
+            load_module_state(module, state["objective"]["modules"][name], f"checkpoint {name}")
+        try:
+            for k, opt in self.objective.opt.items():
+                opt.load_state_dict(state["objective"]["optimizers"][k])
+        except (KeyError, ValueError) as e:
+            raise CheckpointError(f"checkpoint optimizer state does not fit: {e}") from None
+        self.sampler.load_state_dict(state["sampler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.zgen.set_state(state["rng"]["z"])
+        if "cuda" in state["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.step = int(state["step"])
+
+    def save(self) -> None:
+        save_state(self.run_dir.path, self.step, self.state(), self.cfg.keep)
+        meta = {"step": self.step, "objective": self.cfg.objective.name,
+                "data": self.cfg.data.name, "preset": self.cfg.preset, "seed": self.cfg.seed}
+        export_snapshot(self.run_dir.path, self.G, meta)
+
+    def write_grid(self) -> Path:
+        images = generate(self.G, self.z_grid, self.grid_labels, self.cfg.sample_bn,
+                          batch_size=max(len(self.z_grid), 2))
+        path = save_grid(images, self.run_dir.samples / f"{self.step:08d}.png", scale=2)
+        save_grid(images, self.run_dir.samples / "latest.png", scale=2)
+        return path
+
+    # --- the loop ---------------------------------------------------------------------
+    def run(self, stop: StopFlag, sink: StatsSink) -> None:
+        cfg = self.cfg
+        bar = tqdm(total=self.steps, initial=self.step, desc="train", unit="step",
+                   disable=not self.progress, dynamic_ncols=True)
+        t0, n0 = time.perf_counter(), self.step
+        while self.step < self.steps and not stop:
+            stats = self.objective.step(*self.next_batch())
+            self.step += 1
+            sink.report(self.step, stats)
+            bar.update()
+            if self.step % cfg.log_every == 0 or self.step == self.steps:
+                means = sink.flush()
+                rate = (self.step - n0) * cfg.batch_size / (time.perf_counter() - t0)
+                t0, n0 = time.perf_counter(), self.step
+                bar.set_postfix({k.replace("loss/", ""): f"{v:.3f}" for k, v in means.items()}
+                                | {"img/s": f"{rate:.0f}"})
+            if self.step % cfg.sample_every == 0:
+                self.write_grid()
+            if self.step % cfg.checkpoint_every == 0:
+                self.save()
+        bar.close()
+        sink.flush()
+        self.write_grid()
+        self.save()
+
+
+def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train (or, with ``resume``, continue) the run in folder ``out``."""
+    run = RunDir(Path(out))
+    if resume:
+        run.check_resume(cfg)
+        state = load_latest_state(run.path)
+    trainer = Trainer(cfg, run, progress)  # loads the data: fails before anything is written
+    if resume:
+        trainer.restore(state)
+        run.write_config(cfg)
+    else:
+        run.create(cfg)
+    sink = StatsSink(run.stats, run.path / "tensorboard")
+    sink.truncate_after(trainer.step)
+    if progress:
+        tqdm.write(trainer.source.description)
+    with StopFlag() as stop:
+        try:
+            trainer.run(stop, sink)
+        finally:
+            sink.close()
+    return TrainResult(run.path, trainer.step, trainer.steps, stop.signum)

@@ -1,0 +1,72 @@
+"""The run folder: what a training run writes, and the checks before it writes.
+
+    RUN/config.json          resolved config
+    RUN/stats.jsonl          one line per step
+    RUN/samples/NNNNNNNN.png fixed-z grids over training; latest.png is the newest
+    RUN/checkpoints/         resumable states (last K)
+    RUN/generator.safetensors + generator.json   the shareable snapshot
+    RUN/tensorboard/         when TensorBoard is installed
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..checkpoint import atomic_write, state_paths
+from ..config import TrainConfig, differences, from_dict
+from ..errors import ConfigError
+
+
+@dataclass
+class RunDir:
+    path: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def stats(self) -> Path:
+        return self.path / "stats.jsonl"
+
+    @property
+    def samples(self) -> Path:
+        return self.path / "samples"
+
+    def is_run(self) -> bool:
+        return self.config_path.exists() or bool(state_paths(self.path))
+
+    def create(self, cfg: TrainConfig) -> None:
+        """A new run: refuses a folder that already holds one, or one it cannot write."""
+        if self.is_run():
+            raise ConfigError(f"{self.path} already holds a run; continue it with --resume "
+                              f"{self.path} or choose another --out")
+        try:
+            self.samples.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.path, os.W_OK):
+                raise PermissionError(13, "Permission denied")
+            atomic_write(self.config_path, cfg.to_json().encode())
+        except OSError as e:
+            raise ConfigError(f"cannot write to output folder {self.path}: "
+                              f"{e.strerror or e}") from None
+
+    def saved_config(self) -> TrainConfig:
+        if not self.config_path.exists():
+            raise ConfigError(f"{self.path} is not a dfmgan run (no config.json)")
+        try:
+            return from_dict(json.loads(self.config_path.read_text()), where=str(self.config_path))
+        except ValueError as e:
+            raise ConfigError(f"{self.config_path} is not valid JSON: {e}") from None
+
+    def check_resume(self, cfg: TrainConfig) -> None:
+        """Resuming with another configuration is refused, naming what differs."""
+        diff = differences(self.saved_config(), cfg)
+        if diff:
+            raise ConfigError(f"cannot resume {self.path} with a different config ({'; '.join(diff)})")
+        if not os.access(self.path, os.W_OK):
+            raise ConfigError(f"cannot write to output folder {self.path}: Permission denied")
+
+    def write_config(self, cfg: TrainConfig) -> None:
+        atomic_write(self.config_path, cfg.to_json().encode())  # e.g. a longer --steps

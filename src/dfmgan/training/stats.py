@@ -1,0 +1,73 @@
+"""One sink for numbers (cf. stylegan3's training_stats): ``stats.jsonl`` in the run
+folder, one JSON object per step, and TensorBoard scalars when it is installed.
+
+Objectives return 0-d tensors; the sink keeps them until ``flush`` so a GPU run syncs
+with the host once per ``log_every`` steps, not every step."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import atomic_write
+
+
+class StatsSink:
+    def __init__(self, path: Path, tensorboard_dir: Path | None = None, enabled: bool = True):
+        self.path, self.enabled = Path(path), enabled
+        self.pending: list[tuple[int, dict]] = []
+        self.tb = None
+        if enabled and tensorboard_dir is not None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self.tb = SummaryWriter(str(tensorboard_dir))
+            except ImportError:  # tensorboard is an optional extra
+                self.tb = None
+
+    def report(self, step: int, values: dict) -> None:
+        self.pending.append((step, values))
+
+    def flush(self) -> dict[str, float]:
+        """Write pending rows; returns the mean of each value over them (for the bar)."""
+        rows = [(s, {k: float(v) for k, v in d.items()}) for s, d in self.pending]
+        self.pending.clear()
+        if self.enabled and rows:
+            with self.path.open("a") as f:
+                f.writelines(json.dumps({"step": s, **d}) + "\n" for s, d in rows)
+            if self.tb is not None:
+                for s, d in rows:
+                    for k, v in d.items():
+                        self.tb.add_scalar(k, v, s)
+        keys = {k for _, d in rows for k in d}
+        return {k: sum(d[k] for _, d in rows if k in d) / sum(k in d for _, d in rows) for k in keys}
+
+    def truncate_after(self, step: int) -> None:
+        """On resume, drop rows from after the checkpoint: those steps are run again."""
+        if not (self.enabled and self.path.exists()):
+            return
+        keep = [ln for ln in self.path.read_text().splitlines(True)
+                if ln.strip() and _step(ln) is not None and _step(ln) <= step]
+        atomic_write(self.path, "".join(keep).encode())
+
+    def close(self) -> None:
+        self.flush()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def _step(line: str) -> int | None:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None  # a torn last line from a killed run
+
+
+def read_stats(path: Path) -> list[dict]:
+    out = []
+    for ln in Path(path).read_text().splitlines():
+        try:
+            out.append(json.loads(ln))
+        except ValueError:
+            continue
+    return out
