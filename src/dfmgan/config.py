@@ -81,33 +81,34 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
     kwargs = {}
     for k, v in d.items():
         sub = _dataclass_type(known[k])
-        kwargs[k] = from_dict(v, sub, f"{where}.{k}") if sub else v
+        kwargs[k] = from_dict(v, sub, f"{where}.{k}") if sub else _typed(known[k], v, where)
     try:
-        obj = cls(**kwargs)
+        return cls(**kwargs)
     except TypeError as e:
         raise ConfigError(f"{where}: {e}") from None
-    _check_types(obj, where)
-    return obj
 
 
 def _dataclass_type(f: dataclasses.Field):
-    sub = {"net": NetConfig, "data": DataConfig, "optim": OptimConfig,
-           "objective": ObjectiveConfig}
-    return sub.get(f.name) if f.type in ("NetConfig", "DataConfig", "OptimConfig",
-                                          "ObjectiveConfig") else None
+    sub = {"NetConfig": NetConfig, "DataConfig": DataConfig, "OptimConfig": OptimConfig,
+           "ObjectiveConfig": ObjectiveConfig}
+    return sub.get(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""))
 
 
-def _check_types(obj, where: str) -> None:
-    for f in fields(obj):
-        v, default = getattr(obj, f.name), f.default
-        if isinstance(default, bool) and not isinstance(v, bool):
-            raise ConfigError(f"{where}.{f.name} must be true or false, got {v!r}")
-        if isinstance(default, (int, float)) and not isinstance(default, bool):
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ConfigError(f"{where}.{f.name} must be a number, got {v!r}")
-            if isinstance(default, int) and not float(v).is_integer():
-                raise ConfigError(f"{where}.{f.name} must be a whole number, got {v!r}")
-            setattr(obj, f.name, type(default)(v))
+def _typed(f: dataclasses.Field, v, where: str):
+    """Check ``v`` against the kind of the field's default; ints stay ints."""
+    default, name = f.default, f"{where}.{f.name}"
+    if isinstance(default, bool):
+        if not isinstance(v, bool):
+            raise ConfigError(f"{name} must be true or false, got {v!r}")
+    elif isinstance(default, (int, float)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{name} must be a number, got {v!r}")
+        if isinstance(default, int) and not float(v).is_integer():
+            raise ConfigError(f"{name} must be a whole number, got {v!r}")
+        return type(default)(v)
+    elif isinstance(default, str) and not isinstance(v, str):
+        raise ConfigError(f"{name} must be a string, got {v!r}")
+    return v
 
 
 def merge(base: dict, over: dict) -> dict:

@@ -20,9 +20,9 @@ def _p(data: str, size: int, ch: int, width: int, **extra) -> dict:
 
 
 PRESETS: dict[str, dict] = {
-    # The embedded default: small enough to give recognisable digits in ~3 minutes on 2 cores.
-    "digits": _p("digits", 32, 1, 32, batch_size=64, steps=1200, sample_every=200,
-                 checkpoint_every=200),
+    # The embedded default: recognisable digits in ~2.5 minutes on 2 CPU cores (BENCHMARKS.md).
+    "digits": _p("digits", 28, 1, 32, batch_size=64, steps=3000, sample_every=500,
+                 checkpoint_every=500),
     "mnist": _p("mnist", 28, 1, 64, net={"bn_affine": False}, steps=10_000),
     "fashion-mnist": _p("fashion-mnist", 32, 1, 64, steps=10_000),
     "svhn": _p("svhn", 32, 3, 64, steps=20_000),

@@ -1,0 +1,42 @@
+"""Shared fixtures: tiny configs that train in well under a second per step."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from dfmgan.presets import build_config
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+REPO = Path(__file__).resolve().parents[1]
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def tiny_overrides(**extra) -> dict:
+    from dfmgan.config import merge
+
+    base = {"net": {"g_width": 8, "d_width": 8}, "batch_size": 16, "steps": 4,
+            "sample_every": 1000, "checkpoint_every": 1000, "log_every": 1, "grid": 16}
+    return merge(base, extra)
+
+
+@pytest.fixture
+def tiny_cfg():
+    def make(preset: str = "digits", **extra):
+        return build_config(preset, overrides=tiny_overrides(**extra))
+    return make
+
+
+def run_cli(*args: str, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m dfmgan ARGS`` in a subprocess, as a user would run it."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "dfmgan", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=timeout, env=env)
+
+
+TINY_FLAGS = ["--set", "net.g_width=8", "--set", "net.d_width=8", "--batch-size", "16",
+              "--log-every", "1", "--set", "grid=16", "--no-progress"]

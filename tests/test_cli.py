@@ -1,0 +1,164 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY_FLAGS, run_cli
+from formats import write_mnist
+from PIL import Image
+
+from dfmgan.checkpoint import read_state, state_paths
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    r = run_cli("train", "--preset", "digits", "--out", str(out), "--steps", "6",
+                "--sample-every", "3", "--checkpoint-every", "3", "--keep", "5", *TINY_FLAGS)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_train_writes_every_file(run_dir):
+    cfg = json.loads((run_dir / "config.json").read_text())
+    assert cfg["preset"] == "digits" and cfg["steps"] == 6 and cfg["net"]["g_width"] == 8
+    rows = [json.loads(l) for l in (run_dir / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert set(rows[0]) == {"step", "loss/D", "loss/G", "D(x)", "D(G(z))"}
+    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == \
+        ["00000003.png", "00000006.png", "latest.png"]
+    grid = Image.open(run_dir / "samples" / "latest.png")
+    assert grid.size == (2 * (4 * 30 + 2),) * 2  # 16 images of 28 px, 2 px borders, x2
+    assert [s for s, _ in state_paths(run_dir)] == [3, 6]
+    assert read_state(state_paths(run_dir)[-1][1])["step"] == 6
+    meta = json.loads((run_dir / "generator.json").read_text())
+    assert meta["net"]["size"] == 28 and meta["step"] == 6
+    assert (run_dir / "generator.safetensors").stat().st_size > 0
+
+
+@pytest.mark.parametrize("suffix", ["grid.png", "s.npz", "pngs"])
+def test_sample_formats(run_dir, tmp_path, suffix):
+    out = tmp_path / suffix
+    r = run_cli("sample", str(run_dir), "--n", "5", "--out", str(out), "--seed", "1")
+    assert r.returncode == 0, r.stderr
+    if suffix.endswith(".npz"):
+        x = np.load(out)["images"]
+        assert x.shape == (5, 28, 28, 1) and x.dtype == np.uint8
+    elif suffix.endswith(".png"):
+        assert Image.open(out).size[0] > 32
+    else:
+        files = sorted(out.iterdir())
+        assert len(files) == 5 and Image.open(files[0]).size == (28, 28)
+
+
+def test_sample_from_snapshot_is_seeded(run_dir, tmp_path):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    for p in (a, b):
+        assert run_cli("sample", str(run_dir / "generator.safetensors"), "--n", "3",
+                       "--out", str(p)).returncode == 0
+    assert np.array_equal(np.load(a)["images"], np.load(b)["images"])
+
+
+def test_info(run_dir):
+    r = run_cli("info", str(run_dir), "--json")
+    info = json.loads(r.stdout)
+    assert info["data"] == "digits" and [c["step"] for c in info["checkpoints"]] == [3, 6]
+    assert info["generator"]["step"] == 6 and info["generator"]["parameters"] > 0
+    r = run_cli("info", str(run_dir / "generator.safetensors"))
+    assert r.returncode == 0 and "parameters" in r.stdout
+
+
+def test_help_has_examples():
+    r = run_cli("train", "--help")
+    assert r.returncode == 0 and "examples:" in r.stdout and "--resume" in r.stdout
+
+
+def _assert_one_line_error(r, needle):
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--data", "imagenette"], "unknown dataset"),
+    (["--data", "mnist", "--data-root", "/nonexistent/mnist"], "does not exist"),
+    (["--data", "mnist", "--data-root", "/tmp"], "train-images-idx3-ubyte"),
+    (["--preset", "digits", "--size", "40"], "unsupported image size 40"),
+    (["--preset", "digits", "--set", "net.g_width=wide"], "must be a number"),
+    (["--preset", "digits", "--set", "colour=red"], "unknown config key"),
+    (["--preset", "nope"], "invalid choice"),
+    (["--preset", "digits", "--steps", "ten"], "invalid int value"),
+    (["--preset", "digits", "--config", "/nonexistent.yaml"], "cannot read config file"),
+])
+def test_bad_flags_and_data(tmp_path, args, needle):
+    out = tmp_path / "run"
+    _assert_one_line_error(run_cli("train", *args, "--out", str(out), "--no-progress"), needle)
+    assert not out.exists()  # nothing written for a run that could not start
+
+
+def test_corrupt_file_and_empty_folder(tmp_path):
+    write_mnist(tmp_path / "m")
+    p = tmp_path / "m" / "train-images-idx3-ubyte.gz"
+    p.write_bytes(p.read_bytes()[:100])
+    _assert_one_line_error(run_cli("train", "--data", "mnist", "--data-root", str(tmp_path / "m"),
+                                   "--out", str(tmp_path / "r")), "truncated or corrupt")
+    (tmp_path / "empty").mkdir()
+    _assert_one_line_error(run_cli("train", "--data", "folder", "--data-root", str(tmp_path / "empty"),
+                                   "--out", str(tmp_path / "r")), "no .png")
+
+
+def _snapshot(folder: Path) -> dict:
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_existing_run_is_never_overwritten(run_dir):
+    before = _snapshot(run_dir)
+    _assert_one_line_error(run_cli("train", "--preset", "digits", "--out", str(run_dir),
+                                   *TINY_FLAGS), "already holds a run")
+    _assert_one_line_error(run_cli("train", "--resume", str(run_dir), "--batch-size", "32",
+                                   "--no-progress"), "different config")
+    _assert_one_line_error(run_cli("train", "--resume", str(run_dir), "--preset", "mnist",
+                                   "--no-progress"), "different config")
+    assert _snapshot(run_dir) == before
+
+
+def test_checkpoint_from_another_config(run_dir, tmp_path):
+    import shutil
+
+    other = tmp_path / "other"
+    assert run_cli("train", "--preset", "digits", "--out", str(other), "--steps", "2",
+                   *TINY_FLAGS, "--set", "net.g_width=4").returncode == 0
+    shutil.copy(state_paths(run_dir)[-1][1], other / "checkpoints" / "state-00000099.pt")
+    before = _snapshot(other)
+    _assert_one_line_error(run_cli("train", "--resume", str(other), "--steps", "200",
+                                   "--no-progress"), "another configuration")
+    assert _snapshot(other) == before
+
+
+def test_unwritable_output(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("I am a file")
+    _assert_one_line_error(run_cli("train", "--preset", "digits", "--out", str(blocker / "run"),
+                                   *TINY_FLAGS), "cannot write to output folder")
+    assert blocker.read_text() == "I am a file"
+
+
+def test_sample_bad_inputs(tmp_path):
+    _assert_one_line_error(run_cli("sample", str(tmp_path), "--out", str(tmp_path / "x.png")),
+                           "no generator snapshot")
+    (tmp_path / "generator.safetensors").write_bytes(b"junk")
+    (tmp_path / "generator.json").write_text(json.dumps({"net": {"size": 32, "channels": 1}}))
+    _assert_one_line_error(run_cli("sample", str(tmp_path), "--out", str(tmp_path / "x.png")),
+                           "cannot read")
+
+
+def test_resume_on_another_device_setting(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    r = run_cli("train", "--resume", str(copy), "--steps", "8", "--device", "cpu", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((copy / "config.json").read_text())["steps"] == 8
