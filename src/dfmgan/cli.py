@@ -13,6 +13,7 @@ EXAMPLES = {
     "train": """examples:
   dfmgan train --preset digits --out runs/demo
   dfmgan train --preset fashion-mnist --out runs/fm --steps 5000
+  dfmgan train --preset fashion-mnist --objective dfm --out runs/fm-dfm
   dfmgan train --data cifar10 --data-root ~/data/cifar-10-python.tar.gz --out runs/c10
   dfmgan train --data folder --data-root ~/faces --size 64 --out runs/faces
   dfmgan train --config my.yaml --set net.g_width=128 --out runs/x
@@ -60,7 +61,8 @@ def add_train(sub) -> None:
                        ("--checkpoint-every", int), ("--keep", int), ("--log-every", int)]:
         p.add_argument(flag, type=kind)
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
-    p.add_argument("--objective", help="gan (default)")
+    p.add_argument("--objective", help="gan (default), dfm (denoising feature matching) "
+                   "or fm (feature matching)")
     p.add_argument("--scheme", choices=["alternating", "simultaneous"])
     p.add_argument("--latent", choices=["uniform", "normal"])
     p.add_argument("--sample-bn", choices=["batch", "running"], help="BatchNorm mode for grids")

@@ -32,10 +32,23 @@ class OptimConfig:
 
 
 @dataclass
+class DenoiserConfig:
+    """DFM's denoiser r (Warde-Farley & Bengio 2017, §3): an MLP on Φ(x)."""
+
+    depth: int = 2  # hidden layers (the paper's ImageNet model: 10)
+    width: int = 0  # hidden units; 0 = Φ's size (the paper: any width >= it works)
+    sigma: float = 1.0  # Gaussian corruption C(Φ) = Φ + σ ε
+    anneal_steps: int = 0  # > 0: σ decays linearly to 0 over this many steps
+
+
+@dataclass
 class ObjectiveConfig:
-    name: str = "gan"
+    name: str = "gan"  # gan | dfm | fm
     scheme: str = "alternating"  # "alternating" (DCGAN) or "simultaneous" (DFM)
-    options: dict = field(default_factory=dict)  # objective-specific settings
+    lambda_denoise: float | None = None  # None = 0.03 / n_h (DFM §4)
+    lambda_adv: float = 1.0
+    feature_layer: int = -1  # which D block is Φ; -1 = the penultimate layer
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
 
 
 @dataclass
@@ -90,7 +103,7 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
 
 def _dataclass_type(f: dataclasses.Field):
     sub = {"NetConfig": NetConfig, "DataConfig": DataConfig, "OptimConfig": OptimConfig,
-           "ObjectiveConfig": ObjectiveConfig}
+           "ObjectiveConfig": ObjectiveConfig, "DenoiserConfig": DenoiserConfig}
     return sub.get(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""))
 
 
@@ -158,7 +171,7 @@ def read_file(path: str | Path) -> dict:
 def flatten(d: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in d.items():
-        if isinstance(v, dict) and k != "options":
+        if isinstance(v, dict):
             out.update(flatten(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v

@@ -4,7 +4,7 @@ DCGAN (Radford et al. 2016, §4): Adam 2e-4, β1 0.5, batch 128, N(0, 0.02) init
   * lsun-bedroom-64: the 64 px LSUN net of Figure 1 (1024 -> 512 -> 256 -> 128 -> 3).
   * imagenet32: the 32 px ImageNet-1k net on centre crops (512 -> 256 -> 128).
   * mnist: BatchNorm without scale/bias, which the supplement found better there.
-DFM (Warde-Farley & Bengio 2017, §4):
+DFM (Warde-Farley & Bengio 2017, §4), with ``--objective dfm``:
   * cifar10: the half-width 32 px DCGAN net (256 -> 128 -> 64).
   * stl10-48: the unlabeled 100k at 48 px.
 """
@@ -28,9 +28,19 @@ PRESETS: dict[str, dict] = {
     "svhn": _p("svhn", 32, 3, 64, steps=20_000),
     "cifar10": _p("cifar10", 32, 3, 64, steps=100_000),
     "stl10-48": _p("stl10", 48, 3, 64, epochs=50),
-    "imagenet32": _p("folder", 32, 3, 128, steps=200_000),
+    # DFM's ImageNet denoiser: 10 hidden layers of 2,048 ReLUs (used with --objective dfm)
+    "imagenet32": _p("folder", 32, 3, 128, steps=200_000,
+                     objective={"denoiser": {"depth": 10, "width": 2048}}),
     "lsun-bedroom-64": _p("lsun", 64, 3, 128, steps=300_000),
     "faces-64": _p("folder", 64, 3, 128, steps=50_000),
+}
+
+# What choosing an objective changes, under any preset (DFM §4: Adam 1e-4, β1 0.5,
+# all three networks updated simultaneously). Explicit settings still win.
+OBJECTIVE_DEFAULTS: dict[str, dict] = {
+    "gan": {},
+    "dfm": {"optim": {"lr": 1e-4}, "objective": {"scheme": "simultaneous"}},
+    "fm": {},
 }
 
 # A dataset named without a preset takes the preset made for it.
@@ -52,6 +62,11 @@ def build_config(preset: str | None = None, file: dict | None = None,
     data = (overrides or {}).get("data", {}).get("name") or (file or {}).get("data", {}).get("name")
     if preset is None and base is None and data in DATA_PRESET:
         preset = DATA_PRESET[data]
-    for layer in (preset_dict(preset) if preset else {}, file or {}, overrides or {}):
+    layers = [preset_dict(preset) if preset else {}, file or {}, overrides or {}]
+    if base is None:  # a resumed run keeps what it resolved to
+        name = next((l["objective"]["name"] for l in reversed(layers)
+                     if "name" in l.get("objective", {})), "gan")
+        layers.insert(1, OBJECTIVE_DEFAULTS.get(name, {}))
+    for layer in layers:
         d = merge(d, layer)
     return from_dict(d)

@@ -2,3 +2,6 @@
 from .dcgan import SIZES, DFeatures, Discriminator, Generator, NetConfig, layout
 
 __all__ = ["SIZES", "DFeatures", "Discriminator", "Generator", "NetConfig", "layout"]
+from .denoiser import Denoiser, annealed_sigma, corrupt  # noqa: E402
+
+__all__ += ["Denoiser", "annealed_sigma", "corrupt"]

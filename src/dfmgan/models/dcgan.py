@@ -133,10 +133,15 @@ class Discriminator(nn.Module):
         self.head = nn.Conv2d(widths[-1], 1, base, 1, 0)
         self.apply(dcgan_init)
 
+    def feature_dims(self) -> list[int]:
+        """Flattened size of each block's output; the last is Φ's size n_h."""
+        _, n_up = layout(self.cfg.size)
+        return [self.cfg.d_width * 2 ** i * (self.cfg.size // 2 ** (i + 1)) ** 2
+                for i in range(n_up)]
+
     @property
     def feature_dim(self) -> int:
-        base, n_up = layout(self.cfg.size)
-        return self.cfg.d_width * 2 ** (n_up - 1) * base * base
+        return self.feature_dims()[-1]
 
     def _input(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         if not self.cfg.n_classes:

@@ -4,9 +4,12 @@ from __future__ import annotations
 from ..config import ObjectiveConfig, OptimConfig
 from ..errors import ConfigError
 from .base import Objective
+from .dfm import DFMObjective
+from .feature_matching import FeatureMatchingObjective
 from .gan import GANObjective
 
-OBJECTIVES: dict[str, type[Objective]] = {"gan": GANObjective}
+OBJECTIVES: dict[str, type[Objective]] = {
+    c.name: c for c in (GANObjective, DFMObjective, FeatureMatchingObjective)}
 
 
 def build_objective(G, D, cfg: ObjectiveConfig, optim: OptimConfig) -> Objective:

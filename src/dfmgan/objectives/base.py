@@ -2,12 +2,20 @@
 
 An objective owns the losses of its networks and their updates (cf. stylegan3's
 ``loss.accumulate_gradients``): the loop hands it a real batch and latents and gets
-back detached scalar statistics. Objectives differ in what they compute, never in
-how the loop calls them, so adding one means adding a class, not a branch.
+back detached scalar statistics. The two update schemes live here once:
+
+* ``alternating`` (DCGAN): D steps on (x, G(z)); any extra trainee (DFM's denoiser)
+  steps on features of the updated D; then G steps against the updated networks.
+* ``simultaneous`` (DFM, Alg. 1): every loss is computed with all parameters as they
+  are, each network's gradient is taken of its own loss only, then all step. One G
+  forward and one D pass per source serve every loss.
+
+Subclasses say only what differs: G's loss (``g_loss``) and any extra trainees with
+their losses (``add_trainee`` + ``aux_losses``). Real and generated batches always go
+through D in separate passes, so BatchNorm statistics are per source.
 """
 from __future__ import annotations
 
-import abc
 import contextlib
 from typing import Iterator
 
@@ -17,7 +25,10 @@ from torch import nn
 
 from ..config import ObjectiveConfig, OptimConfig
 from ..errors import ConfigError
-from ..models import Discriminator, Generator
+from ..models import DFeatures
+
+Stats = dict[str, torch.Tensor]
+SCHEMES = ("alternating", "simultaneous")
 
 
 def adam(module: nn.Module, cfg: OptimConfig) -> torch.optim.Adam:
@@ -48,38 +59,112 @@ def g_adv_loss(d_gen: torch.Tensor) -> torch.Tensor:
     return F.softplus(-d_gen).mean()
 
 
-def d_stats(d_real: torch.Tensor, d_fake: torch.Tensor) -> dict[str, torch.Tensor]:
+def d_stats(d_real: torch.Tensor, d_fake: torch.Tensor) -> Stats:
     return {"D(x)": torch.sigmoid(d_real.detach()).mean(),
             "D(G(z))": torch.sigmoid(d_fake.detach()).mean()}
 
 
-class Objective(abc.ABC):
-    name: str = ""
-    schemes: tuple[str, ...] = ("alternating",)
+def detached(stats: Stats) -> Stats:
+    return {k: v.detach() if isinstance(v, torch.Tensor) else torch.tensor(float(v))
+            for k, v in stats.items()}
 
-    def __init__(self, G: Generator, D: Discriminator, cfg: ObjectiveConfig, optim: OptimConfig):
-        if cfg.scheme not in self.schemes:
-            raise ConfigError(f"objective {self.name!r} supports scheme(s) "
-                              f"{', '.join(self.schemes)}, not {cfg.scheme!r}")
-        self.G, self.D, self.cfg = G, D, cfg
+
+class Objective:
+    name: str = ""
+    needs_real_for_g = False  # G's loss reads real features (feature matching)
+
+    def __init__(self, G: nn.Module, D: nn.Module, cfg: ObjectiveConfig, optim: OptimConfig):
+        if cfg.scheme not in SCHEMES:
+            raise ConfigError(f"unknown update scheme {cfg.scheme!r}; use {' or '.join(SCHEMES)}")
+        self.G, self.D, self.cfg, self.optim_cfg = G, D, cfg, optim
+        self.nets: dict[str, nn.Module] = {"G": G, "D": D}
         self.opt = {"G": adam(G, optim), "D": adam(D, optim)}
+        self.t = 0  # steps taken, for schedules
+
+    def add_trainee(self, name: str, module: nn.Module) -> nn.Module:
+        """Another network this objective trains with its own loss and optimizer."""
+        module.to(next(self.D.parameters()).device)
+        self.nets[name], self.opt[name] = module, adam(module, self.optim_cfg)
+        return module
 
     def modules(self) -> dict[str, nn.Module]:
         """Every network this objective trains; all are saved in checkpoints."""
-        return {"G": self.G, "D": self.D}
+        return dict(self.nets)
 
-    @abc.abstractmethod
+    # --- what subclasses define -------------------------------------------------
+    def g_loss(self, fake: DFeatures, real: DFeatures | None) -> tuple[torch.Tensor, Stats]:
+        """G's loss from D's view of G(z) (and of x when ``needs_real_for_g``)."""
+        return g_adv_loss(fake.logits), {}
+
+    def aux_losses(self, real: DFeatures) -> dict[str, tuple[torch.Tensor, Stats]]:
+        """Losses of the extra trainees, by name, from D's view of real data."""
+        return {}
+
+    # --- the update -------------------------------------------------------------
     def step(self, real: torch.Tensor, z: torch.Tensor,
-             labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """One training step on real (B, C, H, W) in [-1, 1] and z (B, nz).
-        Returns detached 0-d tensors (no host sync per step)."""
+             labels: torch.Tensor | None = None) -> Stats:
+        """One step on real (B, C, H, W) in [-1, 1] and z (B, nz). Returns detached 0-d
+        tensors (no host sync per step)."""
+        run = self._simultaneous if self.cfg.scheme == "simultaneous" else self._alternating
+        stats = run(real, z, labels)
+        self.t += 1
+        return detached(stats)
 
+    def _simultaneous(self, real, z, labels) -> Stats:
+        fake = self.G(z, labels)  # (B, C, H, W): the one G forward of the step
+        fr, ff = self.D.features(real, labels), self.D.features(fake, labels)
+        loss_d = d_loss(fr.logits, ff.logits)
+        loss_g, g_stats = self.g_loss(ff, fr)
+        aux = self.aux_losses(fr)
+        losses = {"D": loss_d, "G": loss_g, **{k: v[0] for k, v in aux.items()}}
+        for opt in self.opt.values():
+            opt.zero_grad(set_to_none=True)
+        for name, loss in losses.items():  # each network: the gradient of its own loss only
+            loss.backward(inputs=list(self.nets[name].parameters()), retain_graph=True)
+        for opt in self.opt.values():
+            opt.step()
+        return self._stats(loss_d, loss_g, fr, ff, g_stats, aux)
+
+    def _update(self, name: str, loss: torch.Tensor) -> None:
+        self.opt[name].zero_grad(set_to_none=True)
+        loss.backward(inputs=list(self.nets[name].parameters()))
+        self.opt[name].step()
+
+    def _alternating(self, real, z, labels) -> Stats:
+        fake = self.G(z, labels)  # one G forward serves both updates
+        fr, ff = self.D.features(real, labels), self.D.features(fake.detach(), labels)
+        loss_d = d_loss(fr.logits, ff.logits)
+        self._update("D", loss_d)
+        extras = [m for k, m in self.nets.items() if k not in ("G", "D")]
+        fr_new = None
+        if extras or self.needs_real_for_g:
+            with torch.no_grad():  # the updated D's view of x, for r's step and G's loss
+                fr_new = self.D.features(real, labels)
+        aux = self.aux_losses(fr_new) if extras else {}
+        for name, (loss, _) in aux.items():
+            self._update(name, loss)
+        with frozen(self.D, *extras):  # G's step leaves no gradient in D or r
+            ff_g = self.D.features(fake, labels)
+            loss_g, g_stats = self.g_loss(ff_g, fr_new)
+        self._update("G", loss_g)
+        return self._stats(loss_d, loss_g, fr, ff, g_stats, aux)
+
+    @staticmethod
+    def _stats(loss_d, loss_g, fr, ff, g_stats, aux) -> Stats:
+        out = {"loss/D": loss_d, "loss/G": loss_g, **d_stats(fr.logits, ff.logits), **g_stats}
+        for _, s in aux.values():
+            out.update(s)
+        return out
+
+    # --- state ------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"modules": {k: m.state_dict() for k, m in self.modules().items()},
-                "optimizers": {k: o.state_dict() for k, o in self.opt.items()}}
+        return {"modules": {k: m.state_dict() for k, m in self.nets.items()},
+                "optimizers": {k: o.state_dict() for k, o in self.opt.items()},
+                "t": self.t}
 
     def load_state_dict(self, state: dict) -> None:
-        for k, m in self.modules().items():
+        for k, m in self.nets.items():
             m.load_state_dict(state["modules"][k])
         for k, o in self.opt.items():
             o.load_state_dict(state["optimizers"][k])
+        self.t = int(state.get("t", 0))

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..checkpoint import export_snapshot, load_latest_state, load_module_state, save_state
+from ..checkpoint import export_snapshot, load_latest_state, save_state
 from ..config import TrainConfig, differences, from_dict
 from ..data import ArraySource, BatchSampler, load_dataset, to_float
 from ..errors import CheckpointError, ConfigError
@@ -92,13 +92,11 @@ class Trainer:
         diff = differences(saved, self.cfg)
         if diff:
             raise CheckpointError(f"checkpoint is from another configuration ({'; '.join(diff)})")
-        for name, module in self.objective.modules().items():
-            load_module_state(module, state["objective"]["modules"][name], f"checkpoint {name}")
         try:
-            for k, opt in self.objective.opt.items():
-                opt.load_state_dict(state["objective"]["optimizers"][k])
-        except (KeyError, ValueError) as e:
-            raise CheckpointError(f"checkpoint optimizer state does not fit: {e}") from None
+            self.objective.load_state_dict(state["objective"])
+        except (KeyError, RuntimeError, ValueError) as e:
+            first = str(e).splitlines()[0] if str(e) else repr(e)
+            raise CheckpointError(f"checkpoint does not fit this run's networks ({first})") from None
         self.sampler.load_state_dict(state["sampler"])
         torch.set_rng_state(state["rng"]["torch"])
         self.zgen.set_state(state["rng"]["z"])

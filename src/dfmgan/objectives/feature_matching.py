@@ -1,0 +1,23 @@
+"""Feature matching (Salimans et al. 2016, §3.1; eq. 10 of the DFM paper): G matches
+the mean of D's features on real data, on the same layer Φ that DFM uses,
+    L_G = || E_x Φ(x) - E_z Φ(G(z)) ||²
+with the real mean held constant. D is trained as in the GAN."""
+from __future__ import annotations
+
+from .base import Objective
+from .features import feature_dim, phi
+
+
+class FeatureMatchingObjective(Objective):
+    name = "fm"
+    needs_real_for_g = True
+
+    def __init__(self, G, D, cfg, optim):
+        super().__init__(G, D, cfg, optim)
+        feature_dim(D, cfg.feature_layer)  # validates the layer
+
+    def g_loss(self, fake, real):
+        diff = phi(real, self.cfg.feature_layer).detach().mean(0) - \
+            phi(fake, self.cfg.feature_layer).mean(0)  # (n_h,)
+        loss = diff.pow(2).sum()
+        return loss, {"fm/distance": loss}

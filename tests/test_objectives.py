@@ -1,0 +1,173 @@
+"""The objectives' maths, checked against computations done another way."""
+import copy
+
+import pytest
+import torch
+from torch.func import functional_call, jacrev, replace_all_batch_norm_modules_
+
+from dfmgan.config import DenoiserConfig, ObjectiveConfig, OptimConfig
+from dfmgan.models import Denoiser, Discriminator, Generator, NetConfig
+from dfmgan.objectives import OBJECTIVES, build_objective
+from dfmgan.objectives.base import d_loss
+from dfmgan.objectives.dfm import denoising_loss
+from dfmgan.objectives.features import phi
+
+ATOL = dict(rtol=1e-4, atol=1e-7)
+
+
+def setup(name="dfm", scheme="simultaneous", seed=0, **over):
+    torch.manual_seed(seed)
+    cfg = NetConfig(size=28, channels=1, g_width=4, d_width=4)
+    G, D = Generator(cfg), Discriminator(cfg)
+    ocfg = ObjectiveConfig(name=name, scheme=scheme, denoiser=DenoiserConfig(depth=2, width=32), **over)
+    obj = build_objective(G, D, ocfg, OptimConfig(lr=1e-3))
+    real = torch.rand(6, 1, 28, 28) * 2 - 1
+    z = G.sample_latent(6, torch.Generator().manual_seed(seed + 1))
+    return obj, real, z
+
+
+def grads(module):
+    return [p.grad.clone() if p.grad is not None else None for p in module.parameters()]
+
+
+def test_dfm_lambda_default_is_003_over_nh():
+    obj, _, _ = setup()
+    assert obj.lambda_denoise == pytest.approx(0.03 / (8 * 7 * 7))
+
+
+def test_dfm_gradient_matches_the_analytic_form():
+    """∂L/∂θ = 2λ/B Σ_b (Φ_b - r_b)ᵀ ∂Φ_b/∂θ with r held constant (λ_adv = 0 isolates it)."""
+    obj, _, z = setup(lambda_adv=0.0)
+    G, D, R, lam = obj.G, obj.D, obj.R, obj.lambda_denoise
+    loss, _ = obj.g_loss(D.features(G(z)), None)
+    loss.backward(inputs=list(G.parameters()))
+    auto = {n: p.grad.clone() for n, p in G.named_parameters()}
+
+    # Same functions, without running-stat updates (which functorch cannot trace);
+    # in train mode BatchNorm uses batch statistics either way.
+    Gf, Df = (replace_all_batch_norm_modules_(copy.deepcopy(m)) for m in (G, D))
+    params = {n: p.detach() for n, p in Gf.named_parameters()}
+
+    def features(p):  # θ -> Φ(G_θ(z)), (B, n_h)
+        return phi(Df.features(functional_call(Gf, p, (z,))), -1)
+
+    with torch.no_grad():
+        h = features(params)
+        r = R(h)  # the constant target
+    jac = jacrev(features)(params)  # name -> (B, n_h, *θ.shape)
+    coef = 2 * lam * (h - r) / h.shape[0]  # (B, n_h)
+    for n, J in jac.items():
+        manual = torch.einsum("bk,bk...->...", coef, J)
+        assert torch.allclose(auto[n], manual, rtol=1e-4, atol=1e-9), n
+
+
+@pytest.mark.parametrize("scheme", ["simultaneous", "alternating"])
+def test_g_loss_sends_no_gradient_into_d_or_the_denoiser(scheme):
+    """After a step, D's gradient is that of L_D alone and r's that of L_r alone."""
+    obj, real, z = setup(scheme=scheme)
+    G0, D0, R0 = (copy.deepcopy(m) for m in (obj.G, obj.D, obj.R))
+    torch.manual_seed(7)
+    obj.step(real, z)
+    fake = G0(z).detach()
+    d_loss(D0(real), D0(fake)).backward()
+    for p, q in zip(obj.D.parameters(), D0.parameters()):
+        assert torch.allclose(p.grad, q.grad, **ATOL)
+    D_used = copy.deepcopy(obj.D) if scheme == "alternating" else D0  # r sees the updated D
+    with torch.no_grad():
+        h = phi(D_used.features(real), -1)
+    torch.manual_seed(7)
+    denoising_loss(R0, h, 1.0).backward()
+    for p, q in zip(obj.R.parameters(), R0.parameters()):
+        assert torch.allclose(p.grad, q.grad, **ATOL)
+
+
+def test_denoiser_loss_leaves_d_untouched():
+    obj, real, _ = setup()
+    before = copy.deepcopy(obj.D.state_dict())
+    fr = obj.D.features(real)
+    loss = obj.aux_losses(fr)["R"][0]
+    loss.backward()
+    obj.opt["R"].step()
+    assert all(p.grad is None for p in obj.D.parameters())
+    assert all(torch.equal(before[k], v) for k, v in obj.D.state_dict().items()
+               if "running" not in k and "num_batches" not in k)
+
+
+def test_denoiser_learns_the_score_direction():
+    """For h ~ N(μ, s²I) the score is -(h - μ)/s²: r(h) - h must point that way."""
+    torch.manual_seed(0)
+    n, s = 16, 1.0
+    mu = torch.randn(n) * 3
+    R = Denoiser(n, depth=2, width=64)
+    opt = torch.optim.Adam(R.parameters(), lr=2e-3)
+    for _ in range(1500):
+        h = mu + s * torch.randn(256, n)
+        opt.zero_grad()
+        denoising_loss(R, h, sigma=1.0).backward()
+        opt.step()
+    R.eval()
+    h = mu + s * torch.randn(2000, n)
+    with torch.no_grad():
+        cos = torch.nn.functional.cosine_similarity(R(h) - h, mu - h, dim=1)
+    assert cos.mean() > 0.9, cos.mean()
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+@pytest.mark.parametrize("scheme", ["alternating", "simultaneous"])
+def test_one_step_of_each_objective(name, scheme):
+    obj, real, z = setup(name, scheme)
+    before = {k: copy.deepcopy(m.state_dict()) for k, m in obj.modules().items()}
+    stats = obj.step(real, z)
+    assert {"loss/D", "loss/G", "D(x)", "D(G(z))"} <= set(stats)
+    assert all(torch.isfinite(v) for v in stats.values())
+    for k, m in obj.modules().items():
+        after = m.state_dict()
+        assert any(not torch.equal(before[k][n], after[n]) for n in after if "weight" in n), k
+    if name == "dfm":
+        assert {"dfm/denoiser_loss", "dfm/residual_gen", "loss/G_adv"} <= set(stats)
+        assert set(obj.modules()) == {"G", "D", "R"}
+
+
+@pytest.mark.parametrize("name", ["gan", "dfm", "fm"])
+def test_schemes_differ_exactly_as_specified(name):
+    """Simultaneous: G's gradient is taken against D_t (and r_t). Alternating: against
+    D_{t+1} (and r_{t+1}), the networks after their own updates this step."""
+    for scheme in ("simultaneous", "alternating"):
+        obj, real, z = setup(name, scheme)
+        G0 = copy.deepcopy(obj.G)
+        pre = {k: copy.deepcopy(m) for k, m in obj.modules().items()}
+        torch.manual_seed(3)
+        obj.step(real, z)
+        ref = pre if scheme == "simultaneous" else {k: copy.deepcopy(m) for k, m in obj.modules().items()}
+        ref_obj = copy.copy(obj)  # same loss code, reference networks
+        ref_obj.D = ref["D"]
+        if name == "dfm":
+            ref_obj.R = ref["R"]
+        loss, _ = ref_obj.g_loss(ref["D"].features(G0(z)), ref["D"].features(real))
+        loss.backward(inputs=list(G0.parameters()))
+        for p, q in zip(obj.G.parameters(), G0.parameters()):
+            assert torch.allclose(p.grad, q.grad, **ATOL), scheme
+
+
+def test_fm_loss_is_the_squared_distance_of_feature_means():
+    obj, real, z = setup("fm")
+    fr, ff = obj.D.features(real), obj.D.features(obj.G(z))
+    loss, _ = obj.g_loss(ff, fr)
+    a, b = phi(fr, -1).mean(0), phi(ff, -1).mean(0)
+    assert loss.item() == pytest.approx(sum((x - y) ** 2 for x, y in zip(a.tolist(), b.tolist())), rel=1e-5)
+
+
+def test_sigma_annealing():
+    from dfmgan.models import annealed_sigma
+
+    assert annealed_sigma(1.0, 0, 500) == 1.0
+    assert annealed_sigma(1.0, 100, 25) == pytest.approx(0.75)
+    assert annealed_sigma(1.0, 100, 250) == 0.0
+
+
+def test_feature_layer_choice():
+    obj, real, z = setup(feature_layer=0)
+    assert obj.R.n_in == 4 * 14 * 14
+    assert all(torch.isfinite(v) for v in obj.step(real, z).values())
+    with pytest.raises(Exception, match="feature_layer 5"):
+        setup(feature_layer=5)
