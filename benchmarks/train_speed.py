@@ -1,5 +1,7 @@
-"""Training throughput (images/s) of one full GAN step (G forward, 3 D passes, both
-backward passes and Adam updates) for the presets' nets, on random data.
+"""Training throughput (images/s) of one full training step for the presets' nets, on
+random data: `gan` (alternating: G forward, 3 D passes, both backward passes, Adam) and
+`dfm` (simultaneous: G forward, 2 D passes, the denoiser on real and generated
+features, three backward passes, Adam on all three).
 
     python benchmarks/train_speed.py [--steps 10] [--batch 128] [--device cpu]
 
@@ -29,7 +31,8 @@ def measure(size, ch, width, batch, steps, device, objective="gan") -> float:
     torch.manual_seed(0)
     cfg = NetConfig(size=size, channels=ch, g_width=width, d_width=width)
     G, D = Generator(cfg).to(device), Discriminator(cfg).to(device)
-    obj = build_objective(G, D, ObjectiveConfig(objective), OptimConfig())
+    scheme = "simultaneous" if objective == "dfm" else "alternating"
+    obj = build_objective(G, D, ObjectiveConfig(objective, scheme), OptimConfig())
     real = torch.rand(batch, ch, size, size, device=device) * 2 - 1
     z = G.sample_latent(batch).to(device)
     for _ in range(2):  # warm-up
@@ -53,13 +56,17 @@ def main() -> None:
     device = torch.device(args.device)
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}, device {device}, batch {args.batch}\n")
-    print("| net | G params | D params | images/s |\n|---|---:|---:|---:|")
+    print("| net | G params | D params | Φ size | gan images/s | dfm images/s |\n"
+          "|---|---:|---:|---:|---:|---:|")
     for name, (size, ch, width) in NETS.items():
         cfg = NetConfig(size=size, channels=ch, g_width=width, d_width=width)
         gp = sum(p.numel() for p in Generator(cfg).parameters())
         dp = sum(p.numel() for p in Discriminator(cfg).parameters())
-        rate = measure(size, ch, width, args.batch, args.steps, device)
-        print(f"| {name} | {gp / 1e6:.2f}M | {dp / 1e6:.2f}M | {rate:.0f} |", flush=True)
+        gan = measure(size, ch, width, args.batch, args.steps, device, "gan")
+        dfm = measure(size, ch, width, args.batch, args.steps, device, "dfm")
+        n_h = Discriminator(cfg).feature_dim
+        print(f"| {name} | {gp / 1e6:.2f}M | {dp / 1e6:.2f}M | {n_h} | {gan:.0f} | {dfm:.0f} |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -162,3 +162,19 @@ def test_resume_on_another_device_setting(run_dir, tmp_path):
     r = run_cli("train", "--resume", str(copy), "--steps", "8", "--device", "cpu", "--no-progress")
     assert r.returncode == 0, r.stderr
     assert json.loads((copy / "config.json").read_text())["steps"] == 8
+
+
+def test_dfm_end_to_end_from_the_cli(tmp_path):
+    out = tmp_path / "dfm"
+    r = run_cli("train", "--preset", "fashion-mnist", "--objective", "dfm", "--out", str(out),
+                "--steps", "3", "--checkpoint-every", "3", "--set", "objective.denoiser.width=16",
+                *TINY_FLAGS)
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["objective"]["scheme"] == "simultaneous" and cfg["optim"]["lr"] == 1e-4
+    rows = [json.loads(l) for l in (out / "stats.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and {"dfm/denoiser_loss", "dfm/residual_gen", "loss/G_adv",
+                               "dfm/G_denoise"} <= set(rows[0])
+    state = read_state(state_paths(out)[-1][1])
+    assert set(state["objective"]["modules"]) == {"G", "D", "R"}
+    assert (out / "samples" / "latest.png").exists()

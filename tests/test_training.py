@@ -189,3 +189,15 @@ def test_signal_writes_a_checkpoint_and_exits_cleanly(tmp_path, sig):
     last = state_paths(out)[-1][0]
     steps = [json.loads(l)["step"] for l in (out / "stats.jsonl").read_text().splitlines()]
     assert steps[-1] == last  # the checkpoint is of the very last step run
+
+
+@pytest.mark.parametrize("objective", ["dfm", "fm"])
+def test_resume_is_bitwise_exact_for_every_objective(tmp_path, tiny_cfg, objective):
+    """DFM's corruption noise and step counter (σ schedule) resume too."""
+    over = {"objective": {"name": objective, "denoiser": {"width": 32, "anneal_steps": 10}}}
+    train(tiny_cfg(steps=6, **over), tmp_path / "a", progress=False)
+    train(tiny_cfg(steps=3, **over), tmp_path / "b", progress=False)
+    train(tiny_cfg(steps=6, **over), tmp_path / "b", resume=True, progress=False)
+    a, b = load_latest_state(tmp_path / "a"), load_latest_state(tmp_path / "b")
+    _states_equal(a["objective"], b["objective"])
+    assert a["objective"]["t"] == 6

@@ -5,3 +5,6 @@ __all__ = ["SIZES", "DFeatures", "Discriminator", "Generator", "NetConfig", "lay
 from .denoiser import Denoiser, annealed_sigma, corrupt  # noqa: E402
 
 __all__ += ["Denoiser", "annealed_sigma", "corrupt"]
+from .mlp import MLPDiscriminator, MLPGenerator  # noqa: E402
+
+__all__ += ["MLPDiscriminator", "MLPGenerator"]

@@ -1,0 +1,1 @@
+"""Metrics and the feature networks they share."""
