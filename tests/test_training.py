@@ -137,6 +137,15 @@ def test_checkpoint_loading_never_unpickles_code(tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
+def test_atomic_write_gives_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "f", b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f").stat().st_mode & 0o777 == 0o644
+
+
 def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
     p = tmp_path / "f.bin"
     atomic_write(p, b"old")
