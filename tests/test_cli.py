@@ -178,3 +178,26 @@ def test_dfm_end_to_end_from_the_cli(tmp_path):
     state = read_state(state_paths(out)[-1][1])
     assert set(state["objective"]["modules"]) == {"G", "D", "R"}
     assert (out / "samples" / "latest.png").exists()
+
+
+def test_config_file_then_flags_override(tmp_path):
+    """defaults < preset < --config FILE < flags; the resolved values land in config.json."""
+    cfg_file = tmp_path / "my.yaml"
+    cfg_file.write_text("steps: 2\nseed: 7\nnet:\n  g_width: 6\n  latent: normal\n")
+    out = tmp_path / "run"
+    r = run_cli("train", "--preset", "digits", "--config", str(cfg_file), "--out", str(out),
+                "--seed", "9", *TINY_FLAGS[:2], "--batch-size", "16", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["steps"] == 2 and cfg["net"]["latent"] == "normal"  # from the file
+    assert cfg["seed"] == 9 and cfg["net"]["g_width"] == 8  # flags beat the file
+    assert cfg["net"]["size"] == 28  # the preset below both
+
+
+def test_tensorboard_scalars_when_installed(run_dir):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir / "tensorboard"))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("loss/D")] == [1, 2, 3, 4, 5, 6]

@@ -15,9 +15,6 @@ from PIL import Image, ImageDraw
 from .checkpoint import atomic_write
 from .errors import ConfigError
 
-FORMATS = (".png", ".npz", "folder")
-
-
 def grid_array(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> np.ndarray:
     """(N, C, H, W) uint8 -> (rows*(H+pad)+pad, cols*(W+pad)+pad, C) with a grey border."""
     n, c, h, w = images.shape
@@ -61,8 +58,9 @@ def save_images(images: torch.Tensor, out: Path, numbered: bool = False) -> Path
     """The suffix of ``out`` picks the format: .png grid, .npz (uint8 NHWC), else a folder."""
     out = Path(out)
     if out.suffix.lower() == ".png":
-        return save_grid(images, out, scale=max(1, 256 // (images.shape[-1] * 8)) or 1,
-                         numbered=numbered)
+        cols = math.ceil(math.sqrt(len(images)))
+        scale = max(1, 256 // (images.shape[-1] * cols))  # small grids drawn at >= ~256 px
+        return save_grid(images, out, scale=scale, numbered=numbered)
     if out.suffix.lower() == ".npz":
         buf = io.BytesIO()
         np.savez_compressed(buf, images=images.numpy().transpose(0, 2, 3, 1))

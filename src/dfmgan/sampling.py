@@ -55,7 +55,7 @@ def generate(G, z: torch.Tensor, labels: torch.Tensor | None = None, mode: str =
             zb = z[i:i + batch_size]
             lb = labels[i:i + batch_size] if labels is not None else None
             n = len(zb)
-            if mode == "batch" and n < batch_size and len(z) >= 1:
+            if mode == "batch" and n < batch_size:
                 extra = batch_size - n
                 zb = torch.cat([zb, G.sample_latent(extra, pad_from)])
                 if lb is not None:
