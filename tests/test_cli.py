@@ -83,7 +83,9 @@ def _assert_one_line_error(r, needle):
 
 @pytest.mark.parametrize("args,needle", [
     (["--data", "imagenette"], "unknown dataset"),
-    (["--data", "mnist", "--data-root", "/nonexistent/mnist"], "does not exist"),
+    (["--data", "mnist", "--data-root", "/nonexistent/mnist"], "train-images-idx3-ubyte.gz"),
+    (["--data", "cifar10", "--data-root", "/nonexistent/c"], "cifar-10-python.tar.gz"),
+    (["--data", "svhn"], "no data root given; pass --data-root with train_32x32.mat"),
     (["--data", "mnist", "--data-root", "/tmp"], "train-images-idx3-ubyte"),
     (["--preset", "digits", "--size", "40"], "unsupported image size 40"),
     (["--preset", "digits", "--set", "net.g_width=wide"], "must be a number"),

@@ -22,6 +22,11 @@ EXAMPLES = {
   dfmgan sample runs/demo --n 64 --out grid.png
   dfmgan sample runs/demo/generator.safetensors --n 10000 --out samples.npz
   dfmgan sample runs/demo --n 100 --out pngs/ --seed 3""",
+    "eval": """examples:
+  dfmgan eval runs/fm                              # FID, KID, P/R, IS, coverage on 10k samples
+  dfmgan eval runs/fm --metrics fid,is --n 50000
+  dfmgan eval runs/demo/generator.safetensors --data digits --split test
+results are appended as JSON lines to RUN/metrics.jsonl (or --out FILE)""",
     "info": """examples:
   dfmgan info runs/demo
   dfmgan info runs/demo/generator.safetensors --json""",
@@ -84,6 +89,25 @@ def add_sample(sub) -> None:
     p.add_argument("--device", default="cpu")
 
 
+def add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="score a generator with metrics by name",
+                       epilog=EXAMPLES["eval"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", help="a run folder or a generator .safetensors snapshot")
+    p.add_argument("--metrics", default="fid,kid,pr,is,coverage",
+                   help="comma-separated: fid, kid, pr, is, coverage")
+    p.add_argument("--n", type=int, default=10_000, help="generated samples (default 10000)")
+    p.add_argument("--n-real", type=int, help="reference images (default: --n)")
+    p.add_argument("--data", help="reference dataset (default: the run's)")
+    p.add_argument("--data-root")
+    p.add_argument("--split", help="reference split (default: the dataset's training split)")
+    p.add_argument("--feature-net", help="bundled feature network (default: matches --data)")
+    p.add_argument("--splits", type=int, default=10, help="Inception-score groups (default 10)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bn", choices=["batch", "running"], default="batch")
+    p.add_argument("--out", help="JSON-lines file to append to (default: RUN/metrics.jsonl)")
+    p.add_argument("--device", default="cpu")
+
+
 def add_info(sub) -> None:
     p = sub.add_parser("info", help="what a run folder or snapshot holds",
                        epilog=EXAMPLES["info"], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -95,7 +119,7 @@ def build_parser() -> Parser:
     parser = Parser(prog="dfmgan", description="Train, evaluate and explore DCGANs with "
                     "Denoising Feature Matching.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add in (add_train, add_sample, add_info):
+    for add in (add_train, add_sample, add_eval, add_info):
         add(sub)
     return parser
 
@@ -147,6 +171,26 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from .evaluation.api import evaluate
+    from .evaluation.registry import MetricOptions
+
+    if args.n < 2 or (args.n_real is not None and args.n_real < 2):
+        raise DfmganError("--n and --n-real must be at least 2")
+    src = Path(args.source)
+    out = Path(args.out) if args.out else (src if src.is_dir() else src.parent) / "metrics.jsonl"
+    row = evaluate(src, [m.strip() for m in args.metrics.split(",") if m.strip()],
+                   data=args.data, data_root=args.data_root, split=args.split, n=args.n,
+                   n_real=args.n_real, seed=args.seed, feature_net=args.feature_net, bn=args.bn,
+                   out=out, opts=MetricOptions(splits=args.splits, seed=args.seed),
+                   device=args.device)
+    for k, v in row.items():
+        if isinstance(v, float) and k != "seconds":
+            print(f"{k:>16}: {v:.4f}")
+    print(f"{'':>16}  ({row['feature_net']}, {row['n_gen']} vs {row['n_real']}; appended to {out})")
+    return 0
+
+
 def cmd_info(args) -> int:
     from .tools.inspect import describe_path
 
@@ -154,7 +198,7 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info}
 
 
 def main(argv: list[str] | None = None) -> int:

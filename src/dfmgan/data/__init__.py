@@ -22,28 +22,32 @@ class DatasetInfo:
     load: Callable  # (root, split, [size, channels]) -> source
     default_root: str | None
     splits: tuple[str, ...]
+    expects: str = ""  # what --data-root must hold, and where it comes from
     streams: bool = False  # folder/lsun decode at the target size themselves
 
 
 def _registry() -> dict[str, DatasetInfo]:
-    from .cifar import load_cifar10
+    from . import cifar, idx, lsun, stl10, svhn
     from .digits import load_digits
     from .folder import load_folder
-    from .idx import load_idx
-    from .lsun import load_lsun
-    from .stl10 import load_stl10
-    from .svhn import SPLITS as SVHN_SPLITS, load_svhn
 
+    idx_files = "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-*.gz"
     return {
         "digits": DatasetInfo(load_digits, None, ("train", "test", "all")),
-        "mnist": DatasetInfo(partial(load_idx, name="mnist"), None, ("train", "test")),
-        "fashion-mnist": DatasetInfo(partial(load_idx, name="fashion-mnist"),
-                                     "/usr/share/datasets/fashion-mnist", ("train", "test")),
-        "cifar10": DatasetInfo(load_cifar10, None, ("train", "test")),
-        "stl10": DatasetInfo(load_stl10, None, ("unlabeled", "train", "test")),
-        "svhn": DatasetInfo(load_svhn, None, tuple(SVHN_SPLITS)),
-        "folder": DatasetInfo(load_folder, None, ("train",), streams=True),
-        "lsun": DatasetInfo(load_lsun, None, ("train",), streams=True),
+        "mnist": DatasetInfo(partial(idx.load_idx, name="mnist"), None, ("train", "test"),
+                             f"{idx_files} ({idx.SOURCES['mnist']})"),
+        "fashion-mnist": DatasetInfo(partial(idx.load_idx, name="fashion-mnist"),
+                                     "/usr/share/datasets/fashion-mnist", ("train", "test"),
+                                     f"{idx_files} ({idx.SOURCES['fashion-mnist']})"),
+        "cifar10": DatasetInfo(cifar.load_cifar10, None, ("train", "test"),
+                               f"cifar-10-python.tar.gz or cifar-10-batches-py/ ({cifar.SOURCE})"),
+        "stl10": DatasetInfo(stl10.load_stl10, None, ("unlabeled", "train", "test"),
+                             f"stl10_binary/*_X.bin and *_y.bin ({stl10.SOURCE})"),
+        "svhn": DatasetInfo(svhn.load_svhn, None, tuple(svhn.SPLITS),
+                            f"train_32x32.mat, test_32x32.mat, extra_32x32.mat ({svhn.SOURCE})"),
+        "folder": DatasetInfo(load_folder, None, ("train",),
+                              "a folder tree of .png/.jpg/.jpeg/.webp images", streams=True),
+        "lsun": DatasetInfo(lsun.load_lsun, None, ("train",), lsun.SOURCE, streams=True),
     }
 
 
@@ -56,10 +60,10 @@ def resolve_root(name: str, root: str | os.PathLike | None, info: DatasetInfo) -
     if root is None:
         root = info.default_root or os.environ.get(f"DFMGAN_{name.upper().replace('-', '_')}_ROOT")
     if root is None:
-        raise DataError(f"{name}: no data root given; pass --data-root DIR")
+        raise DataError(f"{name}: no data root given; pass --data-root with {info.expects}")
     path = Path(root).expanduser()
     if not path.exists():
-        raise DataError(f"{name}: data root {path} does not exist")
+        raise DataError(f"{name}: data root {path} does not exist; it should hold {info.expects}")
     return path
 
 

@@ -1,0 +1,70 @@
+"""``evaluate``: score a generator against real data with metrics by name, and append
+the result, with its provenance, as one JSON line."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from ..data import load_dataset
+from ..errors import DfmganError
+from .features import Features, extract, feature_net_for
+from .registry import MetricOptions, get_metric
+
+DEFAULT_METRICS = ("fid", "kid", "pr", "is", "coverage")
+
+
+def score(gen: Features, real: Features, metrics, opts: MetricOptions) -> dict:
+    out: dict = {}
+    for name in metrics:
+        fn = get_metric(name)
+        if name in ("is", "coverage") and gen.logits is None:
+            raise DfmganError(f"metric {name!r} needs a feature network with class logits")
+        out.update(fn(gen, real, opts))
+    return out
+
+
+def real_images(data: str, root, split: str | None, n: int, size: int, channels: int,
+                seed: int) -> tuple[torch.Tensor, str]:
+    """Up to ``n`` reference images drawn with ``seed`` (all of them when fewer)."""
+    source = load_dataset(data, root, split, size, channels)
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(source), generator=g)[:n]
+    images, _ = source.get(idx)
+    return images.cpu(), source.description
+
+
+def append_jsonl(path: Path, row: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with Path(path).open("a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def evaluate(source, metrics=DEFAULT_METRICS, data: str | None = None, data_root=None,
+             split: str | None = None, n: int = 10_000, n_real: int | None = None, seed: int = 0,
+             feature_net: str | None = None, bn: str = "batch", out: Path | None = None,
+             opts: MetricOptions | None = None, device: str = "cpu") -> dict:
+    """Score the generator at ``source`` (run folder or snapshot) on ``n`` samples."""
+    from ..snapshot import load_generator
+
+    G = load_generator(source, device=device)
+    data = data or G.meta.get("data")
+    if data is None:
+        raise DfmganError("which dataset to compare with? pass --data")
+    net = feature_net_for(data, feature_net)
+    opts = opts or MetricOptions(seed=seed)
+    t0 = time.perf_counter()
+    real, described = real_images(data, data_root, split, n_real or n, G.config.size,
+                                  G.config.channels, seed)
+    gen = G.sample(n, seed=seed, mode=bn)
+    results = score(extract(net, gen, device=device), extract(net, real, device=device),
+                    metrics, opts)
+    row = {"source": str(source), "step": G.meta.get("step"), **results,
+           "metrics": list(metrics), **net.provenance(), "n_gen": len(gen), "n_real": len(real),
+           "reference": described, "reference_split": split or "default", "seed": seed,
+           "bn": bn, "splits": opts.splits, "seconds": round(time.perf_counter() - t0, 2)}
+    if out is not None:
+        append_jsonl(Path(out), row)
+    return row

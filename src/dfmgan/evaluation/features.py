@@ -1,0 +1,91 @@
+"""One feature-extraction path for every metric (cf. edm2's Detector): uint8 NCHW images
+in, float features out. A feature network gives ``pool`` features (N, F) for FID, KID
+and precision/recall and ``logits`` (N, K) for the Inception score and class coverage.
+
+Bundled offline networks, used whenever the data matches:
+  * ``fashion-mnist``: a small classifier trained on Fashion-MNIST's train split;
+  * ``digits``: the same net trained on scikit-learn's digits.
+Each ships as safetensors with a JSON record of its training run and test accuracy."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..errors import DfmganError
+from .classifier import SmallClassifier, prepare
+
+WEIGHTS = Path(__file__).with_name("weights")
+BUNDLED = {"fashion-mnist": "fashion-mnist", "digits": "digits"}  # data name -> net name
+
+
+@dataclass
+class Features:
+    pool: torch.Tensor  # (N, F) float64
+    logits: torch.Tensor | None  # (N, K) float64, or None when the net has no classifier
+
+
+class FeatureNet(nn.Module):
+    """A named, hashed feature network: ``forward(x prepared) -> (pool, logits)``."""
+
+    name: str = ""
+    sha256: str = ""
+    classes: list[str] | None = None
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:  # uint8 -> the net's input
+        raise NotImplementedError
+
+    def provenance(self) -> dict:
+        return {"feature_net": self.name, "feature_net_sha256": self.sha256}
+
+
+class BundledNet(FeatureNet):
+    def __init__(self, name: str):
+        super().__init__()
+        path = WEIGHTS / f"{name}.safetensors"
+        if not path.exists():
+            raise DfmganError(f"bundled feature network {name!r} is missing ({path})")
+        from safetensors.torch import load_file
+
+        self.net = SmallClassifier()
+        self.net.load_state_dict(load_file(path))
+        self.net.eval()
+        self.name, self.sha256 = f"bundled:{name}", hashlib.sha256(path.read_bytes()).hexdigest()
+        self.meta = json.loads(path.with_suffix(".json").read_text())
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        return prepare(images)
+
+    def forward(self, x: torch.Tensor):
+        return self.net(x)
+
+
+def feature_net_for(data: str | None, name: str | None = None) -> FeatureNet:
+    """The bundled net named, or the one that matches ``data``."""
+    name = name or BUNDLED.get(data or "")
+    known = ", ".join(sorted(set(BUNDLED.values())))
+    if name is None:
+        raise DfmganError(f"no bundled feature network matches {data!r} (bundled: {known}); "
+                          "the standard Inception network is not part of this version yet")
+    if name not in BUNDLED.values():
+        raise DfmganError(f"unknown feature network {name!r}; bundled: {known}")
+    return BundledNet(name)
+
+
+@torch.no_grad()
+def extract(net: FeatureNet, images: torch.Tensor, batch: int = 500, device="cpu",
+            progress: bool = False, desc: str = "features") -> Features:
+    """uint8 (N, C, H, W) -> Features; float64 so covariance sums stay exact enough."""
+    net.to(device).eval()
+    pools, logits = [], []
+    for i in tqdm(range(0, len(images), batch), desc=desc, disable=not progress, leave=False):
+        p, l = net(net.prepare(images[i:i + batch]).to(device))
+        pools.append(p.double().cpu())
+        if l is not None:
+            logits.append(l.double().cpu())
+    return Features(torch.cat(pools), torch.cat(logits) if logits else None)

@@ -1,0 +1,110 @@
+"""The standard metrics, on features from one extraction path.
+
+* FID (Heusel et al. 2017), KID (Bińkowski et al. 2018) and the Inception score
+  (Salimans et al. 2016; 10 groups, mean ± std as both papers report it) are computed by
+  torchmetrics, handed our features through an identity "feature network".
+* Precision and recall (Kynkäänniemi et al. 2019, k = 3) and class coverage are written
+  here: torchmetrics has neither. Precision is the share of generated samples inside some
+  real sample's k-NN ball, recall the share of real samples inside some generated one's."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+from torch import nn
+
+from .features import Features
+from .registry import MetricOptions, register_metric
+
+
+def quiet(cls, **kw):
+    """Build a torchmetrics metric without its warning that it keeps every feature in
+    memory: that is the point here, the features are already in memory."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*will save all extracted features")
+        return cls(**kw)
+
+
+class Given(nn.Module):
+    """Features already extracted: torchmetrics' ``feature`` module becomes the identity."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.num_features = n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+@register_metric("fid")
+def fid(gen: Features, real: Features, opts: MetricOptions) -> dict:
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    m = FrechetInceptionDistance(feature=Given(real.pool.shape[1]))
+    m.update(real.pool, real=True)
+    m.update(gen.pool, real=False)
+    return {"fid": float(m.compute())}
+
+
+@register_metric("kid")
+def kid(gen: Features, real: Features, opts: MetricOptions) -> dict:
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    size = min(opts.kid_subset_size, len(gen.pool), len(real.pool))
+    m = quiet(KernelInceptionDistance, feature=Given(real.pool.shape[1]),
+              subsets=opts.kid_subsets, subset_size=size)
+    m.update(real.pool, real=True)
+    m.update(gen.pool, real=False)
+    with torch.random.fork_rng():  # KID draws random subsets
+        torch.manual_seed(opts.seed)
+        mean, std = m.compute()
+    return {"kid": float(mean), "kid_std": float(std)}
+
+
+@register_metric("is")
+def inception_score(gen: Features, real: Features, opts: MetricOptions) -> dict:
+    from torchmetrics.image.inception import InceptionScore
+
+    m = quiet(InceptionScore, feature=Given(gen.logits.shape[1]), splits=opts.splits)
+    m.update(gen.logits)
+    with torch.random.fork_rng():  # IS shuffles before splitting
+        torch.manual_seed(opts.seed)
+        mean, std = m.compute()
+    return {"is": float(mean), "is_std": float(std)}
+
+
+def kth_radius(x: torch.Tensor, k: int, chunk: int = 1024) -> torch.Tensor:
+    """(N, F) -> (N,): distance from each point to its k-th nearest other point."""
+    out = []
+    for i in range(0, len(x), chunk):
+        d = torch.cdist(x[i:i + chunk], x)  # (c, N); the point itself is at distance 0
+        out.append(d.kthvalue(k + 1, dim=1).values)
+    return torch.cat(out)
+
+
+def covered(query: torch.Tensor, ref: torch.Tensor, radii: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """(Q,) bool: is each query point inside some reference point's ball?"""
+    out = []
+    for i in range(0, len(query), chunk):
+        d = torch.cdist(query[i:i + chunk], ref)  # (c, R)
+        out.append((d <= radii[None]).any(1))
+    return torch.cat(out)
+
+
+@register_metric("pr")
+def precision_recall(gen: Features, real: Features, opts: MetricOptions) -> dict:
+    r, g = real.pool.float(), gen.pool.float()
+    precision = covered(g, r, kth_radius(r, opts.k)).double().mean().item()
+    recall = covered(r, g, kth_radius(g, opts.k)).double().mean().item()
+    return {"precision": precision, "recall": recall}
+
+
+@register_metric("coverage")
+def class_coverage(gen: Features, real: Features, opts: MetricOptions) -> dict:
+    """Histogram of predicted classes over the samples and its entropy / log K (1 = even)."""
+    k = gen.logits.shape[1]
+    counts = torch.bincount(gen.logits.argmax(1), minlength=k).double()
+    p = counts / counts.sum()
+    entropy = -(p[p > 0] * p[p > 0].log()).sum().item()
+    return {"class_entropy": entropy / math.log(k), "class_histogram": counts.long().tolist()}

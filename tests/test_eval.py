@@ -1,0 +1,70 @@
+"""``dfmgan eval`` end to end, and the bundled feature networks."""
+import json
+
+import pytest
+import torch
+from conftest import TINY_FLAGS, run_cli
+
+from dfmgan.data import load_dataset
+from dfmgan.evaluation.classifier import accuracy
+from dfmgan.evaluation.features import BundledNet, extract, feature_net_for
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "run"
+    r = run_cli("train", "--preset", "digits", "--out", str(out), "--steps", "3", *TINY_FLAGS)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_bundled_digits_net_matches_its_record():
+    net = feature_net_for("digits")
+    test = load_dataset("digits", split="test")
+    acc = accuracy(net.net, test.images, test.labels)
+    assert acc == pytest.approx(net.meta["test_accuracy"], abs=1e-4) and acc > 0.95
+    f = extract(net, test.images[:10])
+    assert f.pool.shape == (10, 128) and f.logits.shape == (10, 10)
+
+
+def test_eval_writes_a_row_with_provenance(digits_run):
+    r = run_cli("eval", str(digits_run), "--n", "300", "--splits", "3", "--seed", "5")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(l) for l in (digits_run / "metrics.jsonl").read_text().splitlines()]
+    row = rows[-1]
+    assert {"fid", "kid", "kid_std", "precision", "recall", "is", "is_std", "class_entropy",
+            "class_histogram"} <= set(row)
+    assert row["feature_net"] == "bundled:digits" and len(row["feature_net_sha256"]) == 64
+    assert row["n_gen"] == row["n_real"] == 300 and row["seed"] == 5 and row["splits"] == 3
+    assert row["step"] == 3 and "digits[train]" in row["reference"]
+    assert sum(row["class_histogram"]) == 300 and 1 <= row["is"] <= 10
+    assert row["fid"] > 0 and 0 <= row["precision"] <= 1
+
+
+def test_eval_is_deterministic_and_real_data_scores_well(digits_run):
+    from dfmgan.evaluation.api import score
+    from dfmgan.evaluation.registry import MetricOptions
+
+    net = BundledNet("digits")
+    train = load_dataset("digits", split="train", size=28).images
+    test = load_dataset("digits", split="test", size=28).images
+    real_vs_real = score(extract(net, test), extract(net, train), ["fid", "pr"], MetricOptions())
+    a = run_cli("eval", str(digits_run), "--n", "200", "--metrics", "fid", "--out", "/dev/null")
+    b = run_cli("eval", str(digits_run), "--n", "200", "--metrics", "fid", "--out", "/dev/null")
+    fid = float(a.stdout.split("fid:")[1].split()[0])
+    assert a.stdout == b.stdout and fid > 5 * real_vs_real["fid"]  # 3 steps of training is poor
+    assert real_vs_real["precision"] > 0.6 and real_vs_real["recall"] > 0.6
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--metrics", "fid,bogus"], "unknown metric"),
+    (["--data", "cifar10", "--data-root", "/tmp"], "no bundled feature network matches"),
+    (["--n", "1"], "at least 2"),
+])
+def test_eval_bad_input(digits_run, args, needle):
+    before = (digits_run / "metrics.jsonl").read_bytes() if (digits_run / "metrics.jsonl").exists() else b""
+    r = run_cli("eval", str(digits_run), *args)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert needle in r.stderr
+    after = (digits_run / "metrics.jsonl").read_bytes() if (digits_run / "metrics.jsonl").exists() else b""
+    assert before == after
