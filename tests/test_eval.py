@@ -68,3 +68,34 @@ def test_eval_bad_input(digits_run, args, needle):
     assert needle in r.stderr
     after = (digits_run / "metrics.jsonl").read_bytes() if (digits_run / "metrics.jsonl").exists() else b""
     assert before == after
+
+
+def test_fid_during_training_keeps_the_best(tmp_path):
+    out = tmp_path / "run"
+    r = run_cli("train", "--preset", "digits", "--out", str(out), "--steps", "6", "--eval-every", "2",
+                "--eval-n", "200", *TINY_FLAGS)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(l) for l in (out / "stats.jsonl").read_text().splitlines()]
+    fids = {r["step"]: r["eval/fid"] for r in rows if "eval/fid" in r}
+    assert sorted(fids) == [2, 4, 6]
+    best = json.loads((out / "best" / "best.json").read_text())
+    assert best["fid"] == pytest.approx(min(fids.values())) and fids[best["step"]] == pytest.approx(best["fid"])
+    assert rows[-1]["eval/best_fid"] == pytest.approx(best["fid"])
+    from dfmgan import load_generator
+    from dfmgan.checkpoint import read_state
+
+    assert load_generator(out / "best").meta["step"] == best["step"]
+    assert read_state(out / "best" / "state.pt")["step"] == best["step"]
+
+
+def test_fid_during_training_needs_a_feature_net(tmp_path):
+    from formats import image_bytes
+    import numpy as np
+
+    (tmp_path / "imgs").mkdir()
+    for i in range(20):
+        (tmp_path / "imgs" / f"{i}.png").write_bytes(image_bytes(np.full((8, 8, 3), i, np.uint8), "PNG"))
+    r = run_cli("train", "--data", "folder", "--data-root", str(tmp_path / "imgs"), "--size", "32",
+                "--eval-every", "2", "--out", str(tmp_path / "run"), *TINY_FLAGS)
+    assert r.returncode == 2 and "no bundled feature network matches 'folder'" in r.stderr
+    assert not (tmp_path / "run").exists()

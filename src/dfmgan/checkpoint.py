@@ -63,13 +63,18 @@ def state_paths(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def write_state(path: Path, step: int, state: dict) -> Path:
+    """One training state, atomically, in the format ``read_state`` accepts."""
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT, "step": step, **state}, buf)
+    atomic_write(path, buf.getvalue())
+    return path
+
+
 def save_state(run_dir: Path, step: int, state: dict, keep: int) -> Path:
     folder = Path(run_dir) / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    torch.save({"format": FORMAT, "step": step, **state}, buf)
-    path = folder / f"state-{step:08d}.pt"
-    atomic_write(path, buf.getvalue())
+    path = write_state(folder / f"state-{step:08d}.pt", step, state)
     for _, old in state_paths(run_dir)[:-keep]:  # prune only after the new one is safe
         old.unlink(missing_ok=True)
     return path

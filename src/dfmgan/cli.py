@@ -17,7 +17,8 @@ EXAMPLES = {
   dfmgan train --data cifar10 --data-root ~/data/cifar-10-python.tar.gz --out runs/c10
   dfmgan train --data folder --data-root ~/faces --size 64 --out runs/faces
   dfmgan train --config my.yaml --set net.g_width=128 --out runs/x
-  dfmgan train --resume runs/fm --steps 20000       # continue, with a longer budget""",
+  dfmgan train --resume runs/fm --steps 20000       # continue, with a longer budget
+  dfmgan train --preset fashion-mnist --eval-every 500 --out runs/fm   # FID; best kept in runs/fm/best""",
     "sample": """examples:
   dfmgan sample runs/demo --n 64 --out grid.png
   dfmgan sample runs/demo/generator.safetensors --n 10000 --out samples.npz
@@ -40,7 +41,8 @@ TRAIN_FLAGS = {
     "lr": "optim.lr", "size": "net.size", "channels": "net.channels",
     "g_width": "net.g_width", "d_width": "net.d_width", "latent": "net.latent",
     "sample_every": "sample_every", "checkpoint_every": "checkpoint_every", "keep": "keep",
-    "log_every": "log_every", "sample_bn": "sample_bn",
+    "log_every": "log_every", "sample_bn": "sample_bn", "eval_every": "eval_every",
+    "eval_n": "eval_n",
 }
 
 
@@ -63,7 +65,8 @@ def add_train(sub) -> None:
     for flag, kind in [("--steps", int), ("--epochs", float), ("--batch-size", int),
                        ("--seed", int), ("--lr", float), ("--size", int), ("--channels", int),
                        ("--g-width", int), ("--d-width", int), ("--sample-every", int),
-                       ("--checkpoint-every", int), ("--keep", int), ("--log-every", int)]:
+                       ("--checkpoint-every", int), ("--keep", int), ("--log-every", int),
+                       ("--eval-every", int), ("--eval-n", int)]:
         p.add_argument(flag, type=kind)
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--objective", help="gan (default), dfm (denoising feature matching) "

@@ -67,6 +67,8 @@ class TrainConfig:
     keep: int = 3  # checkpoints kept on disk
     log_every: int = 10
     grid: int = 64  # images in the fixed-z sample grid
+    eval_every: int = 0  # > 0: cheap FID every N steps, best checkpoint kept in RUN/best
+    eval_n: int = 5000  # samples (and real images) for that FID
     sample_bn: str = "batch"  # BatchNorm mode when sampling: "batch" or "running"
     preset: str | None = None
 
@@ -79,7 +81,7 @@ class TrainConfig:
 
 # Settings that may change when a run is resumed; everything else must match.
 RESUMABLE = {"steps", "epochs", "device", "sample_every", "checkpoint_every", "keep",
-             "log_every", "preset", "data.root"}
+             "log_every", "preset", "data.root", "eval_every"}
 
 
 def from_dict(d: dict, cls=TrainConfig, where: str = "config"):

@@ -14,6 +14,7 @@ from ..checkpoint import export_snapshot, load_latest_state, save_state
 from ..config import TrainConfig, differences, from_dict
 from ..data import ArraySource, BatchSampler, load_dataset, to_float
 from ..errors import CheckpointError, ConfigError
+from ..evaluation.during import BestKeeper, TrainingEvaluator
 from ..imageio import save_grid
 from ..models import Discriminator, Generator
 from ..objectives import build_objective
@@ -65,6 +66,9 @@ class Trainer:
         self.step = 0
         if isinstance(self.source, ArraySource) and self.device.type == "cuda":
             self.source.images = self.source.images.to(self.device)  # uint8 set on the GPU
+        self.evaluator = TrainingEvaluator(self.source, cfg.data.name, G, cfg.eval_n, cfg.seed,
+                                           self.device) if cfg.eval_every else None
+        self.best = BestKeeper(run.path)
 
     # --- one step -----------------------------------------------------------------
     def next_batch(self):
@@ -104,11 +108,19 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.step = int(state["step"])
 
+    def meta(self) -> dict:
+        return {"step": self.step, "objective": self.cfg.objective.name,
+                "data": self.cfg.data.name, "preset": self.cfg.preset, "seed": self.cfg.seed}
+
     def save(self) -> None:
         save_state(self.run_dir.path, self.step, self.state(), self.cfg.keep)
-        meta = {"step": self.step, "objective": self.cfg.objective.name,
-                "data": self.cfg.data.name, "preset": self.cfg.preset, "seed": self.cfg.seed}
-        export_snapshot(self.run_dir.path, self.G, meta)
+        export_snapshot(self.run_dir.path, self.G, self.meta())
+
+    def evaluate(self) -> dict:
+        """FID now; the best state so far is kept in RUN/best."""
+        fid = self.evaluator.fid(self.G)
+        self.best.offer(self.step, fid, self.state(), self.G, self.meta())
+        return {"eval/fid": torch.tensor(fid), "eval/best_fid": torch.tensor(self.best.best["fid"])}
 
     def write_grid(self) -> Path:
         images = generate(self.G, self.z_grid, self.grid_labels, self.cfg.sample_bn,
@@ -126,6 +138,8 @@ class Trainer:
         while self.step < self.steps and not stop:
             stats = self.objective.step(*self.next_batch())
             self.step += 1
+            if cfg.eval_every and self.step % cfg.eval_every == 0:
+                stats.update(self.evaluate())
             sink.report(self.step, stats)
             bar.update()
             if self.step % cfg.log_every == 0 or self.step == self.steps:
