@@ -111,6 +111,14 @@ def add_eval(sub) -> None:
     p.add_argument("--device", default="cpu")
 
 
+def add_report(sub) -> None:
+    p = sub.add_parser("report", help="one self-contained HTML page for a run",
+                       epilog="example:\n  dfmgan report runs/fm     # writes runs/fm/report.html",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir")
+    p.add_argument("--out", help="HTML file (default: RUN_DIR/report.html)")
+
+
 def add_info(sub) -> None:
     p = sub.add_parser("info", help="what a run folder or snapshot holds",
                        epilog=EXAMPLES["info"], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,7 +130,7 @@ def build_parser() -> Parser:
     parser = Parser(prog="dfmgan", description="Train, evaluate and explore DCGANs with "
                     "Denoising Feature Matching.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add in (add_train, add_sample, add_eval, add_info):
+    for add in (add_train, add_sample, add_eval, add_report, add_info):
         add(sub)
     return parser
 
@@ -194,6 +202,13 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .tools.report import write_report
+
+    print(f"wrote {write_report(Path(args.run_dir), args.out)}")
+    return 0
+
+
 def cmd_info(args) -> int:
     from .tools.inspect import describe_path
 
@@ -201,7 +216,8 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "report": cmd_report,
+            "info": cmd_info}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,108 @@
+"""``dfmgan report RUN_DIR``: one self-contained HTML page for a run, with loss and metric
+curves (PNG plots), sample grids over training, the config and the final metrics. Every
+image is embedded as base64, so the page can be mailed or archived as one file."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+from ..checkpoint import atomic_write
+from ..training.rundir import RunDir
+from ..training.stats import read_stats
+
+MAX_GRIDS = 8
+PANELS = [("Losses", ["loss/D", "loss/G", "loss/G_adv"]), ("D outputs", ["D(x)", "D(G(z))"]),
+          ("DFM: denoiser loss on corrupted real features", ["dfm/denoiser_loss"]),
+          ("DFM: ||r(Φ) - Φ|| on generated features", ["dfm/residual_gen"]),
+          ("Feature matching", ["fm/distance"]),
+          ("FID during training", ["eval/fid", "eval/best_fid"])]
+
+
+def smooth(values: list[float], window: int) -> list[float]:
+    out, acc = [], 0.0
+    for i, v in enumerate(values):
+        acc += v - (values[i - window] if i >= window else 0.0)
+        out.append(acc / min(i + 1, window))
+    return out
+
+
+def curve_png(rows: list[dict], keys: list[str], title: str) -> bytes | None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    present = [k for k in keys if any(k in r for r in rows)]
+    if not present:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    for k in present:
+        pts = [(r["step"], r[k]) for r in rows if k in r]
+        window = max(1, len(pts) // 100)
+        ax.plot([p[0] for p in pts], smooth([p[1] for p in pts], window), label=k, lw=1.2)
+    ax.set_title(title), ax.set_xlabel("step"), ax.legend(fontsize=8), ax.grid(alpha=0.3)
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def img_tag(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def grids_section(samples: Path) -> str:
+    files = sorted(p for p in samples.glob("[0-9]*.png"))
+    if len(files) > MAX_GRIDS:  # evenly spaced, always the last
+        step = (len(files) - 1) / (MAX_GRIDS - 1)
+        files = [files[round(i * step)] for i in range(MAX_GRIDS)]
+    cells = [f"<figure>{img_tag(p.read_bytes(), p.stem)}<figcaption>step {int(p.stem)}"
+             "</figcaption></figure>" for p in files]
+    return "<h2>Samples over training</h2><div class=grids>" + "".join(cells) + "</div>"
+
+
+def metrics_section(path: Path) -> str:
+    if not path.exists():
+        return "<h2>Metrics</h2><p>No <code>dfmgan eval</code> results yet.</p>"
+    rows = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+    last = rows[-1]
+    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{v:.4f}</td></tr>"
+                    for k, v in last.items() if isinstance(v, float) and k != "seconds")
+    prov = html.escape(f"{last.get('feature_net')} · {last.get('n_gen')} generated vs "
+                       f"{last.get('n_real')} real · step {last.get('step')}")
+    return f"<h2>Metrics</h2><p>{prov}</p><table>{cells}</table>"
+
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1300px;color:#222}
+img{max-width:100%;image-rendering:pixelated}.grids{display:flex;flex-wrap:wrap;gap:12px}
+figure{margin:0;width:300px}figcaption{text-align:center;font-size:0.85em}
+.plots img{width:620px}table{border-collapse:collapse}td,th{padding:2px 10px;text-align:left}
+pre{background:#f5f5f5;padding:1em;overflow:auto;max-height:400px}"""
+# Records how many images the browser decoded, so a headless test can check the render.
+LOADED = """<script>window.addEventListener("load", () => document.body.setAttribute(
+"data-images-loaded", [...document.images].filter(i => i.complete && i.naturalWidth > 0).length));
+</script>"""
+
+
+def write_report(run_dir: Path, out: Path | None = None) -> Path:
+    run = RunDir(Path(run_dir))
+    cfg = run.saved_config()
+    rows = read_stats(run.stats) if run.stats.exists() else []
+    plots = [img_tag(png, title) for title, keys in PANELS
+             if (png := curve_png(rows, keys, title)) is not None]
+    last_step = rows[-1]["step"] if rows else 0
+    body = [f"<h1>dfmgan run: {html.escape(run.path.name)}</h1>",
+            f"<p>{html.escape(cfg.objective.name)} on {html.escape(cfg.data.name)}, "
+            f"{cfg.net.size} px, step {last_step} of {cfg.steps}</p>",
+            "<h2>Curves</h2><div class=plots>" + "".join(plots) + "</div>",
+            grids_section(run.samples), metrics_section(run.path / "metrics.jsonl"),
+            f"<h2>Config</h2><pre>{html.escape(cfg.to_json())}</pre>"]
+    page = (f"<!doctype html><html><head><meta charset=utf-8><title>dfmgan · "
+            f"{html.escape(run.path.name)}</title><style>{STYLE}</style></head><body>"
+            + "\n".join(body) + LOADED + "</body></html>")
+    out = Path(out) if out else run.path / "report.html"
+    atomic_write(out, page.encode())
+    return out
