@@ -99,3 +99,15 @@ def test_fid_during_training_needs_a_feature_net(tmp_path):
                 "--eval-every", "2", "--out", str(tmp_path / "run"), *TINY_FLAGS)
     assert r.returncode == 2 and "no bundled feature network matches 'folder'" in r.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_bundled_fashion_mnist_net_matches_its_record():
+    import os
+
+    if not os.path.isdir("/usr/share/datasets/fashion-mnist"):
+        pytest.skip("Debian's dataset-fashion-mnist is not installed (.ci/run installs it)")
+    net = feature_net_for("fashion-mnist")
+    test = load_dataset("fashion-mnist", split="test", size=32)  # the preset's size
+    acc = accuracy(net.net, test.images, test.labels)
+    assert acc == pytest.approx(net.meta["test_accuracy"], abs=0.01) and acc > 0.9
+    assert net.sha256 == net.meta["sha256"]

@@ -84,7 +84,7 @@ class RandomNet(FeatureNet):
         self.name = "random"
 
     def prepare(self, images):
-        return prepare(images)
+        return prepare(images, self.net.size)
 
     def forward(self, x):
         return self.net(x)

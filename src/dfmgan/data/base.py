@@ -31,7 +31,8 @@ class ArraySource:
 
     def get(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(B,) indices -> (B, C, H, W) uint8, labels (B,) or None."""
-        lab = self.labels[idx] if self.labels is not None else None
+        idx = idx.to(self.images.device)  # the set may live on the GPU
+        lab = self.labels[idx.to(self.labels.device)] if self.labels is not None else None
         return self.images[idx], lab
 
 

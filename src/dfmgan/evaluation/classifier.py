@@ -1,7 +1,8 @@
 """The small classifier behind the offline feature networks.
 
-Images are brought to 28x28 grey (``prepare``), then two conv blocks and a 128-unit
-penultimate layer: ``pool`` features (N, 128) feed FID, KID and precision/recall;
+Images are brought to the net's size in grey (``prepare``; each bundled net works at its
+dataset preset's size, so samples are never resized twice), then two conv blocks and a
+128-unit penultimate layer: ``pool`` features (N, 128) feed FID, KID and precision/recall;
 ``logits`` (N, 10) feed the Inception score and class coverage, as Inception's pool3 and
 logits do for the standard metrics."""
 from __future__ import annotations
@@ -12,42 +13,38 @@ from torch import nn
 
 from ..data.transforms import match_channels, resize_uint8
 
-SIZE = 28
-
-
-def prepare(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, C, H, W) -> float (N, 1, 28, 28) in [0, 1]."""
-    x = resize_uint8(match_channels(images.cpu(), 1), SIZE) if images.shape[-1] != SIZE or \
-        images.shape[1] != 1 else images
-    return x.float().div_(255)
+def prepare(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float (N, 1, size, size) in [0, 1]."""
+    return resize_uint8(match_channels(images.cpu(), 1), size).float().div_(255)
 
 
 class SmallClassifier(nn.Module):
-    def __init__(self, n_classes: int = 10, width: int = 32, n_features: int = 128):
+    def __init__(self, size: int = 28, n_classes: int = 10, width: int = 32, n_features: int = 128):
         super().__init__()
+        self.size = size
         self.body = nn.Sequential(
             nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(True),
-            nn.MaxPool2d(2),  # (N, w, 14, 14)
+            nn.MaxPool2d(2),  # (N, w, size/2, size/2)
             nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(True),
-            nn.MaxPool2d(2),  # (N, 2w, 7, 7)
+            nn.MaxPool2d(2),  # (N, 2w, size/4, size/4)
             nn.Flatten(), nn.Dropout(0.3),
-            nn.Linear(2 * width * 49, n_features), nn.ReLU(True))
+            nn.Linear(2 * width * (size // 4) ** 2, n_features), nn.ReLU(True))
         self.head = nn.Linear(n_features, n_classes)
         self.num_features, self.num_classes = n_features, n_classes
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (N, 1, 28, 28) in [0, 1] -> (pool (N, 128), logits (N, 10))."""
+        """x (N, 1, size, size) in [0, 1] -> (pool (N, 128), logits (N, 10))."""
         h = self.body(x)
         return h, self.head(h)
 
 
-def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int, seed: int = 0,
-                     batch: int = 128, progress: bool = True) -> SmallClassifier:
+def train_classifier(images: torch.Tensor, labels: torch.Tensor, size: int, epochs: int,
+                     seed: int = 0, batch: int = 128, progress: bool = True) -> SmallClassifier:
     """Adam with light augmentation (±2 px shifts); returns the net in eval mode."""
     from tqdm import tqdm
 
     torch.manual_seed(seed)
-    net, x = SmallClassifier(), prepare(images)
+    net, x = SmallClassifier(size), prepare(images, size)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * (len(x) // batch))
     g = torch.Generator().manual_seed(seed)
@@ -67,6 +64,6 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int, se
 
 @torch.no_grad()
 def accuracy(net: SmallClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
-    preds = torch.cat([net(prepare(images[i:i + 1000]))[1].argmax(1)
+    preds = torch.cat([net(prepare(images[i:i + 1000], net.size))[1].argmax(1)
                        for i in range(0, len(images), 1000)])
     return (preds == labels).double().mean().item()

@@ -22,7 +22,7 @@ class TrainingEvaluator:
         self.net = feature_net_for(data)
         g = torch.Generator().manual_seed(seed + 3)
         idx = torch.randperm(len(source), generator=g)[:n]
-        real, _ = source.get(idx.to(source.images.device) if hasattr(source, "images") else idx)
+        real, _ = source.get(idx)
         self.real = extract(self.net, real.cpu(), device=device)  # computed once per run
         self.z = G.sample_latent(len(idx), g)  # (n, nz): the same latents every time
         n_cls = G.cfg.n_classes

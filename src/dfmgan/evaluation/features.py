@@ -52,14 +52,14 @@ class BundledNet(FeatureNet):
             raise DfmganError(f"bundled feature network {name!r} is missing ({path})")
         from safetensors.torch import load_file
 
-        self.net = SmallClassifier()
+        self.meta = json.loads(path.with_suffix(".json").read_text())
+        self.net = SmallClassifier(self.meta.get("size", 28))
         self.net.load_state_dict(load_file(path))
         self.net.eval()
         self.name, self.sha256 = f"bundled:{name}", hashlib.sha256(path.read_bytes()).hexdigest()
-        self.meta = json.loads(path.with_suffix(".json").read_text())
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        return prepare(images)
+        return prepare(images, self.net.size)
 
     def forward(self, x: torch.Tensor):
         return self.net(x)

@@ -20,6 +20,7 @@ from .classifier import accuracy, train_classifier
 
 WEIGHTS = Path(__file__).with_name("weights")
 EPOCHS = {"fashion-mnist": 8, "digits": 60}
+SIZE = {"fashion-mnist": 32, "digits": 28}  # the size of each dataset's preset
 
 
 def main(argv=None) -> None:
@@ -28,14 +29,16 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=WEIGHTS)
     args = ap.parse_args(argv)
-    train, test = load_dataset(args.data, split="train"), load_dataset(args.data, split="test")
+    size = SIZE[args.data]
+    train = load_dataset(args.data, split="train", size=size)
+    test = load_dataset(args.data, split="test", size=size)
     t0 = time.perf_counter()
-    net = train_classifier(train.images, train.labels, EPOCHS[args.data], args.seed)
+    net = train_classifier(train.images, train.labels, size, EPOCHS[args.data], args.seed)
     acc = accuracy(net, test.images, test.labels)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{args.data}.safetensors"
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
-    meta = {"data": args.data, "test_accuracy": round(acc, 4), "epochs": EPOCHS[args.data],
+    meta = {"data": args.data, "size": size, "test_accuracy": round(acc, 4), "epochs": EPOCHS[args.data],
             "seed": args.seed, "train_images": len(train), "test_images": len(test),
             "train_seconds": round(time.perf_counter() - t0, 1),
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),

@@ -73,8 +73,7 @@ class Trainer:
     # --- one step -----------------------------------------------------------------
     def next_batch(self):
         idx = self.sampler.next()
-        images, labels = self.source.get(idx.to(self.source.images.device)
-                                         if isinstance(self.source, ArraySource) else idx)
+        images, labels = self.source.get(idx)
         real = to_float(images.to(self.device, non_blocking=True))  # (B, C, H, W) in [-1, 1]
         z = self.G.sample_latent(len(idx), self.zgen).to(self.device)  # (B, nz)
         if not self.cfg.net.n_classes:

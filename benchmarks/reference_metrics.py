@@ -1,0 +1,41 @@
+"""Reference values of every metric in each bundled feature space: real data (the test
+split) scored against real data (a sample of the train split) at the presets' size. A
+generator can at best approach these numbers.
+
+    python benchmarks/reference_metrics.py
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from dfmgan.data import load_dataset
+from dfmgan.evaluation.api import DEFAULT_METRICS, score
+from dfmgan.evaluation.features import extract, feature_net_for
+from dfmgan.evaluation.registry import MetricOptions
+from dfmgan.presets import PRESETS
+
+SETS = {"fashion-mnist": 10_000, "digits": 360}  # n on each side (all of the test split)
+
+
+def main() -> None:
+    print("| feature net | test acc. | n (test vs train) | FID | KID | precision | recall "
+          "| IS (test) | class entropy | seconds |\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for data, n in SETS.items():
+        t0 = time.perf_counter()
+        size = PRESETS[data]["net"]["size"]
+        net = feature_net_for(data)
+        train = load_dataset(data, split="train", size=size)
+        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:n]
+        test = load_dataset(data, split="test", size=size).images[:n]
+        r = score(extract(net, test), extract(net, train.images[idx]), DEFAULT_METRICS,
+                  MetricOptions(splits=10 if n >= 5000 else 1, kid_subset_size=min(1000, n)))
+        print(f"| {net.name} | {100 * net.meta['test_accuracy']:.1f}% | {n} vs {n} "
+              f"| {r['fid']:.3f} | {r['kid']:.5f} | {r['precision']:.3f} | {r['recall']:.3f} "
+              f"| {r['is']:.2f} ± {r['is_std']:.2f} | {r['class_entropy']:.4f} "
+              f"| {time.perf_counter() - t0:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
