@@ -48,7 +48,9 @@ def test_eval_is_deterministic_and_real_data_scores_well(digits_run):
     net = BundledNet("digits")
     train = load_dataset("digits", split="train", size=28).images
     test = load_dataset("digits", split="test", size=28).images
-    real_vs_real = score(extract(net, test), extract(net, train), ["fid", "pr"], MetricOptions())
+    real_vs_real = score(extract(net, test), extract(net, train), ["fid", "pr", "kid"],
+                         MetricOptions(kid_subset_size=300))
+    assert abs(real_vs_real["kid"]) < 0.02  # features on KID's scale (unscaled: -43)
     a = run_cli("eval", str(digits_run), "--n", "200", "--metrics", "fid", "--out", "/dev/null")
     b = run_cli("eval", str(digits_run), "--n", "200", "--metrics", "fid", "--out", "/dev/null")
     fid = float(a.stdout.split("fid:")[1].split()[0])

@@ -67,3 +67,15 @@ def accuracy(net: SmallClassifier, images: torch.Tensor, labels: torch.Tensor) -
     preds = torch.cat([net(prepare(images[i:i + 1000], net.size))[1].argmax(1)
                        for i in range(0, len(images), 1000)])
     return (preds == labels).double().mean().item()
+
+
+@torch.no_grad()
+def feature_scale(net: SmallClassifier, images: torch.Tensor) -> float:
+    """sqrt(E |pool(x)|² / F) over ``images``: dividing by it puts the features on the scale
+    KID's kernel (x·y/F + 1)³ was made for (Inception's pool3), where raw ReLU features
+    would make the kernel, and the estimate's variance, explode."""
+    total, n = 0.0, 0
+    for i in range(0, len(images), 1000):
+        pool = net(prepare(images[i:i + 1000], net.size))[0].double()
+        total, n = total + pool.pow(2).sum().item(), n + pool.numel()
+    return (total / n) ** 0.5

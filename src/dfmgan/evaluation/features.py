@@ -62,7 +62,11 @@ class BundledNet(FeatureNet):
         return prepare(images, self.net.size)
 
     def forward(self, x: torch.Tensor):
-        return self.net(x)
+        pool, logits = self.net(x)
+        return pool / self.meta["feature_scale"], logits  # E|pool|²/F = 1 on the train split
+
+    def provenance(self) -> dict:
+        return {**super().provenance(), "feature_scale": self.meta["feature_scale"]}
 
 
 def feature_net_for(data: str | None, name: str | None = None) -> FeatureNet:

@@ -16,7 +16,7 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from ..data import load_dataset
-from .classifier import accuracy, train_classifier
+from .classifier import accuracy, feature_scale, train_classifier
 
 WEIGHTS = Path(__file__).with_name("weights")
 EPOCHS = {"fashion-mnist": 8, "digits": 60}
@@ -38,7 +38,8 @@ def main(argv=None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{args.data}.safetensors"
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
-    meta = {"data": args.data, "size": size, "test_accuracy": round(acc, 4), "epochs": EPOCHS[args.data],
+    meta = {"data": args.data, "size": size, "test_accuracy": round(acc, 4),
+            "feature_scale": feature_scale(net, train.images), "epochs": EPOCHS[args.data],
             "seed": args.seed, "train_images": len(train), "test_images": len(test),
             "train_seconds": round(time.perf_counter() - t0, 1),
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
