@@ -39,6 +39,8 @@ def test_eval_writes_a_row_with_provenance(digits_run):
     assert row["step"] == 3 and "digits[train]" in row["reference"]
     assert sum(row["class_histogram"]) == 300 and 1 <= row["is"] <= 10
     assert row["fid"] > 0 and 0 <= row["precision"] <= 1
+    info = json.loads(run_cli("info", str(digits_run), "--json").stdout)
+    assert info["last_eval"]["fid"] == row["fid"] and info["last_eval"]["seed"] == 5
 
 
 def test_eval_is_deterministic_and_real_data_scores_well(digits_run):
@@ -87,6 +89,8 @@ def test_fid_during_training_keeps_the_best(tmp_path):
     from dfmgan.checkpoint import read_state
 
     assert load_generator(out / "best").meta["step"] == best["step"]
+    info = json.loads(run_cli("info", str(out), "--json").stdout)
+    assert info["best"] == best
     assert read_state(out / "best" / "state.pt")["step"] == best["step"]
 
 

@@ -28,6 +28,13 @@ def run_info(path: Path) -> dict:
     if run.stats.exists():
         rows = read_stats(run.stats)
         info["last_stats"] = rows[-1] if rows else None
+    if (path / "best" / "best.json").exists():
+        info["best"] = json.loads((path / "best" / "best.json").read_text())
+    if (path / "metrics.jsonl").exists():
+        evals = read_stats(path / "metrics.jsonl")
+        if evals:
+            info["last_eval"] = {k: v for k, v in evals[-1].items()
+                                 if isinstance(v, (int, float, str)) and k != "seconds"}
     if (path / SNAPSHOT).exists():
         info["generator"] = snapshot_info(path / SNAPSHOT)
     info["config"] = cfg.to_dict()
