@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from dfmgan.data import load_dataset
+from dfmgan.data import draw, load_dataset
 from dfmgan.evaluation.api import DEFAULT_METRICS, score
 from dfmgan.evaluation.features import extract, feature_net_for
 from dfmgan.evaluation.registry import MetricOptions
@@ -33,9 +33,9 @@ def main() -> None:
         size = PRESETS[data]["net"]["size"]
         net = feature_net_for(data)
         train = load_dataset(data, split="train", size=size)
-        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:n]
+        ref = draw(train, n, torch.Generator().manual_seed(0))
         test = load_dataset(data, split="test", size=size).images[:n]
-        r = score(extract(net, test), extract(net, train.images[idx]), DEFAULT_METRICS,
+        r = score(extract(net, test), extract(net, ref), DEFAULT_METRICS,
                   MetricOptions(splits=10 if n >= 5000 else 1, kid_subset_size=min(1000, n)))
         print(f"| {net.name} | {100 * net.meta['test_accuracy']:.1f}% | {n} vs {n} "
               f"| {r['fid']:.3f} | {r['kid']:.5f} | {r['precision']:.3f} | {r['recall']:.3f} "

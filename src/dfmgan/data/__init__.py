@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import DataError
-from .base import ArraySource, StreamingSource, describe
+from .base import ArraySource, StreamingSource, describe, draw
 from .batches import BatchSampler
 from .transforms import match_channels, resize_uint8, to_float, to_uint8
 
@@ -101,5 +101,5 @@ def _fit(source: ArraySource, size: int | None, channels: int | None) -> ArraySo
     return ArraySource(x, source.labels, source.description + note, source.classes)
 
 
-__all__ = ["ArraySource", "BatchSampler", "DATASETS", "StreamingSource", "describe",
+__all__ = ["ArraySource", "BatchSampler", "DATASETS", "StreamingSource", "describe", "draw",
            "load_dataset", "match_channels", "resize_uint8", "to_float", "to_uint8"]

@@ -63,3 +63,10 @@ class StreamingSource:
 def describe(name: str, n: int, shape, extra: str = "") -> str:
     c, h, w = shape
     return f"{name}: {n:,} images, {c}x{h}x{w}{extra}"
+
+
+def draw(source, n: int, generator: torch.Generator) -> torch.Tensor:
+    """Up to ``n`` distinct images of ``source`` (all when fewer), uint8 on the CPU."""
+    idx = torch.randperm(len(source), generator=generator)[:n]
+    images, _ = source.get(idx)
+    return images.cpu()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..data import load_dataset
+from ..data import draw, load_dataset
 from ..errors import DfmganError
 from .features import Features, extract, feature_net_for
 from .registry import MetricOptions, get_metric
@@ -30,10 +30,7 @@ def real_images(data: str, root, split: str | None, n: int, size: int, channels:
                 seed: int) -> tuple[torch.Tensor, str]:
     """Up to ``n`` reference images drawn with ``seed`` (all of them when fewer)."""
     source = load_dataset(data, root, split, size, channels)
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(source), generator=g)[:n]
-    images, _ = source.get(idx)
-    return images.cpu(), source.description
+    return draw(source, n, torch.Generator().manual_seed(seed)), source.description
 
 
 def append_jsonl(path: Path, row: dict) -> None:

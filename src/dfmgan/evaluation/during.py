@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import atomic_write, export_snapshot, write_state
+from ..data import draw
 from ..sampling import generate
 from .features import extract, feature_net_for
 from .registry import MetricOptions, get_metric
@@ -21,12 +22,11 @@ class TrainingEvaluator:
     def __init__(self, source, data: str, G, n: int, seed: int, device):
         self.net = feature_net_for(data)
         g = torch.Generator().manual_seed(seed + 3)
-        idx = torch.randperm(len(source), generator=g)[:n]
-        real, _ = source.get(idx)
-        self.real = extract(self.net, real.cpu(), device=device)  # computed once per run
-        self.z = G.sample_latent(len(idx), g)  # (n, nz): the same latents every time
+        real = draw(source, n, g)
+        self.real = extract(self.net, real, device=device)  # computed once per run
+        self.z = G.sample_latent(len(real), g)  # (n, nz): the same latents every time
         n_cls = G.cfg.n_classes
-        self.labels = torch.arange(len(idx)) % n_cls if n_cls else None
+        self.labels = torch.arange(len(real)) % n_cls if n_cls else None
         self.device = device
 
     def fid(self, G) -> float:
