@@ -1,13 +1,18 @@
 # Two entry points for a fresh machine; each builds .venv on first use.
 #   make demo   train a DCGAN on the embedded digits (about 3 minutes on 2 CPU cores)
 #   make test   the test suite
+#   make test-inception   the standard-Inception tests, in their own venv (torchvision needs
+#                         torch 2.14.1 here: a ~5.5 GB CUDA build, installed from local disk)
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # The CPU build of torch that this machine (and CI) install; elsewhere, install any torch>=2.6.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test bench clean
+INC := .venv-inception
+INC_TORCH ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: demo test test-inception bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,8 +28,17 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
+$(INC)/.installed: pyproject.toml
+	$(PY) -m venv $(INC)
+	$(INC)/bin/pip install -q $(INC_TORCH)
+	$(INC)/bin/pip install -q -e '.[dev,inception]'
+	touch $@
+
+test-inception: $(INC)/.installed
+	$(INC)/bin/python -m pytest -m inception tests/test_inception.py
+
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/train_speed.py
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) $(INC) runs

@@ -62,7 +62,8 @@ def test_eval_is_deterministic_and_real_data_scores_well(digits_run):
 
 @pytest.mark.parametrize("args,needle", [
     (["--metrics", "fid,bogus"], "unknown metric"),
-    (["--data", "cifar10", "--data-root", "/tmp"], "no bundled feature network matches"),
+    (["--feature-net", "vgg"], "unknown feature network 'vgg'; known: digits, fashion-mnist, inception"),
+    (["--feature-net", "digits", "--data", "cifar10", "--data-root", "/nonexistent"], "cifar10"),
     (["--n", "1"], "at least 2"),
 ])
 def test_eval_bad_input(digits_run, args, needle):
@@ -94,7 +95,11 @@ def test_fid_during_training_keeps_the_best(tmp_path):
     assert read_state(out / "best" / "state.pt")["step"] == best["step"]
 
 
-def test_fid_during_training_needs_a_feature_net(tmp_path):
+def test_fid_during_training_without_a_usable_feature_net(tmp_path, monkeypatch):
+    # No bundled net for folders: the standard Inception one, which is either not
+    # installed (core install) or has no weights (offline, empty cache). One line either way.
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("DFMGAN_INCEPTION_WEIGHTS", raising=False)
     from formats import image_bytes
     import numpy as np
 
@@ -103,7 +108,8 @@ def test_fid_during_training_needs_a_feature_net(tmp_path):
         (tmp_path / "imgs" / f"{i}.png").write_bytes(image_bytes(np.full((8, 8, 3), i, np.uint8), "PNG"))
     r = run_cli("train", "--data", "folder", "--data-root", str(tmp_path / "imgs"), "--size", "32",
                 "--eval-every", "2", "--out", str(tmp_path / "run"), *TINY_FLAGS)
-    assert r.returncode == 2 and "no bundled feature network matches 'folder'" in r.stderr
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "dfmgan[inception]" in r.stderr or "Inception weights are not cached" in r.stderr
     assert not (tmp_path / "run").exists()
 
 

@@ -103,7 +103,11 @@ def add_eval(sub) -> None:
     p.add_argument("--data", help="reference dataset (default: the run's)")
     p.add_argument("--data-root")
     p.add_argument("--split", help="reference split (default: the dataset's training split)")
-    p.add_argument("--feature-net", help="bundled feature network (default: matches --data)")
+    p.add_argument("--feature-net", help="fashion-mnist, digits (bundled) or inception "
+                   "(default: the bundled net that matches --data, else inception)")
+    p.add_argument("--inception-weights", metavar="PATH",
+                   help="the FID Inception weight file (default: $DFMGAN_INCEPTION_WEIGHTS, "
+                   "else torch's hub cache, downloaded on first use)")
     p.add_argument("--splits", type=int, default=10, help="Inception-score groups (default 10)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bn", choices=["batch", "running"], default="batch")
@@ -194,7 +198,7 @@ def cmd_eval(args) -> int:
                    data=args.data, data_root=args.data_root, split=args.split, n=args.n,
                    n_real=args.n_real, seed=args.seed, feature_net=args.feature_net, bn=args.bn,
                    out=out, opts=MetricOptions(splits=args.splits, seed=args.seed),
-                   device=args.device)
+                   device=args.device, inception_weights=args.inception_weights)
     for k, v in row.items():
         if isinstance(v, float) and k != "seconds":
             print(f"{k:>16}: {v:.4f}")

@@ -42,7 +42,8 @@ def append_jsonl(path: Path, row: dict) -> None:
 def evaluate(source, metrics=DEFAULT_METRICS, data: str | None = None, data_root=None,
              split: str | None = None, n: int = 10_000, n_real: int | None = None, seed: int = 0,
              feature_net: str | None = None, bn: str = "batch", out: Path | None = None,
-             opts: MetricOptions | None = None, device: str = "cpu") -> dict:
+             opts: MetricOptions | None = None, device: str = "cpu",
+             inception_weights=None) -> dict:
     """Score the generator at ``source`` (run folder or snapshot) on ``n`` samples."""
     from ..snapshot import load_generator
 
@@ -50,7 +51,7 @@ def evaluate(source, metrics=DEFAULT_METRICS, data: str | None = None, data_root
     data = data or G.meta.get("data")
     if data is None:
         raise DfmganError("which dataset to compare with? pass --data")
-    net = feature_net_for(data, feature_net)
+    net = feature_net_for(data, feature_net, inception_weights)
     opts = opts or MetricOptions(seed=seed)
     t0 = time.perf_counter()
     real, described = real_images(data, data_root, split, n_real or n, G.config.size,

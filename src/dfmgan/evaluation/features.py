@@ -5,7 +5,8 @@ and precision/recall and ``logits`` (N, K) for the Inception score and class cov
 Bundled offline networks, used whenever the data matches:
   * ``fashion-mnist``: a small classifier trained on Fashion-MNIST's train split;
   * ``digits``: the same net trained on scikit-learn's digits.
-Each ships as safetensors with a JSON record of its training run and test accuracy."""
+Each ships as safetensors with a JSON record of its training run and test accuracy.
+Any other data is measured with the standard Inception network (``inception.py``)."""
 from __future__ import annotations
 
 import hashlib
@@ -22,6 +23,7 @@ from .classifier import SmallClassifier, prepare
 
 WEIGHTS = Path(__file__).with_name("weights")
 BUNDLED = {"fashion-mnist": "fashion-mnist", "digits": "digits"}  # data name -> net name
+STANDARD = "inception"  # everything else: evaluation/inception.py (an optional extra)
 
 
 @dataclass
@@ -69,15 +71,18 @@ class BundledNet(FeatureNet):
         return {**super().provenance(), "feature_scale": self.meta["feature_scale"]}
 
 
-def feature_net_for(data: str | None, name: str | None = None) -> FeatureNet:
-    """The bundled net named, or the one that matches ``data``."""
-    name = name or BUNDLED.get(data or "")
-    known = ", ".join(sorted(set(BUNDLED.values())))
-    if name is None:
-        raise DfmganError(f"no bundled feature network matches {data!r} (bundled: {known}); "
-                          "the standard Inception network is not part of this version yet")
+def feature_net_for(data: str | None, name: str | None = None,
+                    inception_weights=None) -> FeatureNet:
+    """The net named (a bundled one or ``inception``); else the bundled net that matches
+    ``data``; else the standard Inception network."""
+    name = name or BUNDLED.get(data or "") or STANDARD
+    if name == STANDARD:
+        from .inception import InceptionNet
+
+        return InceptionNet.standard(inception_weights)
     if name not in BUNDLED.values():
-        raise DfmganError(f"unknown feature network {name!r}; bundled: {known}")
+        known = ", ".join(sorted(set(BUNDLED.values())) + [STANDARD])
+        raise DfmganError(f"unknown feature network {name!r}; known: {known}")
     return BundledNet(name)
 
 
