@@ -3,8 +3,8 @@
 * the resumable training state, ``checkpoints/state-<step>.pt``: every network,
   optimizer, RNG and the data position; written atomically, the last K kept, read
   back with ``torch.load(weights_only=True)`` so a file can never run code;
-* the shareable generator snapshot, ``generator.safetensors`` with the network's
-  config as ``generator.json`` beside it.
+* the shareable snapshots, ``generator.safetensors`` and ``discriminator.safetensors``
+  (for the probe and feature views), each with the network's config as JSON beside it.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from .models import Generator, NetConfig
 FORMAT = 1
 STATE_RE = re.compile(r"state-(\d{8,})\.pt$")
 SNAPSHOT = "generator.safetensors"
+D_SNAPSHOT = "discriminator.safetensors"
 
 
 def _file_mode() -> int:
@@ -103,35 +104,37 @@ def load_latest_state(run_dir: Path) -> dict:
     raise CheckpointError(f"no readable checkpoint in {run_dir}/checkpoints")
 
 
-def export_snapshot(folder: Path, G: Generator, meta: dict | None = None) -> Path:
-    """Write ``generator.safetensors`` + ``generator.json`` (net config and ``meta``)."""
+def export_snapshot(folder: Path, net: torch.nn.Module, meta: dict | None = None,
+                    name: str = SNAPSHOT) -> Path:
+    """Write ``name`` (safetensors) + its .json (net config and ``meta``)."""
     from safetensors.torch import save
 
-    sd = {k: v.detach().cpu().contiguous() for k, v in G.state_dict().items()}
-    path = Path(folder) / SNAPSHOT
+    sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    path = Path(folder) / name
     atomic_write(path, save(sd))
-    info = {"net": G.cfg.to_dict(), **(meta or {})}
+    info = {"net": net.cfg.to_dict(), **(meta or {})}
     atomic_write(path.with_suffix(".json"), json.dumps(info, indent=2).encode())
     return path
 
 
-def snapshot_path(source: str | os.PathLike) -> Path:
+def snapshot_path(source: str | os.PathLike, name: str = SNAPSHOT) -> Path:
     """A run folder, a snapshot file or its JSON -> the .safetensors file."""
     p = Path(source)
     if p.is_dir():
-        p = p / SNAPSHOT
+        p = p / name
     if p.suffix == ".json":
         p = p.with_suffix(".safetensors")
     if not p.is_file():
-        raise CheckpointError(f"no generator snapshot at {p} (a run folder holds {SNAPSHOT})")
+        what = name.split(".")[0]
+        raise CheckpointError(f"no {what} snapshot at {p} (a run folder holds {name})")
     return p
 
 
-def read_snapshot(source) -> tuple[NetConfig, dict, dict]:
+def read_snapshot(source, name: str = SNAPSHOT) -> tuple[NetConfig, dict, dict]:
     """(net config, weights, meta) of a snapshot; weights on the CPU."""
     from safetensors.torch import load_file
 
-    p = snapshot_path(source)
+    p = snapshot_path(source, name)
     try:
         info = json.loads(p.with_suffix(".json").read_text())
         cfg = NetConfig(**info.pop("net"))

@@ -7,6 +7,8 @@ import signal
 import sys
 from pathlib import Path
 
+from .cli_tools import COMMANDS as TOOL_COMMANDS
+from .cli_tools import add_tools
 from .errors import DfmganError
 
 EXAMPLES = {
@@ -18,7 +20,8 @@ EXAMPLES = {
   dfmgan train --data folder --data-root ~/faces --size 64 --out runs/faces
   dfmgan train --config my.yaml --set net.g_width=128 --out runs/x
   dfmgan train --resume runs/fm --steps 20000       # continue, with a longer budget
-  dfmgan train --preset fashion-mnist --eval-every 500 --out runs/fm   # FID; best kept in runs/fm/best""",
+  dfmgan train --preset fashion-mnist --eval-every 500 --out runs/fm   # FID; best kept in runs/fm/best
+  dfmgan train --preset fashion-mnist --classes 10 --out runs/fm-cond   # conditional DCGAN""",
     "sample": """examples:
   dfmgan sample runs/demo --n 64 --out grid.png
   dfmgan sample runs/demo/generator.safetensors --n 10000 --out samples.npz
@@ -27,6 +30,7 @@ EXAMPLES = {
   dfmgan eval runs/fm                              # FID, KID, P/R, IS, coverage on 10k samples
   dfmgan eval runs/fm --metrics fid,is --n 50000
   dfmgan eval runs/demo/generator.safetensors --data digits --split test
+  dfmgan eval runs/fm-cond --metrics nn-error,cas --n 50000   # conditional DCGAN
 results are appended as JSON lines to RUN/metrics.jsonl (or --out FILE)""",
     "info": """examples:
   dfmgan info runs/demo
@@ -42,7 +46,7 @@ TRAIN_FLAGS = {
     "g_width": "net.g_width", "d_width": "net.d_width", "latent": "net.latent",
     "sample_every": "sample_every", "checkpoint_every": "checkpoint_every", "keep": "keep",
     "log_every": "log_every", "sample_bn": "sample_bn", "eval_every": "eval_every",
-    "eval_n": "eval_n",
+    "eval_n": "eval_n", "classes": "net.n_classes",
 }
 
 
@@ -73,6 +77,8 @@ def add_train(sub) -> None:
                    "or fm (feature matching)")
     p.add_argument("--scheme", choices=["alternating", "simultaneous"])
     p.add_argument("--latent", choices=["uniform", "normal"])
+    p.add_argument("--classes", type=int, metavar="K",
+                   help="conditional DCGAN on K classes (the label enters G and D)")
     p.add_argument("--sample-bn", choices=["batch", "running"], help="BatchNorm mode for grids")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any setting, e.g. net.bn_affine=false (repeatable)")
@@ -89,6 +95,8 @@ def add_sample(sub) -> None:
     p.add_argument("--bn", choices=["batch", "running"], default="batch",
                    help="BatchNorm statistics to sample with (default: batch)")
     p.add_argument("--numbered", action="store_true", help="print each image's index on the grid")
+    p.add_argument("--label", type=int, help="class of every image (conditional generator; "
+                   "default: cycle through the classes)")
     p.add_argument("--device", default="cpu")
 
 
@@ -97,7 +105,8 @@ def add_eval(sub) -> None:
                        epilog=EXAMPLES["eval"], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("source", help="a run folder or a generator .safetensors snapshot")
     p.add_argument("--metrics", default="fid,kid,pr,is,coverage",
-                   help="comma-separated: fid, kid, pr, is, coverage")
+                   help="comma-separated: fid, kid, pr, is, coverage; for a conditional "
+                   "generator also nn-error, cas (against the test split)")
     p.add_argument("--n", type=int, default=10_000, help="generated samples (default 10000)")
     p.add_argument("--n-real", type=int, help="reference images (default: --n)")
     p.add_argument("--data", help="reference dataset (default: the run's)")
@@ -136,6 +145,7 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for add in (add_train, add_sample, add_eval, add_report, add_info):
         add(sub)
+    add_tools(sub)
     return parser
 
 
@@ -173,6 +183,16 @@ def cmd_train(args) -> int:
     return 0
 
 
+def class_labels(G, args):
+    import torch
+
+    if args.label is None:
+        return None
+    if not 0 <= args.label < G.config.n_classes:
+        raise DfmganError(f"--label {args.label}: this generator has {G.config.n_classes} classes")
+    return torch.full((args.n,), args.label)
+
+
 def cmd_sample(args) -> int:
     from .imageio import save_images
     from .snapshot import load_generator
@@ -180,8 +200,8 @@ def cmd_sample(args) -> int:
     if args.n < 1:
         raise DfmganError("--n must be at least 1")
     G = load_generator(args.source, device=args.device)
-    path = save_images(G.sample(args.n, seed=args.seed, mode=args.bn), Path(args.out),
-                       numbered=args.numbered)
+    path = save_images(G.sample(args.n, seed=args.seed, mode=args.bn, labels=class_labels(G, args)),
+                       Path(args.out), numbered=args.numbered)
     print(f"wrote {args.n} images to {path}")
     return 0
 
@@ -221,7 +241,7 @@ def cmd_info(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "report": cmd_report,
-            "info": cmd_info}
+            "info": cmd_info, **TOOL_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 from .checkpoint import atomic_write
 from .errors import ConfigError
 
+
 def grid_array(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> np.ndarray:
     """(N, C, H, W) uint8 -> (rows*(H+pad)+pad, cols*(W+pad)+pad, C) with a grey border."""
     n, c, h, w = images.shape
@@ -38,6 +39,11 @@ def png_bytes(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+def save_png(img: Image.Image, path: Path) -> Path:
+    atomic_write(Path(path), png_bytes(img))
+    return Path(path)
+
+
 def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None, scale: int = 1,
               numbered: bool = False) -> Path:
     img = to_pil(grid_array(images, nrow), scale)
@@ -50,17 +56,15 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None, scale: 
         for i in range(len(images)):
             r, q = divmod(i, cols)
             draw.text((q * step_x + 3, r * step_y + 2), str(i), fill=(255, 64, 64))
-    atomic_write(Path(path), png_bytes(img))
-    return Path(path)
+    return save_png(img, path)
 
 
 def save_images(images: torch.Tensor, out: Path, numbered: bool = False) -> Path:
     """The suffix of ``out`` picks the format: .png grid, .npz (uint8 NHWC), else a folder."""
     out = Path(out)
     if out.suffix.lower() == ".png":
-        cols = math.ceil(math.sqrt(len(images)))
-        scale = max(1, 256 // (images.shape[-1] * cols))  # small grids drawn at >= ~256 px
-        return save_grid(images, out, scale=scale, numbered=numbered)
+        # small grids drawn at >= ~256 px
+        return save_grid(images, out, scale=upscale(images), numbered=numbered)
     if out.suffix.lower() == ".npz":
         buf = io.BytesIO()
         np.savez_compressed(buf, images=images.numpy().transpose(0, 2, 3, 1))
@@ -71,4 +75,31 @@ def save_images(images: torch.Tensor, out: Path, numbered: bool = False) -> Path
     out.mkdir(parents=True, exist_ok=True)
     for i, arr in enumerate(images.numpy().transpose(0, 2, 3, 1)):
         atomic_write(out / f"{i:06d}.png", png_bytes(to_pil(arr)))
+    return out
+
+
+def upscale(images: torch.Tensor, target: int = 256) -> int:
+    """The integer scale that draws a row of ``images`` at about ``target`` pixels."""
+    cols = math.ceil(math.sqrt(len(images)))
+    return max(1, target // (images.shape[-1] * cols))
+
+
+def save_gif(frames: torch.Tensor, path: Path, scale: int = 4, ms: int = 80) -> Path:
+    """(T, C, H, W) uint8 -> an animated GIF that loops, written atomically."""
+    pics = [to_pil(f.numpy().transpose(1, 2, 0), scale).convert("RGB") for f in frames]
+    buf = io.BytesIO()
+    pics[0].save(buf, format="GIF", save_all=True, append_images=pics[1:], duration=ms, loop=0)
+    atomic_write(Path(path), buf.getvalue())
+    return Path(path)
+
+
+def side_by_side(panels: list[Image.Image], gap: int = 8) -> Image.Image:
+    """Panels left to right on a white sheet, top-aligned."""
+    panels = [p.convert("RGB") for p in panels]
+    out = Image.new("RGB", (sum(p.width for p in panels) + gap * (len(panels) - 1),
+                            max(p.height for p in panels)), (255, 255, 255))
+    x = 0
+    for p in panels:
+        out.paste(p, (x, 0))
+        x += p.width + gap
     return out

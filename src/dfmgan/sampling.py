@@ -6,10 +6,16 @@ mode during training, and its running averages (momentum 0.1) trail weights that
 change every step, so "running" samples drift from what D was shown; we keep it as
 an option for single-image use, where a batch has no statistics of its own.
 Sampling never changes G's buffers in either mode.
+
+The latent tools (walks, arithmetic, ablation) need an image to depend on its own z
+only, not on what else is in the batch: ``frozen_bn`` gives a copy of G whose BatchNorm
+uses the exact statistics of a large reference batch of random latents, drawn with the
+current weights (cf. virtual BatchNorm, Salimans et al. 2016), in "running" mode.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 from typing import Iterator
 
 import torch
@@ -67,7 +73,30 @@ def generate(G, z: torch.Tensor, labels: torch.Tensor | None = None, mode: str =
 
 def sample(G, n: int, seed: int = 0, mode: str = "batch", labels=None,
            batch_size: int = 128) -> torch.Tensor:
-    """n uint8 images from latents drawn with ``seed``."""
+    """n uint8 images from latents drawn with ``seed``; a conditional G cycles through
+    its classes unless ``labels`` (N,) are given."""
     g = torch.Generator().manual_seed(seed)
+    if labels is None and G.cfg.n_classes:
+        labels = torch.arange(n) % G.cfg.n_classes
     z = G.sample_latent(n, g)
     return generate(G, z, labels, mode, batch_size, pad_from=g)
+
+
+@torch.no_grad()
+def frozen_bn(G, n: int = 1024, seed: int = 0, batch_size: int = 128):
+    """A copy of G in eval mode whose BatchNorm statistics are the average batch statistics
+    of ``n`` random latents (the statistics G sees in training), so each image depends
+    on its own latent only. Use it with ``mode="running"``."""
+    G2 = copy.deepcopy(G).train()
+    bns = [m for m in G2.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the reference batches
+    g = torch.Generator().manual_seed(seed)
+    device = next(G2.parameters()).device
+    for i in range(0, n, batch_size):
+        z = G2.sample_latent(min(batch_size, n - i), g).to(device)
+        labels = torch.randint(0, G2.cfg.n_classes, (len(z),), generator=g).to(device) \
+            if G2.cfg.n_classes else None
+        G2(z, labels)
+    return G2.eval()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from .checkpoint import load_module_state, read_snapshot, snapshot_path
-from .models import Generator
+from .checkpoint import D_SNAPSHOT, load_module_state, read_snapshot, snapshot_path
+from .models import Discriminator, Generator
 from .sampling import sample
 
 
@@ -37,3 +37,11 @@ def load_generator(source, device: str | torch.device = "cpu") -> LoadedGenerato
     G = Generator(cfg)
     load_module_state(G, weights, str(snapshot_path(source)))
     return LoadedGenerator(G.to(device).eval(), meta)
+
+
+def load_discriminator(source, device: str | torch.device = "cpu") -> tuple[Discriminator, dict]:
+    """(D in eval mode, meta) from a run folder or ``discriminator.safetensors``."""
+    cfg, weights, meta = read_snapshot(source, D_SNAPSHOT)
+    D = Discriminator(cfg)
+    load_module_state(D, weights, str(snapshot_path(source, D_SNAPSHOT)))
+    return D.to(device).eval(), meta

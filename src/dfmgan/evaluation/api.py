@@ -11,7 +11,7 @@ import torch
 from ..data import draw, load_dataset
 from ..errors import DfmganError
 from .features import Features, extract, feature_net_for
-from .registry import MetricOptions, get_metric
+from .registry import Labelled, LabelledSets, MetricOptions, get_metric, is_labelled
 
 DEFAULT_METRICS = ("fid", "kid", "pr", "is", "coverage")
 
@@ -39,6 +39,36 @@ def append_jsonl(path: Path, row: dict) -> None:
         f.write(json.dumps(row) + "\n")
 
 
+def labelled_sets(G, data: str, root, n: int, seed: int) -> LabelledSets:
+    """n generated images cycling through G's classes, n real training images, the test split."""
+    if not G.config.n_classes:
+        raise DfmganError("labelled metrics (nn-error, cas) need a conditional generator "
+                          "(train with --classes N)")
+    size, ch = G.config.size, G.config.channels
+    train = load_dataset(data, root, None, size, ch)
+    test = load_dataset(data, root, "test", size, ch)
+    if train.labels is None or test.labels is None:
+        raise DfmganError(f"labelled metrics need labels; {data} has none")
+    labels = torch.arange(n) % G.config.n_classes
+    g = torch.Generator().manual_seed(seed)
+    pick = torch.randperm(len(train), generator=g)[:n]
+    images, real_labels = train.get(pick)
+    return LabelledSets(Labelled(G.sample(n, seed=seed, labels=labels), labels),
+                        Labelled(images.cpu(), real_labels.cpu()),
+                        Labelled(test.images.cpu(), test.labels.cpu()))
+
+
+def feature_scores(G, metrics, data, data_root, split, n, n_real, seed, net, opts, bn,
+                   device) -> dict:
+    real, described = real_images(data, data_root, split, n_real or n, G.config.size,
+                                  G.config.channels, seed)
+    gen = G.sample(n, seed=seed, mode=bn)
+    results = score(extract(net, gen, device=device), extract(net, real, device=device),
+                    metrics, opts)
+    return {**results, **net.provenance(), "n_gen": len(gen), "n_real": len(real),
+            "reference": described, "reference_split": split or "default"}
+
+
 def evaluate(source, metrics=DEFAULT_METRICS, data: str | None = None, data_root=None,
              split: str | None = None, n: int = 10_000, n_real: int | None = None, seed: int = 0,
              feature_net: str | None = None, bn: str = "batch", out: Path | None = None,
@@ -51,18 +81,22 @@ def evaluate(source, metrics=DEFAULT_METRICS, data: str | None = None, data_root
     data = data or G.meta.get("data")
     if data is None:
         raise DfmganError("which dataset to compare with? pass --data")
-    net = feature_net_for(data, feature_net, inception_weights)
     opts = opts or MetricOptions(seed=seed)
+    by_features = [m for m in metrics if not is_labelled(m)]
+    labelled = [m for m in metrics if is_labelled(m)]
     t0 = time.perf_counter()
-    real, described = real_images(data, data_root, split, n_real or n, G.config.size,
-                                  G.config.channels, seed)
-    gen = G.sample(n, seed=seed, mode=bn)
-    results = score(extract(net, gen, device=device), extract(net, real, device=device),
-                    metrics, opts)
-    row = {"source": str(source), "step": G.meta.get("step"), **results,
-           "metrics": list(metrics), **net.provenance(), "n_gen": len(gen), "n_real": len(real),
-           "reference": described, "reference_split": split or "default", "seed": seed,
-           "bn": bn, "splits": opts.splits, "seconds": round(time.perf_counter() - t0, 2)}
+    row = {"source": str(source), "step": G.meta.get("step")}
+    if by_features:
+        net = feature_net_for(data, feature_net, inception_weights)
+        row.update(feature_scores(G, by_features, data, data_root, split, n, n_real, seed,
+                                  net, opts, bn, device))
+    if labelled:
+        sets = labelled_sets(G, data, data_root, n, seed)
+        for name in labelled:
+            row.update(get_metric(name)(sets, opts))
+        row.update({"n_gen": n, "n_test": len(sets.test.labels), "labelled_reference": "test"})
+    row.update({"metrics": list(metrics), "seed": seed, "bn": bn, "splits": opts.splits,
+                "seconds": round(time.perf_counter() - t0, 2)})
     if out is not None:
         append_jsonl(Path(out), row)
     return row

@@ -2,11 +2,18 @@
 
 A metric is a function ``(gen: Features, real: Features, opts: MetricOptions) -> dict``
 of floats. All share one extraction path (``features.extract``), so every metric of an
-evaluation sees the same features."""
+evaluation sees the same features.
+
+A *labelled* metric (``register_metric(name, labelled=True)``) judges a conditional
+generator instead: ``(sets: LabelledSets, opts) -> dict``, where the sets are generated
+images with the labels they were drawn for, as many real training images, and the real
+test split (DCGAN supplement, Table 3)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
+
+import torch
 
 from ..errors import DfmganError
 from .features import Features
@@ -19,21 +26,43 @@ class MetricOptions:
     kid_subset_size: int = 1000
     k: int = 3  # precision/recall neighbourhood
     seed: int = 0
+    cas_epochs: int = 10  # the classification accuracy score's classifier
 
 
-MetricFn = Callable[[Features, Features, MetricOptions], dict]
+@dataclass
+class Labelled:
+    images: torch.Tensor  # (N, C, H, W) uint8
+    labels: torch.Tensor  # (N,) int64
+
+
+@dataclass
+class LabelledSets:
+    gen: Labelled  # generated, with the labels G was given
+    train: Labelled  # as many real training images (the real-data baseline)
+    test: Labelled  # the real test split
+
+
+MetricFn = Callable[..., dict]
 METRICS: dict[str, MetricFn] = {}
+LABELLED: set[str] = set()
 
 
-def register_metric(name: str) -> Callable[[MetricFn], MetricFn]:
+def register_metric(name: str, labelled: bool = False) -> Callable[[MetricFn], MetricFn]:
     def wrap(fn: MetricFn) -> MetricFn:
         METRICS[name] = fn
+        if labelled:
+            LABELLED.add(name)
         return fn
     return wrap
 
 
+def is_labelled(name: str) -> bool:
+    get_metric(name)
+    return name in LABELLED
+
+
 def get_metric(name: str) -> MetricFn:
-    from . import metrics  # noqa: F401  (registers the standard set)
+    from . import labelled, metrics  # noqa: F401  (registers the standard set)
 
     if name not in METRICS:
         raise DfmganError(f"unknown metric {name!r}; choose from {', '.join(sorted(METRICS))}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..checkpoint import export_snapshot, load_latest_state, save_state
+from ..checkpoint import D_SNAPSHOT, export_snapshot, load_latest_state, save_state
 from ..config import TrainConfig, differences, from_dict
 from ..data import ArraySource, BatchSampler, load_dataset, to_float
 from ..errors import CheckpointError, ConfigError
@@ -44,6 +44,18 @@ class TrainResult:
     stopped_by: int | None  # the signal that stopped the run early, if any
 
 
+def check_labels(source, cfg: TrainConfig) -> None:
+    """A conditional net needs labels in 0..K-1 for every image."""
+    k = cfg.net.n_classes
+    if not k:
+        return
+    if source.labels is None:
+        raise ConfigError(f"a conditional net needs labels; {cfg.data.name} has none")
+    if int(source.labels.max()) >= k:
+        raise ConfigError(f"{cfg.data.name} has labels up to {int(source.labels.max())}; "
+                          f"--classes {k} is too few")
+
+
 class Trainer:
     """Everything one run holds. Build it, ``restore`` a state if resuming, ``run``."""
 
@@ -57,13 +69,14 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # network init
         G, D = Generator(cfg.net).to(self.device), Discriminator(cfg.net).to(self.device)
         self.objective = build_objective(G, D, cfg.objective, cfg.optim)
-        self.G = G
+        self.G, self.D = G, D
         self.sampler = BatchSampler(len(self.source), cfg.batch_size, cfg.seed)
         self.zgen = torch.Generator().manual_seed(cfg.seed + 1)  # training latents, on CPU
         grid_gen = torch.Generator().manual_seed(cfg.seed + 2)
         self.z_grid = G.sample_latent(cfg.grid, grid_gen)
         self.grid_labels = (torch.arange(cfg.grid) % cfg.net.n_classes) if cfg.net.n_classes else None
         self.step = 0
+        check_labels(self.source, cfg)
         if isinstance(self.source, ArraySource) and self.device.type == "cuda":
             self.source.images = self.source.images.to(self.device)  # uint8 set on the GPU
         self.evaluator = TrainingEvaluator(self.source, cfg.data.name, G, cfg.eval_n, cfg.seed,
@@ -78,8 +91,6 @@ class Trainer:
         z = self.G.sample_latent(len(idx), self.zgen).to(self.device)  # (B, nz)
         if not self.cfg.net.n_classes:
             labels = None
-        elif labels is None:
-            raise ConfigError(f"a conditional net needs labels; {self.cfg.data.name} has none")
         return real, z, labels.to(self.device) if labels is not None else None
 
     # --- state ----------------------------------------------------------------------
@@ -114,6 +125,7 @@ class Trainer:
     def save(self) -> None:
         save_state(self.run_dir.path, self.step, self.state(), self.cfg.keep)
         export_snapshot(self.run_dir.path, self.G, self.meta())
+        export_snapshot(self.run_dir.path, self.D, self.meta(), D_SNAPSHOT)
 
     def evaluate(self) -> dict:
         """FID now; the best state so far is kept in RUN/best."""

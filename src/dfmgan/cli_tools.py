@@ -1,0 +1,208 @@
+"""The DCGAN paper's analyses as subcommands: probe, interpolate, arithmetic, ablate,
+visualize. Each parses, loads a snapshot, and calls one function in ``tools/``."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .errors import DfmganError
+
+EXAMPLES = {
+    "probe": """examples:
+  dfmgan probe runs/fm --labels 100,all            # trained D vs random D, pixels, k-means
+  dfmgan probe runs/fm --baselines random-d,pixels --draws 10
+  dfmgan probe runs/c10 --data cifar10 --data-root ~/data/cifar-10-python.tar.gz""",
+    "interpolate": """examples:
+  dfmgan interpolate runs/fm --points 9 --steps 10 --out walk.png   # + walk-lerp.gif, walk-slerp.gif
+  dfmgan interpolate runs/fm --mode slerp --out walk.png""",
+    "arithmetic": """examples:
+  dfmgan sample runs/faces --n 64 --seed 0 --numbered --out sheet.png   # pick exemplars here
+  dfmgan arithmetic runs/faces --a 3,17,40 --b 5,9,22 --c 1,30,51 --out smiling_man.png
+  dfmgan arithmetic runs/faces --turn --a 3,17,40 --b 5,9,22 --base 1,2,3,4 --out turn.png""",
+    "ablate": """examples:
+  dfmgan sample runs/bedrooms --n 64 --seed 0 --numbered --out sheet.png
+  dfmgan ablate runs/bedrooms --boxes windows.json --out forget.png
+boxes: {"SHEET INDEX": [[x0, y0, x1, y1], ...]} in pixels; or --masks FILE.npz with
+`indices` (M,) and `masks` (M, H, W) bool""",
+    "visualize": """examples:
+  dfmgan visualize runs/fm --layer -1 --units 8 --out features.png""",
+}
+
+
+def indices(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated indices, got {text!r}") from None
+
+
+def parser(sub, name: str, help: str) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help, epilog=EXAMPLES[name],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", help="a run folder or a snapshot")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    return p
+
+
+def add_sheet(p) -> None:
+    p.add_argument("--sheet-n", type=int, default=64, help="the numbered sheet's --n (default 64)")
+    p.add_argument("--sheet-seed", type=int, default=0, help="the sheet's --seed (default 0)")
+    p.add_argument("--label", type=int, help="class to draw, for a conditional generator")
+
+
+def add_tools(sub) -> None:
+    p = parser(sub, "probe", "D's features + L2-SVM against baselines (DCGAN §5)")
+    p.add_argument("--data", help="labelled dataset (default: the run's)")
+    p.add_argument("--data-root")
+    p.add_argument("--labels", default="100,all", help="budgets: N per class and/or all (default 100,all)")
+    p.add_argument("--draws", type=int, default=5, help="draws per N-per-class budget (default 5)")
+    p.add_argument("--baselines", default="random-d,pixels,kmeans",
+                   help="any of random-d, pixels, kmeans (default: all three)")
+    p.add_argument("--kmeans-k", type=int, default=1600, help="K-means centroids (default 1600)")
+    p.add_argument("--out", help="JSON file to write (default: RUN/probe.json)")
+
+    p = parser(sub, "interpolate", "walks in latent space, lerp and slerp (DCGAN Fig. 4)")
+    p.add_argument("--points", type=int, default=6, help="random latent points (default 6)")
+    p.add_argument("--steps", type=int, default=10, help="images per segment (default 10)")
+    p.add_argument("--mode", choices=["lerp", "slerp", "both"], default="both")
+    p.add_argument("--label", type=int, help="class to draw, for a conditional generator")
+    p.add_argument("--out", required=True, help="grid .png (GIFs are written beside it)")
+
+    p = parser(sub, "arithmetic", "vector arithmetic on averaged z (DCGAN Figs. 7, 8)")
+    add_sheet(p)
+    for k in "abc":
+        p.add_argument(f"--{k}", type=indices, help=f"sheet indices of concept {k.upper()}")
+    p.add_argument("--turn", action="store_true", help="interpolate along mean(B) − mean(A)")
+    p.add_argument("--base", type=indices, help="--turn: sheet indices to move (default: --a)")
+    p.add_argument("--steps", type=int, default=10, help="--turn: images per row (default 10)")
+    p.add_argument("--out", required=True, help="figure .png")
+
+    p = parser(sub, "ablate", "forget a concept by dropping G's feature maps (DCGAN §6.3.1)")
+    add_sheet(p)
+    p.add_argument("--boxes", help="JSON: sheet index -> boxes [x0, y0, x1, y1] in pixels")
+    p.add_argument("--masks", help=".npz with indices (M,) and masks (M, H, W)")
+    p.add_argument("--layer", type=int, default=-2, help="G's hidden layer (default -2, the "
+                   "second highest, as in the paper)")
+    p.add_argument("--n", type=int, default=8, help="new samples to draw both ways (default 8)")
+    p.add_argument("--out", required=True, help="figure .png (+ .json of dropped maps)")
+
+    p = parser(sub, "visualize", "guided backprop of D's top units vs a random D (DCGAN Fig. 5)")
+    p.add_argument("--data", help="images to search for top activations (default: the run's)")
+    p.add_argument("--data-root")
+    p.add_argument("--layer", type=int, default=-1, help="D's conv layer (default -1, the last)")
+    p.add_argument("--units", type=int, default=8, help="top units to show (default 8)")
+    p.add_argument("--n", type=int, default=2000, help="images searched (default 2000)")
+    p.add_argument("--out", required=True, help="figure .png")
+
+
+def positive(**values) -> None:
+    for k, v in values.items():
+        if v is not None and v < 1:
+            raise DfmganError(f"--{k.replace('_', '-')} must be at least 1")
+
+
+def cmd_probe(args) -> int:
+    from .tools.probe import run_probe
+
+    positive(draws=args.draws, kmeans_k=args.kmeans_k)
+    out = Path(args.out) if args.out else Path(args.source) / "probe.json"
+    rows, text = run_probe(args.source, args.data, args.data_root, args.labels, args.draws,
+                           args.baselines, args.kmeans_k, args.seed, args.device, out)
+    print(text)
+    print(f"(written to {out})")
+    return 0
+
+
+def load_G(args):
+    from .snapshot import load_generator
+
+    return load_generator(args.source, device=args.device).net
+
+
+def cmd_interpolate(args) -> int:
+    from .tools.latent_figures import interpolate_figure
+
+    positive(points=args.points - 1, steps=args.steps - 1)  # a walk needs 2 of each
+    modes = ["lerp", "slerp"] if args.mode == "both" else [args.mode]
+    paths = interpolate_figure(load_G(args), args.points, args.steps, modes, args.seed,
+                               png_path(args.out), args.label)
+    print("wrote " + ", ".join(map(str, paths)))
+    return 0
+
+
+def png_path(out: str) -> Path:
+    if not out.lower().endswith(".png"):
+        raise DfmganError(f"--out {out}: the figure is a .png")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    return Path(out)
+
+
+def cmd_arithmetic(args) -> int:
+    from .tools.latent import sheet_latents
+    from .tools.latent_figures import arithmetic_figure, turn_figure
+
+    G = load_G(args)
+    sheet = sheet_latents(G, args.sheet_n, args.sheet_seed)
+    need = "a, --b" if args.turn else "a, --b and --c"
+    if args.a is None or args.b is None or (not args.turn and args.c is None):
+        raise DfmganError(f"give --{need} (indices on the sheet of dfmgan sample --numbered)")
+    if args.turn:
+        path = turn_figure(G, sheet, args.a, args.b, args.base or args.a, args.steps,
+                           png_path(args.out), args.seed, args.label)
+    else:
+        path = arithmetic_figure(G, sheet, args.a, args.b, args.c, png_path(args.out),
+                                 args.seed, args.label)
+    print(f"wrote {path}")
+    return 0
+
+
+def read_marks(args, size: int):
+    from .tools.ablate import boxes_to_masks
+
+    if bool(args.boxes) == bool(args.masks):
+        raise DfmganError("give --boxes FILE.json or --masks FILE.npz")
+    try:
+        if args.boxes:
+            return boxes_to_masks(json.loads(Path(args.boxes).read_text()), size)
+        import numpy as np
+        import torch
+
+        with np.load(args.masks) as f:
+            return f["indices"].tolist(), torch.from_numpy(f["masks"].astype(bool))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DfmganError(f"cannot read marks from {args.boxes or args.masks}: {e}") from None
+
+
+def cmd_ablate(args) -> int:
+    import torch
+
+    from .tools.ablate import ablate_figure
+    from .tools.latent import sheet_latents
+
+    positive(n=args.n)
+    G = load_G(args)
+    marks = read_marks(args, G.cfg.size)
+    if marks[1].shape[1:] != (G.cfg.size, G.cfg.size):
+        raise DfmganError(f"masks are {tuple(marks[1].shape[1:])}; this generator draws "
+                          f"{G.cfg.size}×{G.cfg.size}")
+    z = G.sample_latent(args.n, torch.Generator().manual_seed(args.seed + 1))
+    concept = ablate_figure(G, sheet_latents(G, args.sheet_n, args.sheet_seed), marks,
+                            args.layer, z, png_path(args.out), args.seed, args.label)
+    print(f"dropped {len(concept.dropped)} of {concept.n_channels} maps "
+          f"(fit on {concept.n_positive} + {concept.n_negative} locations, "
+          f"train accuracy {concept.train_accuracy:.3f}); wrote {args.out}")
+    return 0
+
+
+def cmd_visualize(args) -> int:
+    from .tools.guided import run_visualize
+
+    positive(units=args.units, n=args.n)
+    print(f"wrote {run_visualize(args.source, args.data, args.data_root, args.layer, args.units, args.n, args.seed, png_path(args.out))}")
+    return 0
+
+
+COMMANDS = {"probe": cmd_probe, "interpolate": cmd_interpolate, "arithmetic": cmd_arithmetic,
+            "ablate": cmd_ablate, "visualize": cmd_visualize}

@@ -1,0 +1,135 @@
+"""Forgetting to draw (DCGAN §6.3.1, Fig. 6).
+
+Mark a concept (the paper: windows) with boxes or masks on generated samples. At a chosen
+generator layer, every spatial location is a C-dimensional feature vector: those inside
+the marks are positives, random ones outside them (same images) are negatives. A
+logistic regression separates them, and every feature map with a positive weight is
+dropped, at every spatial location. The same latents are then drawn with and without
+those maps."""
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import DfmganError
+
+
+def generator_layers(G) -> list[nn.Module]:
+    """G's hidden blocks, low to high resolution: the ReLUs whose outputs are the maps."""
+    return [m for m in G.net if isinstance(m, nn.ReLU)]
+
+
+def pick_layer(G, layer: int) -> nn.Module:
+    layers = generator_layers(G)
+    if not -len(layers) <= layer < len(layers):
+        raise DfmganError(f"--layer {layer}: this generator has {len(layers)} hidden layers "
+                          f"(0..{len(layers) - 1}, or -1 for the last)")
+    return layers[layer]
+
+
+@contextlib.contextmanager
+def captured(module: nn.Module):
+    """Collect ``module``'s outputs, (B, C, h, w) each, while the block runs."""
+    out: list[torch.Tensor] = []
+    handle = module.register_forward_hook(lambda m, i, o: out.append(o.detach().cpu()))
+    try:
+        yield out
+    finally:
+        handle.remove()
+
+
+@contextlib.contextmanager
+def dropped(module: nn.Module, channels: torch.Tensor):
+    """Zero the maps ``channels`` (C,) bool of ``module``'s output everywhere."""
+    keep = (~channels).float()
+    handle = module.register_forward_hook(
+        lambda m, i, o: o * keep.to(o.device)[None, :, None, None])
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def boxes_to_masks(boxes: dict, size: int) -> tuple[list[int], torch.Tensor]:
+    """{sheet index: [[x0, y0, x1, y1], ...]} in pixels (x1, y1 exclusive) ->
+    (indices, masks (M, size, size) bool)."""
+    indices, masks = [], []
+    for key, rects in sorted(boxes.items(), key=lambda kv: int(kv[0])):
+        mask = torch.zeros(size, size, dtype=torch.bool)
+        for x0, y0, x1, y1 in rects:
+            mask[max(0, y0):min(size, y1), max(0, x0):min(size, x1)] = True
+        indices.append(int(key))
+        masks.append(mask)
+    return indices, torch.stack(masks)
+
+
+@dataclass
+class Concept:
+    dropped: list[int]  # feature maps with a positive weight
+    n_channels: int
+    n_positive: int
+    n_negative: int
+    train_accuracy: float
+
+
+def fit_concept(maps: torch.Tensor, masks: torch.Tensor, seed: int = 0) -> Concept:
+    """maps (M, C, h, w), masks (M, H, W) bool -> the maps a logistic regression ties to
+    the marked locations. A location is positive when marks cover over half its cell."""
+    from sklearn.linear_model import LogisticRegression
+
+    h, w = maps.shape[2:]
+    cover = nn.functional.adaptive_avg_pool2d(masks.float()[:, None], (h, w))[:, 0]  # (M, h, w)
+    vecs = maps.permute(0, 2, 3, 1)  # (M, h, w, C)
+    pos, neg = vecs[cover > 0.5], vecs[cover == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        raise DfmganError(f"the marks cover {'no' if len(pos) == 0 else 'every'} location of "
+                          f"this layer's {h}×{w} maps; mark larger regions or pick another --layer")
+    rng = np.random.default_rng(seed)
+    neg = neg[rng.choice(len(neg), size=min(len(neg), len(pos)), replace=False)]
+    x = torch.cat([pos, neg]).numpy()
+    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    lr = LogisticRegression(max_iter=2000).fit(x, y)
+    return Concept(np.flatnonzero(lr.coef_[0] > 0).tolist(), maps.shape[1], len(pos), len(neg),
+                   float(lr.score(x, y)))
+
+
+def with_and_without(render, layer: nn.Module, concept: Concept, z: torch.Tensor):
+    """The same latents drawn twice: (N, C, H, W) uint8 as is, and with the maps dropped."""
+    before = render(z)
+    drop = torch.zeros(concept.n_channels, dtype=torch.bool)
+    drop[concept.dropped] = True
+    with dropped(layer, drop):
+        after = render(z)
+    return before, after
+
+
+def maps_at(render, layer: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """(N, nz) -> the layer's maps (N, C, h, w) as the renderer draws them."""
+    with captured(layer) as out:
+        render(z)
+    return torch.cat(out)
+
+
+def ablate_figure(G, sheet: torch.Tensor, marks: tuple[list[int], torch.Tensor], layer: int,
+                  z: torch.Tensor, out: Path, seed: int = 0, label: int | None = None) -> Concept:
+    """OUT.png: top row as drawn, bottom row the same z with the concept's maps dropped;
+    OUT.json: which maps were dropped and how well the regression fit."""
+    from ..imageio import grid_array, save_png, to_pil
+    from ..checkpoint import atomic_write
+    from .latent import Renderer, pick
+
+    render = Renderer(G, label, seed)
+    module = pick_layer(render.G, layer)
+    indices, masks = marks
+    concept = fit_concept(maps_at(render, module, pick(sheet, indices, "marks")), masks, seed)
+    before, after = with_and_without(render, module, concept, z)
+    save_png(to_pil(grid_array(torch.cat([before, after]), len(z)), 3), out)
+    atomic_write(out.with_suffix(".json"), json.dumps({"layer": layer, **asdict(concept)},
+                                                       indent=2).encode())
+    return concept
