@@ -270,3 +270,18 @@ def test_tools_bad_input(run, tmp_path, args, needle):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert needle in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_discriminator_from_a_run_without_its_snapshot(run, tmp_path):
+    import shutil
+
+    from dfmgan.snapshot import load_discriminator
+
+    D, meta = load_discriminator(run)
+    old = tmp_path / "old"
+    shutil.copytree(run, old)
+    for f in ("discriminator.safetensors", "discriminator.json"):
+        (old / f).unlink()
+    D2, meta2 = load_discriminator(old)  # from checkpoints/state-*.pt
+    assert meta2["step"] == meta["step"] == 3 and meta2["data"] == "digits"
+    assert all(torch.equal(a, b) for a, b in zip(D.state_dict().values(), D2.state_dict().values()))

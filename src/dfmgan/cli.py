@@ -222,7 +222,9 @@ def cmd_eval(args) -> int:
     for k, v in row.items():
         if isinstance(v, float) and k != "seconds":
             print(f"{k:>16}: {v:.4f}")
-    print(f"{'':>16}  ({row['feature_net']}, {row['n_gen']} vs {row['n_real']}; appended to {out})")
+    against = f"{row['feature_net']}, {row['n_gen']} vs {row['n_real']}" if "feature_net" in row \
+        else f"{row['n_gen']} generated vs the {row['n_test']}-image test split"
+    print(f"{'':>16}  ({against}; appended to {out})")
     return 0
 
 

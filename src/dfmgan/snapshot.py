@@ -6,9 +6,13 @@
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 
-from .checkpoint import D_SNAPSHOT, load_module_state, read_snapshot, snapshot_path
+from .checkpoint import (D_SNAPSHOT, load_latest_state, load_module_state, read_snapshot,
+                         snapshot_path, state_paths)
 from .models import Discriminator, Generator
 from .sampling import sample
 
@@ -40,8 +44,23 @@ def load_generator(source, device: str | torch.device = "cpu") -> LoadedGenerato
 
 
 def load_discriminator(source, device: str | torch.device = "cpu") -> tuple[Discriminator, dict]:
-    """(D in eval mode, meta) from a run folder or ``discriminator.safetensors``."""
+    """(D in eval mode, meta) from ``discriminator.safetensors`` or a run folder; a run
+    from before D was exported gives its D from the newest training state."""
+    path = Path(source)
+    if path.is_dir() and not (path / D_SNAPSHOT).exists() and state_paths(path):
+        return discriminator_from_state(path, device)
     cfg, weights, meta = read_snapshot(source, D_SNAPSHOT)
     D = Discriminator(cfg)
     load_module_state(D, weights, str(snapshot_path(source, D_SNAPSHOT)))
+    return D.to(device).eval(), meta
+
+
+def discriminator_from_state(run_dir: Path, device) -> tuple[Discriminator, dict]:
+    from .config import from_dict
+
+    state = load_latest_state(run_dir)
+    cfg = from_dict(json.loads(state["config"]), where=f"{run_dir} checkpoint config")
+    D = Discriminator(cfg.net)
+    load_module_state(D, state["objective"]["modules"]["D"], f"{run_dir} checkpoint")
+    meta = {"step": state["step"], "data": cfg.data.name, "objective": cfg.objective.name}
     return D.to(device).eval(), meta
