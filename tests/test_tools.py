@@ -285,3 +285,20 @@ def test_discriminator_from_a_run_without_its_snapshot(run, tmp_path):
     D2, meta2 = load_discriminator(old)  # from checkpoints/state-*.pt
     assert meta2["step"] == meta["step"] == 3 and meta2["data"] == "digits"
     assert all(torch.equal(a, b) for a, b in zip(D.state_dict().values(), D2.state_dict().values()))
+
+
+@pytest.mark.parametrize("C", [1e-2, 1.0])
+def test_lbfgs_l2svm_reaches_linearsvcs_optimum(C):
+    from sklearn.datasets import load_digits
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    from dfmgan.tools.l2svm import TorchL2SVM
+
+    x, y = load_digits(return_X_y=True)
+    x = StandardScaler().fit_transform(x)
+    ref = LinearSVC(C=C, loss="squared_hinge", dual=True, max_iter=100_000, tol=1e-8).fit(x, y)
+    ours = TorchL2SVM(C=C).fit(x, y)
+    assert np.abs(ours.coef_ - ref.coef_).max() < 0.02 * np.abs(ref.coef_).max()  # seen: < 0.01
+    assert np.abs(ours.intercept_ - ref.intercept_).max() < 0.01
+    assert (ours.predict(x) == ref.predict(x)).mean() > 0.995
