@@ -40,3 +40,10 @@ def run_cli(*args: str, cwd=None, timeout: float = 300) -> subprocess.CompletedP
 
 TINY_FLAGS = ["--set", "net.g_width=8", "--set", "net.d_width=8", "--batch-size", "16",
               "--log-every", "1", "--set", "grid=16", "--no-progress"]
+
+
+def tiny_run(out: Path, steps: int = 3) -> Path:
+    """A few steps of the digits preset at tiny widths, through the CLI: a run folder."""
+    r = run_cli("train", "--preset", "digits", "--out", str(out), "--steps", str(steps), *TINY_FLAGS)
+    assert r.returncode == 0, r.stderr
+    return out

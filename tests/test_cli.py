@@ -3,7 +3,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from conftest import TINY_FLAGS, run_cli
 from formats import write_mnist
 from PIL import Image

@@ -3,7 +3,7 @@ import json
 
 import pytest
 import torch
-from conftest import TINY_FLAGS, run_cli
+from conftest import TINY_FLAGS, run_cli, tiny_run
 
 from dfmgan.data import load_dataset
 from dfmgan.evaluation.classifier import accuracy
@@ -12,10 +12,7 @@ from dfmgan.evaluation.features import BundledNet, extract, feature_net_for
 
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("eval") / "run"
-    r = run_cli("train", "--preset", "digits", "--out", str(out), "--steps", "3", *TINY_FLAGS)
-    assert r.returncode == 0, r.stderr
-    return out
+    return tiny_run(tmp_path_factory.mktemp("eval") / "run")
 
 
 def test_bundled_digits_net_matches_its_record():

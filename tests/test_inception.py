@@ -9,7 +9,7 @@ import pickle
 
 import pytest
 import torch
-from conftest import TINY_FLAGS, run_cli
+from conftest import run_cli, tiny_run
 
 from dfmgan.errors import DfmganError
 from dfmgan.evaluation import inception
@@ -133,9 +133,7 @@ def test_wrong_or_unsafe_weight_files_are_refused(tmp_path):
 @pytest.mark.inception
 @needs_extra
 def test_eval_cli_with_the_inception_network(tmp_path, random_weights):
-    run = tmp_path / "run"
-    r = run_cli("train", "--preset", "digits", "--out", str(run), "--steps", "2", *TINY_FLAGS)
-    assert r.returncode == 0, r.stderr
+    run = tiny_run(tmp_path / "run", steps=2)
     r = run_cli("eval", str(run), "--feature-net", "inception", "--inception-weights",
                 str(random_weights), "--n", "12", "--splits", "2", "--metrics", "fid,kid,is,pr")
     assert r.returncode == 0, r.stderr
@@ -149,9 +147,7 @@ def test_eval_cli_with_the_inception_network(tmp_path, random_weights):
 
 @pytest.mark.skipif(has_fidelity(), reason="the [inception] extra is installed here")
 def test_core_install_names_the_extra(tmp_path, offline_cache):
-    run = tmp_path / "run"
-    r = run_cli("train", "--preset", "digits", "--out", str(run), "--steps", "2", *TINY_FLAGS)
-    assert r.returncode == 0, r.stderr
+    run = tiny_run(tmp_path / "run", steps=2)
     before = sorted(p.name for p in run.iterdir())
     r = run_cli("eval", str(run), "--feature-net", "inception", "--n", "4")
     assert r.returncode == 2 and r.stderr.count("\n") == 1

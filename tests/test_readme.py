@@ -1,6 +1,5 @@
 """The README's set-up commands and Python snippets, run as written."""
 import re
-from pathlib import Path
 
 import torch
 

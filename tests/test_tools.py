@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_FLAGS, run_cli
+from conftest import run_cli, tiny_run
 from torch import nn
 
 from dfmgan.data.base import ArraySource
@@ -192,10 +192,7 @@ def test_label_budgets():
 # --- the commands end to end ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tools") / "run"
-    r = run_cli("train", "--preset", "digits", "--out", str(out), "--steps", "3", *TINY_FLAGS)
-    assert r.returncode == 0, r.stderr
-    return out
+    return tiny_run(tmp_path_factory.mktemp("tools") / "run")
 
 
 def png_size(path):

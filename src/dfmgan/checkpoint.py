@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from .errors import CheckpointError
-from .models import Generator, NetConfig
+from .models import NetConfig
 
 FORMAT = 1
 STATE_RE = re.compile(r"state-(\d{8,})\.pt$")

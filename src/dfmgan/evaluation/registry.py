@@ -16,7 +16,6 @@ from typing import Callable
 import torch
 
 from ..errors import DfmganError
-from .features import Features
 
 
 @dataclass
