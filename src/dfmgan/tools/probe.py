@@ -107,15 +107,17 @@ def probe_one(train_x, train_y, test_x, test_y, budget: int | None, draws: int,
 
 
 def probe(featurizers: dict[str, Featurizer], train, test, budgets: list[int | None],
-          draws: int = 5, seed: int = 0) -> list[dict]:
+          draws: int = 5, seed: int = 0, progress: bool = False) -> list[dict]:
     """Rows of the probe table: one per feature set and label budget."""
     if train.labels is None or test.labels is None:
         raise DfmganError("the probe needs labelled data (digits, mnist, fashion-mnist, "
                           "cifar10, svhn, stl10 train/test)")
     rows = []
+    bar = tqdm(total=len(featurizers) * len(budgets), desc="probe", disable=not progress)
     for name, featurize in featurizers.items():
         tr, te = featurize(train.images), featurize(test.images)
         for budget in budgets:
+            bar.set_postfix_str(f"{name}, {budget or 'all'} labels")
             fits = probe_one(tr, train.labels, te, test.labels, budget, draws, seed)
             accs = [f.accuracy for f in fits]
             rows.append({"features": name, "dim": tr.shape[1],
@@ -123,6 +125,8 @@ def probe(featurizers: dict[str, Featurizer], train, test, budgets: list[int | N
                          "accuracy": statistics.mean(accs),
                          "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
                          "draws": len(fits), "C": [f.C for f in fits]})
+            bar.update()
+    bar.close()
     return rows
 
 
@@ -186,7 +190,7 @@ def run_probe(source, data, root, labels: str, draws: int, baselines: str, k: in
     test = load_dataset(data, root, "test", D.cfg.size, D.cfg.channels)
     names = [b.strip() for b in baselines.split(",") if b.strip()]
     rows = probe(featurizers(D, names, k, train.images, seed, device), train, test, budgets,
-                 draws, seed)
+                 draws, seed, progress=True)
     record = {"source": str(source), "step": meta.get("step"), "data": data,
               "train": train.description, "test": test.description, "seed": seed, "rows": rows}
     atomic_write(Path(out), json.dumps(record, indent=2).encode())
