@@ -83,6 +83,8 @@ def add_train(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any setting, e.g. net.bn_affine=false (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--nproc", type=int, metavar="N", help="train on N processes: the same as "
+                   "torchrun --standalone --nproc_per_node N -m dfmgan train ...")
 
 
 def add_sample(sub) -> None:
@@ -166,14 +168,36 @@ def train_config(args):
     return build_config(args.preset, file, over, base=base)
 
 
+def relaunch(nproc: int, argv: list[str]) -> None:
+    """``--nproc N``: replace this process by torchrun running N of the same command."""
+    import os
+
+    if nproc < 1:
+        raise DfmganError("--nproc must be at least 1")
+    rest = [a for i, a in enumerate(argv) if a != "--nproc" and (i == 0 or argv[i - 1] != "--nproc")
+            and not a.startswith("--nproc=")]
+    os.execv(sys.executable, [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                              f"--nproc_per_node={nproc}", "-m", "dfmgan", *rest])
+
+
 def cmd_train(args) -> int:
+    import os
+
+    from . import distributed
     from .training import train
 
     if bool(args.out) == bool(args.resume):
         raise DfmganError("give either --out DIR for a new run or --resume RUN_DIR")
     cfg = train_config(args)
-    result = train(cfg, args.resume or args.out, resume=bool(args.resume),
-                   progress=not args.no_progress)
+    if args.nproc is not None and (args.nproc < 1 or "WORLD_SIZE" not in os.environ) and args.nproc != 1:
+        relaunch(args.nproc, sys.argv[1:])
+    try:
+        result = train(cfg, args.resume or args.out, resume=bool(args.resume),
+                       progress=not args.no_progress)
+    finally:
+        distributed.shutdown()
+    if not distributed.from_env().main:
+        return 128 + result.stopped_by if result.stopped_by is not None else 0
     if result.stopped_by is not None:
         print(f"stopped at step {result.step}/{result.steps}; checkpoint written. "
               f"Continue with: dfmgan train --resume {result.run_dir}", file=sys.stderr)

@@ -13,6 +13,10 @@ back detached scalar statistics. The two update schemes live here once:
 Subclasses say only what differs: G's loss (``g_loss``) and any extra trainees with
 their losses (``add_trainee`` + ``aux_losses``). Real and generated batches always go
 through D in separate passes, so BatchNorm statistics are per source.
+
+Under several processes each network's own gradient is averaged over ranks right
+before its optimizer step (``distributed.average_gradients``), so D and the denoiser
+never receive gradient from G's loss on any rank.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ObjectiveConfig, OptimConfig
+from ..distributed import average_gradients
 from ..errors import ConfigError
 from ..models import DFeatures
 
@@ -121,13 +126,15 @@ class Objective:
             opt.zero_grad(set_to_none=True)
         for name, loss in losses.items():  # each network: the gradient of its own loss only
             loss.backward(inputs=list(self.nets[name].parameters()), retain_graph=True)
-        for opt in self.opt.values():
+        for name, opt in self.opt.items():
+            average_gradients(self.nets[name])  # across processes; a no-op for one
             opt.step()
         return self._stats(loss_d, loss_g, fr, ff, g_stats, aux)
 
     def _update(self, name: str, loss: torch.Tensor) -> None:
         self.opt[name].zero_grad(set_to_none=True)
         loss.backward(inputs=list(self.nets[name].parameters()))
+        average_gradients(self.nets[name])  # across processes; a no-op for one
         self.opt[name].step()
 
     def _alternating(self, real, z, labels) -> Stats:

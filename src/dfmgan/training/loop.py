@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from .. import distributed
 from ..checkpoint import D_SNAPSHOT, export_snapshot, load_latest_state, save_state
 from ..config import TrainConfig, differences, from_dict
 from ..data import ArraySource, BatchSampler, load_dataset, to_float
@@ -60,8 +61,11 @@ class Trainer:
     """Everything one run holds. Build it, ``restore`` a state if resuming, ``run``."""
 
     def __init__(self, cfg: TrainConfig, run: RunDir, progress: bool = True):
-        self.cfg, self.run_dir, self.progress = cfg, run, progress
-        self.device = resolve_device(cfg.device)
+        self.cfg, self.run_dir = cfg, run
+        device = resolve_device(cfg.device)
+        self.world = distributed.init(device)  # World() for one process
+        self.device = distributed.local_device(device, self.world)
+        self.progress = progress and self.world.main
         self.source = load_dataset(cfg.data.name, cfg.data.root, cfg.data.split,
                                    cfg.net.size, cfg.net.channels)
         self.steps = cfg.steps if cfg.epochs is None else \
@@ -69,8 +73,16 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # network init
         G, D = Generator(cfg.net).to(self.device), Discriminator(cfg.net).to(self.device)
         self.objective = build_objective(G, D, cfg.objective, cfg.optim)
+        for m in self.objective.modules().values():
+            distributed.broadcast_module(m)
         self.G, self.D = G, D
-        self.sampler = BatchSampler(len(self.source), cfg.batch_size, cfg.seed)
+        if cfg.batch_size % self.world.size:
+            raise ConfigError(f"batch size {cfg.batch_size} is not divisible by "
+                              f"{self.world.size} processes")
+        self.sampler = BatchSampler(len(self.source), cfg.batch_size, cfg.seed,
+                                    self.world.rank, self.world.size)
+        if self.world.size > 1:  # each rank its own noise stream (DFM's corruption)
+            torch.manual_seed(cfg.seed * 7919 + self.world.rank)
         self.zgen = torch.Generator().manual_seed(cfg.seed + 1)  # training latents, on CPU
         grid_gen = torch.Generator().manual_seed(cfg.seed + 2)
         self.z_grid = G.sample_latent(cfg.grid, grid_gen)
@@ -80,7 +92,7 @@ class Trainer:
         if isinstance(self.source, ArraySource) and self.device.type == "cuda":
             self.source.images = self.source.images.to(self.device)  # uint8 set on the GPU
         self.evaluator = TrainingEvaluator(self.source, cfg.data.name, G, cfg.eval_n, cfg.seed,
-                                           self.device) if cfg.eval_every else None
+                                           self.device) if cfg.eval_every and self.world.main else None
         self.best = BestKeeper(run.path)
 
     # --- one step -----------------------------------------------------------------
@@ -88,7 +100,10 @@ class Trainer:
         idx = self.sampler.next()
         images, labels = self.source.get(idx)
         real = to_float(images.to(self.device, non_blocking=True))  # (B, C, H, W) in [-1, 1]
-        z = self.G.sample_latent(len(idx), self.zgen).to(self.device)  # (B, nz)
+        # the global batch's latents (B, nz), this rank's shard (B / world, nz): the same
+        # z reach G as in one process, whatever the number of processes
+        z = self.G.sample_latent(self.cfg.batch_size, self.zgen)
+        z = z[self.world.rank::self.world.size].to(self.device)
         if not self.cfg.net.n_classes:
             labels = None
         return real, z, labels.to(self.device) if labels is not None else None
@@ -117,6 +132,8 @@ class Trainer:
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.step = int(state["step"])
+        if self.world.size > 1:  # the checkpoint holds rank 0's stream; the others restart theirs
+            torch.manual_seed((self.cfg.seed * 7919 + self.world.rank) * 1_000_003 + self.step)
 
     def meta(self) -> dict:
         return {"step": self.step, "objective": self.cfg.objective.name,
@@ -142,31 +159,41 @@ class Trainer:
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, stop: StopFlag, sink: StatsSink) -> None:
-        cfg = self.cfg
         bar = tqdm(total=self.steps, initial=self.step, desc="train", unit="step",
                    disable=not self.progress, dynamic_ncols=True)
-        t0, n0 = time.perf_counter(), self.step
-        while self.step < self.steps and not stop:
+        self.clock = (time.perf_counter(), self.step)
+        while self.step < self.steps:
+            if distributed.any_flag(bool(stop), self.device):  # a signal on any rank
+                break
             stats = self.objective.step(*self.next_batch())
             self.step += 1
-            if cfg.eval_every and self.step % cfg.eval_every == 0:
-                stats.update(self.evaluate())
-            sink.report(self.step, stats)
-            bar.update()
-            if self.step % cfg.log_every == 0 or self.step == self.steps:
-                means = sink.flush()
-                rate = (self.step - n0) * cfg.batch_size / (time.perf_counter() - t0)
-                t0, n0 = time.perf_counter(), self.step
-                bar.set_postfix({k.replace("loss/", ""): f"{v:.3f}" for k, v in means.items()}
-                                | {"img/s": f"{rate:.0f}"})
-            if self.step % cfg.sample_every == 0:
-                self.write_grid()
-            if self.step % cfg.checkpoint_every == 0:
-                self.save()
+            if self.world.main:
+                self.after_step(stats, sink, bar)
         bar.close()
-        sink.flush()
-        self.write_grid()
-        self.save()
+        if self.world.main:
+            sink.flush()
+            self.write_grid()
+            self.save()
+        distributed.barrier()  # nobody leaves (or resumes) before the checkpoint is written
+
+    def after_step(self, stats: dict, sink: StatsSink, bar) -> None:
+        """Rank 0's bookkeeping: FID, stats, the bar, grids and checkpoints."""
+        cfg = self.cfg
+        if cfg.eval_every and self.step % cfg.eval_every == 0:
+            stats.update(self.evaluate())
+        sink.report(self.step, stats)
+        bar.update()
+        if self.step % cfg.log_every == 0 or self.step == self.steps:
+            means = sink.flush()
+            t0, n0 = self.clock
+            rate = (self.step - n0) * cfg.batch_size / (time.perf_counter() - t0)
+            self.clock = (time.perf_counter(), self.step)
+            bar.set_postfix({k.replace("loss/", ""): f"{v:.3f}" for k, v in means.items()}
+                            | {"img/s": f"{rate:.0f}"})
+        if self.step % cfg.sample_every == 0:
+            self.write_grid()
+        if self.step % cfg.checkpoint_every == 0:
+            self.save()
 
 
 def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True) -> TrainResult:
@@ -176,14 +203,16 @@ def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True) ->
         run.check_resume(cfg)
         state = load_latest_state(run.path)
     trainer = Trainer(cfg, run, progress)  # loads the data: fails before anything is written
+    main = trainer.world.main  # only rank 0 writes files
     if resume:
         trainer.restore(state)
-        run.write_config(cfg)
-    else:
+        if main:
+            run.write_config(cfg)
+    elif main:
         run.create(cfg)
-    sink = StatsSink(run.stats, run.path / "tensorboard")
+    sink = StatsSink(run.stats, run.path / "tensorboard", enabled=main)
     sink.truncate_after(trainer.step)
-    if progress:
+    if trainer.progress:
         tqdm.write(trainer.source.description)
     with StopFlag() as stop:
         try:

@@ -1,0 +1,59 @@
+"""Training on several processes (torchrun, gloo on the CPU) against one process."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import REPO, TINY_FLAGS, run_cli
+from safetensors.torch import load_file
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+
+
+def run(cmd, **kw):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, **kw)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+
+@pytest.mark.parametrize("scheme", ["alternating", "simultaneous"])
+def test_two_processes_equal_one_without_batchnorm(tmp_path, scheme):
+    worker = str(REPO / "tests" / "ddp_worker.py")
+    run([sys.executable, worker, str(tmp_path), scheme, "3"])
+    run([*TORCHRUN, worker, str(tmp_path), scheme, "3"])
+    one = torch.load(tmp_path / "rank0-of1.pt", weights_only=True)
+    r0 = torch.load(tmp_path / "rank0-of2.pt", weights_only=True)
+    r1 = torch.load(tmp_path / "rank1-of2.pt", weights_only=True)
+    for net in ("G", "D"):
+        for k, v in one[net].items():
+            assert torch.equal(r0[net][k], r1[net][k]), k  # ranks never drift apart
+            diff = (r0[net][k] - v).abs()
+            # Gradients differ only in summation order (~1e-9), but Adam divides by sqrt(v):
+            # a weight whose gradient is itself ~0 can move by up to lr (2e-4) either way.
+            # Without averaging, with D taking G's gradient, or with other latents, most
+            # weights would differ by O(lr) every step. Seen: max 1.1e-5, D ~2e-9.
+            assert diff.max() < 5e-5 and diff.mean() < 2e-6, (net, k, diff.max())
+
+
+def test_torchrun_training_writes_once_and_resumes(tmp_path):
+    flags = ["--preset", "digits", *TINY_FLAGS, "--set", "checkpoint_every=2"]
+    one, two, part = tmp_path / "one", tmp_path / "two", tmp_path / "part"
+    assert run_cli("train", *flags, "--steps", "4", "--out", str(one)).returncode == 0
+    run([*TORCHRUN, "-m", "dfmgan", "train", *flags, "--steps", "4", "--out", str(two)], cwd=tmp_path)
+    r = run_cli("train", *flags, "--steps", "2", "--nproc", "2", "--out", str(part))  # the shortcut
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = run_cli("train", "--resume", str(part), "--steps", "4", "--nproc", "2", "--no-progress")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [json.loads(l)["step"] for l in (two / "stats.jsonl").read_text().splitlines()]
+    assert rows == [1, 2, 3, 4]  # rank 0 alone writes
+    assert json.loads((two / "config.json").read_text())["batch_size"] == 16  # the global batch
+    a, b, c = (load_file(d / "generator.safetensors") for d in (one, two, part))
+    for k in a:
+        assert torch.equal(b[k], c[k]), k  # resumed under torchrun == straight under torchrun
+        # against one process: equal but for BatchNorm over 8-image shards instead of the
+        # 16-image batch; over 4 steps of Adam(2e-4) that moves weights by at most ~2e-3
+        assert torch.allclose(a[k].float(), b[k].float(), atol=4e-3, rtol=0), k
+    assert [json.loads(l)["step"] for l in (part / "stats.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
