@@ -299,3 +299,7 @@ def test_lbfgs_l2svm_reaches_linearsvcs_optimum(C):
     assert np.abs(ours.coef_ - ref.coef_).max() < 0.02 * np.abs(ref.coef_).max()  # seen: < 0.01
     assert np.abs(ours.intercept_ - ref.intercept_).max() < 0.01
     assert (ours.predict(x) == ref.predict(x)).mean() > 0.995
+    from dfmgan.tools.probe import l2svm
+
+    pipe = l2svm(C, 10_000).fit(x, y)  # the probe's path above 5k examples
+    assert isinstance(pipe[-1], TorchL2SVM) and pipe.score(x, y) == ours.score(x, y)

@@ -46,7 +46,8 @@ TRAIN_FLAGS = {
     "g_width": "net.g_width", "d_width": "net.d_width", "latent": "net.latent",
     "sample_every": "sample_every", "checkpoint_every": "checkpoint_every", "keep": "keep",
     "log_every": "log_every", "sample_bn": "sample_bn", "eval_every": "eval_every",
-    "eval_n": "eval_n", "classes": "net.n_classes",
+    "eval_n": "eval_n", "classes": "net.n_classes", "precision": "speed.precision",
+    "channels_last": "speed.channels_last", "compile": "speed.compile",
 }
 
 
@@ -83,6 +84,11 @@ def add_train(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any setting, e.g. net.bn_affine=false (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
+                   help="autocast the forward passes (fp16 on a GPU, with loss scaling)")
+    p.add_argument("--channels-last", action="store_const", const=True,
+                   help="NHWC memory layout for the convolutions")
+    p.add_argument("--compile", action="store_const", const=True, help="torch.compile the networks")
     p.add_argument("--nproc", type=int, metavar="N", help="train on N processes: the same as "
                    "torchrun --standalone --nproc_per_node N -m dfmgan train ...")
 

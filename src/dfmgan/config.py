@@ -52,6 +52,20 @@ class ObjectiveConfig:
 
 
 @dataclass
+class SpeedConfig:
+    """How fast, not what: none of these change the model being trained."""
+
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler)
+    channels_last: bool = False  # NHWC memory layout for convolutions
+    compile: bool = False  # torch.compile G, D's feature pass and the denoiser
+    cudnn_benchmark: bool = True  # let cuDNN pick the fastest kernels (GPU)
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ConfigError(f"unknown precision {self.precision!r}; use fp32, bf16 or fp16")
+
+
+@dataclass
 class TrainConfig:
     net: NetConfig = field(default_factory=lambda: NetConfig(size=64, channels=3))
     data: DataConfig = field(default_factory=DataConfig)
@@ -70,6 +84,7 @@ class TrainConfig:
     eval_every: int = 0  # > 0: cheap FID every N steps, best checkpoint kept in RUN/best
     eval_n: int = 5000  # samples (and real images) for that FID
     sample_bn: str = "batch"  # BatchNorm mode when sampling: "batch" or "running"
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
     preset: str | None = None
 
     def to_dict(self) -> dict:
@@ -81,7 +96,8 @@ class TrainConfig:
 
 # Settings that may change when a run is resumed; everything else must match.
 RESUMABLE = {"steps", "epochs", "device", "sample_every", "checkpoint_every", "keep",
-             "log_every", "preset", "data.root", "eval_every"}
+             "log_every", "preset", "data.root", "eval_every", "speed.precision",
+             "speed.channels_last", "speed.compile", "speed.cudnn_benchmark"}
 
 
 def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
@@ -105,7 +121,8 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
 
 def _dataclass_type(f: dataclasses.Field):
     sub = {"NetConfig": NetConfig, "DataConfig": DataConfig, "OptimConfig": OptimConfig,
-           "ObjectiveConfig": ObjectiveConfig, "DenoiserConfig": DenoiserConfig}
+           "ObjectiveConfig": ObjectiveConfig, "DenoiserConfig": DenoiserConfig,
+           "SpeedConfig": SpeedConfig}
     return sub.get(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""))
 
 

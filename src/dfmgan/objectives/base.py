@@ -85,6 +85,14 @@ class Objective:
         self.nets: dict[str, nn.Module] = {"G": G, "D": D}
         self.opt = {"G": adam(G, optim), "D": adam(D, optim)}
         self.t = 0  # steps taken, for schedules
+        self.amp: torch.dtype | None = None  # autocast dtype (training/speed.py)
+        self.scaler = torch.amp.GradScaler(enabled=False)
+        self.device_type = "cpu"
+
+    def set_precision(self, dtype: torch.dtype | None, device: torch.device) -> None:
+        """Run the forward passes under autocast in ``dtype``; fp16 scales the losses."""
+        self.amp, self.device_type = dtype, device.type
+        self.scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
     def add_trainee(self, name: str, module: nn.Module) -> nn.Module:
         """Another network this objective trains with its own loss and optimizer."""
@@ -111,7 +119,9 @@ class Objective:
         """One step on real (B, C, H, W) in [-1, 1] and z (B, nz). Returns detached 0-d
         tensors (no host sync per step)."""
         run = self._simultaneous if self.cfg.scheme == "simultaneous" else self._alternating
-        stats = run(real, z, labels)
+        with torch.autocast(self.device_type, dtype=self.amp, enabled=self.amp is not None):
+            stats = run(real, z, labels)
+        self.scaler.update()
         self.t += 1
         return detached(stats)
 
@@ -125,17 +135,18 @@ class Objective:
         for opt in self.opt.values():
             opt.zero_grad(set_to_none=True)
         for name, loss in losses.items():  # each network: the gradient of its own loss only
-            loss.backward(inputs=list(self.nets[name].parameters()), retain_graph=True)
+            self.scaler.scale(loss).backward(inputs=list(self.nets[name].parameters()),
+                                             retain_graph=True)
         for name, opt in self.opt.items():
             average_gradients(self.nets[name])  # across processes; a no-op for one
-            opt.step()
+            self.scaler.step(opt)
         return self._stats(loss_d, loss_g, fr, ff, g_stats, aux)
 
     def _update(self, name: str, loss: torch.Tensor) -> None:
         self.opt[name].zero_grad(set_to_none=True)
-        loss.backward(inputs=list(self.nets[name].parameters()))
+        self.scaler.scale(loss).backward(inputs=list(self.nets[name].parameters()))
         average_gradients(self.nets[name])  # across processes; a no-op for one
-        self.opt[name].step()
+        self.scaler.step(self.opt[name])
 
     def _alternating(self, real, z, labels) -> Stats:
         fake = self.G(z, labels)  # one G forward serves both updates

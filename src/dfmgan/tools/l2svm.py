@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 
-class TorchL2SVM:
+class TorchL2SVM(ClassifierMixin, BaseEstimator):
     """min_W,b  ½‖W‖² + ½‖b‖² + C Σ_i Σ_k max(0, 1 − y_ik (w_k·x_i + b_k))²,
     y_ik = +1 for the true class k, −1 otherwise."""
 
@@ -46,5 +47,3 @@ class TorchL2SVM:
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.classes_[self.decision_function(x).argmax(1)]
 
-    def score(self, x: np.ndarray, y: np.ndarray) -> float:
-        return float((self.predict(x) == y).mean())

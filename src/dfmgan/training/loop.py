@@ -20,6 +20,7 @@ from ..imageio import save_grid
 from ..models import Discriminator, Generator
 from ..objectives import build_objective
 from ..sampling import generate
+from . import speed
 from .rundir import RunDir
 from .signals import StopFlag
 from .stats import StatsSink
@@ -75,6 +76,7 @@ class Trainer:
         self.objective = build_objective(G, D, cfg.objective, cfg.optim)
         for m in self.objective.modules().values():
             distributed.broadcast_module(m)
+        speed.apply(cfg.speed, self.objective, self.device)
         self.G, self.D = G, D
         if cfg.batch_size % self.world.size:
             raise ConfigError(f"batch size {cfg.batch_size} is not divisible by "
@@ -100,6 +102,7 @@ class Trainer:
         idx = self.sampler.next()
         images, labels = self.source.get(idx)
         real = to_float(images.to(self.device, non_blocking=True))  # (B, C, H, W) in [-1, 1]
+        real = speed.layout(real, self.cfg.speed)
         # the global batch's latents (B, nz), this rank's shard (B / world, nz): the same
         # z reach G as in one process, whatever the number of processes
         z = self.G.sample_latent(self.cfg.batch_size, self.zgen)
