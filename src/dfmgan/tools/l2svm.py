@@ -18,7 +18,7 @@ class TorchL2SVM(ClassifierMixin, BaseEstimator):
     """min_W,b  ½‖W‖² + ½‖b‖² + C Σ_i Σ_k max(0, 1 − y_ik (w_k·x_i + b_k))²,
     y_ik = +1 for the true class k, −1 otherwise."""
 
-    def __init__(self, C: float = 1.0, max_iter: int = 500, tol: float = 1e-5):
+    def __init__(self, C: float = 1.0, max_iter: int = 200, tol: float = 1e-5):
         self.C, self.max_iter, self.tol = C, max_iter, tol
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> "TorchL2SVM":
