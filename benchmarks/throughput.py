@@ -48,21 +48,23 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def nets(preset: str, objective: str, device: str, **over):
-    """G, D and the objective of ``preset`` (its nets, its objective defaults)."""
+def nets(preset: str, loss: str, device: str, **over):
+    """G, D and the objective ``loss`` of ``preset`` (its nets, its objective defaults)."""
     from dfmgan.models import Discriminator, Generator
     from dfmgan.objectives import build_objective
     from dfmgan.presets import build_config
 
-    cfg = build_config(preset, overrides={"objective": {"name": objective}, **over})
+    from dfmgan.config import merge
+
+    cfg = build_config(preset, overrides=merge({"objective": {"name": loss}}, over))
     G, D = Generator(cfg.net).to(device), Discriminator(cfg.net).to(device)
     return G, D, build_objective(G, D, cfg.objective, cfg.optim)
 
 
-def ours(preset: str, objective: str, steps: int, device: str, **over):
+def ours(preset: str, loss: str, steps: int, device: str, **over):
     from dfmgan.data import to_float
 
-    G, D, obj = nets(preset, objective, device, **over)
+    G, D, obj = nets(preset, loss, device, **over)
     c, s = G.cfg.channels, G.cfg.size
     data = torch.randint(0, 256, (2048, c, s, s), dtype=torch.uint8, device=device)
     g = torch.Generator().manual_seed(0)
@@ -178,7 +180,7 @@ ROWS = {  # 32 px: the cifar10 preset's nets; 64 px: lsun-bedroom-64's at the ex
     "canonical 64 px": lambda a: canonical("lsun-bedroom-64", max(2, a.steps // 4), a.device),
     "gan fashion-mnist": lambda a: ours("fashion-mnist", "gan", a.steps, a.device),
     "dfm fashion-mnist": lambda a: ours("fashion-mnist", "dfm", a.steps, a.device),
-    "dfm fashion-mnist, r 10×2048": lambda a: ours("fashion-mnist", "dfm", a.steps, a.device, **R10),
+    "dfm fashion-mnist r 10×2048": lambda a: ours("fashion-mnist", "dfm", a.steps, a.device, **R10),
     "sampling 32 px": lambda a: sampling("cifar10", a.device),
     "sampling 64 px": lambda a: sampling("lsun-bedroom-64", a.device),
     "FID 10k vs 10k (bundled)": lambda a: fid_10k(a.device),
@@ -213,7 +215,10 @@ def main() -> None:
     args = ap.parse_args()
     peak = matmul_rate(args.device)
     names = args.rows.split(",") if args.rows else list(ROWS)
-    res = {n: run_row(n, args) for n in names}
+    res = {}
+    for n in names:  # each row as it finishes, so a long run shows progress
+        res[n] = run_row(n, args)
+        print(n, {k: round(v, 3) for k, v in res[n].items()}, flush=True)
     print(f"\ndevice {args.device}, batch {BATCH}, fp32 matmul rate {peak:.1f} GFLOP/s\n")
     print("| row | images/s | vs canonical | step ms | GFLOP/step | achieved GFLOP/s | of matmul rate | peak MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -225,7 +230,7 @@ def main() -> None:
         print(f"| {n} | {r['img_s']:.1f} | {ratio} | {1e3 * r['step_s']:.0f} | {gf:.2f} | "
               f"{rate:.1f} | {100 * rate / peak:.0f}% | {r['peak_mb']:.0f} |")
     for gan, dfm in (("gan 32 px", "dfm 32 px"), ("gan fashion-mnist", "dfm fashion-mnist"),
-                     ("gan fashion-mnist", "dfm fashion-mnist, r 10×2048")):
+                     ("gan fashion-mnist", "dfm fashion-mnist r 10×2048")):
         if gan in res and dfm in res:
             g, d = res[gan], res[dfm]
             extra_t, extra_f = d["step_s"] / g["step_s"] - 1, d["flops"] / g["flops"] - 1
