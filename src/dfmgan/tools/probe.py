@@ -73,7 +73,7 @@ def l2svm(c: float, n: int):
 
     from .l2svm import TorchL2SVM
 
-    svm = LinearSVC(C=c, loss="squared_hinge", dual="auto", max_iter=5000) \
+    svm = LinearSVC(C=c, loss="squared_hinge", dual="auto", max_iter=1000) \
         if n <= LIBLINEAR_MAX else TorchL2SVM(C=c)
     return make_pipeline(StandardScaler(), svm)
 
