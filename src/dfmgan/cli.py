@@ -178,8 +178,6 @@ def relaunch(nproc: int, argv: list[str]) -> None:
     """``--nproc N``: replace this process by torchrun running N of the same command."""
     import os
 
-    if nproc < 1:
-        raise DfmganError("--nproc must be at least 1")
     rest = [a for i, a in enumerate(argv) if a != "--nproc" and (i == 0 or argv[i - 1] != "--nproc")
             and not a.startswith("--nproc=")]
     os.execv(sys.executable, [sys.executable, "-m", "torch.distributed.run", "--standalone",
@@ -195,7 +193,9 @@ def cmd_train(args) -> int:
     if bool(args.out) == bool(args.resume):
         raise DfmganError("give either --out DIR for a new run or --resume RUN_DIR")
     cfg = train_config(args)
-    if args.nproc is not None and (args.nproc < 1 or "WORLD_SIZE" not in os.environ) and args.nproc != 1:
+    if args.nproc is not None and args.nproc < 1:
+        raise DfmganError("--nproc must be at least 1")
+    if (args.nproc or 1) > 1 and "WORLD_SIZE" not in os.environ:  # not yet under torchrun
         relaunch(args.nproc, sys.argv[1:])
     try:
         result = train(cfg, args.resume or args.out, resume=bool(args.resume),
