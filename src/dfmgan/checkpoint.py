@@ -130,14 +130,15 @@ def snapshot_path(source: str | os.PathLike, name: str = SNAPSHOT) -> Path:
     return p
 
 
-def read_snapshot(source, name: str = SNAPSHOT) -> tuple[NetConfig, dict, dict]:
-    """(net config, weights, meta) of a snapshot; weights on the CPU."""
+def read_snapshot(source, name: str = SNAPSHOT, config=NetConfig) -> tuple[object, dict, dict]:
+    """(net config, weights, meta) of a snapshot; weights on the CPU. ``config`` is the
+    dataclass its JSON's "net" fills (the GAN's NetConfig unless told)."""
     from safetensors.torch import load_file
 
     p = snapshot_path(source, name)
     try:
         info = json.loads(p.with_suffix(".json").read_text())
-        cfg = NetConfig(**info.pop("net"))
+        cfg = config(**info.pop("net"))
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise CheckpointError(f"cannot read {p.with_suffix('.json')}: {e}") from None
     try:

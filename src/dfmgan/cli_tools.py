@@ -1,5 +1,6 @@
 """The DCGAN paper's analyses as subcommands: probe, interpolate, arithmetic, ablate,
-visualize. Each parses, loads a snapshot, and calls one function in ``tools/``."""
+visualize, dedup. Each parses, loads a snapshot or data, and calls one function in
+``tools/``."""
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,11 @@ boxes: {"SHEET INDEX": [[x0, y0, x1, y1], ...]} in pixels; or --masks FILE.npz w
 `indices` (M,) and `masks` (M, H, W) bool""",
     "visualize": """examples:
   dfmgan visualize runs/fm --layer -1 --units 8 --out features.png""",
+    "dedup": """examples:
+  dfmgan dedup fashion-mnist --out runs/dedup_fm             # groups.json/.csv, contact_sheet.png
+  dfmgan dedup ~/photos --out runs/dedup_photos --index --copy ~/photos_dedup
+  dfmgan dedup lsun --data-root bedroom_train_lmdb --out runs/dedup_lsun --radius 2
+DATA is a dataset name (see dfmgan train --help) or a folder of images.""",
 }
 
 
@@ -95,6 +101,30 @@ def add_tools(sub) -> None:
     p.add_argument("--units", type=int, default=8, help="top units to show (default 8)")
     p.add_argument("--n", type=int, default=2000, help="images searched (default 2000)")
     p.add_argument("--out", required=True, help="figure .png")
+    add_dedup(sub)
+
+
+def add_dedup(sub) -> None:
+    from .tools.dedup import DedupSettings
+
+    d = DedupSettings()
+    p = sub.add_parser("dedup", help="near-duplicate groups by a 128-bit autoencoder hash "
+                       "(DCGAN §4.1.1)", epilog=EXAMPLES["dedup"],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", help="dataset name or image folder")
+    p.add_argument("--data-root")
+    p.add_argument("--split", help="the loader's split (default: its first, e.g. train)")
+    p.add_argument("--out", required=True, help="report folder")
+    p.add_argument("--steps", type=int, default=d.steps, help=f"autoencoder steps (default {d.steps})")
+    p.add_argument("--noise", type=float, default=d.noise,
+                   help=f"σ of the input corruption, pixels in [-1, 1] (default {d.noise})")
+    p.add_argument("--dropout", type=float, default=d.dropout, help=f"on the code (default {d.dropout})")
+    p.add_argument("--radius", type=int, default=d.radius,
+                   help="also group hashes this many bits apart (default 0: identical only)")
+    p.add_argument("--index", action="store_true", help="write kept.txt, the filtered index")
+    p.add_argument("--copy", help="copy the kept images into this new folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
 
 
 def positive(**values) -> None:
@@ -204,5 +234,21 @@ def cmd_visualize(args) -> int:
     return 0
 
 
+def cmd_dedup(args) -> int:
+    from .tools.dedup import DedupSettings
+    from .tools.dedup_report import run_dedup
+
+    s = DedupSettings(steps=args.steps, noise=args.noise, dropout=args.dropout,
+                      radius=args.radius, seed=args.seed)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise DfmganError(f"--out {out} is a file; give a folder")
+    h = run_dedup(args.data, args.data_root, args.split, s, out, args.index,
+                  Path(args.copy) if args.copy else None, args.device)
+    print(f"{h['description']}: {h['groups_found']:,} duplicate groups, {h['images_removed']:,} "
+          f"images to drop; hashed {h['hash_images_per_s']:,.0f} images/s; wrote {out}")
+    return 0
+
+
 COMMANDS = {"probe": cmd_probe, "interpolate": cmd_interpolate, "arithmetic": cmd_arithmetic,
-            "ablate": cmd_ablate, "visualize": cmd_visualize}
+            "ablate": cmd_ablate, "visualize": cmd_visualize, "dedup": cmd_dedup}

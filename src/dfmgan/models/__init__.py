@@ -8,3 +8,6 @@ __all__ += ["Denoiser", "annealed_sigma", "corrupt"]
 from .mlp import MLPDiscriminator, MLPGenerator  # noqa: E402
 
 __all__ += ["MLPDiscriminator", "MLPGenerator"]
+from .autoencoder import AutoencoderConfig, HashAutoencoder  # noqa: E402
+
+__all__ += ["AutoencoderConfig", "HashAutoencoder"]
