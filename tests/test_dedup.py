@@ -12,7 +12,7 @@ import torch
 from conftest import run_cli
 from PIL import Image
 
-from dfmgan.data import ArraySource, load_dataset, resize_uint8
+from dfmgan.data import ArraySource, load_dataset
 from dfmgan.models import AutoencoderConfig, HashAutoencoder
 from dfmgan.tools.dedup import DedupSettings, dedup, duplicate_groups, hash_source, kept_mask
 from dfmgan.tools.hashes import (bucket_ids, dhash_codes, exact_pixel_codes, group_ids, hamming,
@@ -263,3 +263,22 @@ def test_cli_bad_data(tmp_path):
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert needle in r.stderr and "Traceback" not in r.stderr
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_cli_on_lsun_names_images_by_key(tmp_path):
+    import lmdb
+    from formats import write_lsun
+
+    root = tmp_path / "bedroom_train_lmdb"
+    write_lsun(root, n=12)
+    env = lmdb.open(str(root), map_size=1 << 26)
+    with env.begin(write=True) as txn:  # a second key holding image 3's bytes
+        txn.put(b"f" * 40, txn.get(f"{3:040x}".encode()))
+    env.close()
+    out = tmp_path / "report"
+    r = run_cli("dedup", "lsun", "--data-root", str(root), "--out", str(out), "--steps", "20", "--index")
+    assert r.returncode == 0, r.stderr
+    groups = json.loads((out / "groups.json").read_text())["groups"]
+    assert [g["members"] for g in groups] == [[f"{3:040x}", "f" * 40]]
+    kept = (out / "kept.txt").read_text().split()
+    assert len(kept) == 12 and "f" * 40 not in kept

@@ -38,14 +38,17 @@ def resolve_data(data: str, root: str | None) -> tuple[str, str | None]:
     return data, root
 
 
-def image_names(data: str, root, n: int) -> list[str]:
-    """Each image's file path under ``root`` for folder data, else its index."""
+def image_names(data: str, root, source) -> list[str]:
+    """Each image's file path under ``root`` for folder data, its key for LSUN, else
+    its index in the loader's order."""
     if data == "folder":
         from ..data.folder import list_images
 
         base = Path(root).expanduser()
         return [str(p.relative_to(base)) for p in list_images(base)]
-    return [str(i) for i in range(n)]
+    if hasattr(source, "keys"):  # LSUN's LMDB keys
+        return [k.decode(errors="replace") for k in source.keys]
+    return [str(i) for i in range(len(source))]
 
 
 def reuse_autoencoder(out: Path, record: dict, device):
@@ -138,7 +141,7 @@ def run_dedup(data: str, root, split, s: DedupSettings, out: Path, index: bool,
     ae, result = dedup(source, s, ae, device)
     if trained:  # saved for the next run into this folder
         export_snapshot(out, ae, {"trained_on": record, "final_mse": result.loss}, AE_SNAPSHOT)
-    names = image_names(data, root, len(source))
+    names = image_names(data, root, source)
     keep = kept_mask(len(source), result.groups)
     header = {"description": source.description, **record, "radius": s.radius,
               "groups_found": len(result.groups), "images_removed": int((~keep).sum()),
