@@ -89,7 +89,7 @@ def quality(args) -> None:
             if seed == args.seeds[0] and r == 0:
                 false, total = unexplained(ids, truth)
                 print(f"r=0, seed {seed}: {total:,} kept/dropped pairs, {len(false)} not explained "
-                      f"by the planting; all drawn in {args.fp_sheet} (a pair per row half)")
+                      f"by the planting; all drawn in {args.fp_sheet}")
                 draw_pairs(p.images, false, args.fp_sheet)
     rows += list(ae_rows.values())
     print(f"\n| method | pair precision | pair recall | {' | '.join(KINDS)} | dropped |")
@@ -99,8 +99,10 @@ def quality(args) -> None:
 
 
 def draw_pairs(images: torch.Tensor, pairs: list[tuple[int, int]], path: Path) -> None:
+    """Three pairs per row, numbered: pair k is tiles 2k (kept) and 2k + 1 (dropped)."""
     if pairs:
-        save_grid(torch.stack([images[i] for ab in pairs for i in ab]), path, nrow=12, scale=3)
+        save_grid(torch.stack([images[i] for ab in pairs for i in ab]), path, nrow=6, scale=4,
+                  numbered=True)
 
 
 class Synthetic(StreamingSource):
