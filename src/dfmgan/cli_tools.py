@@ -120,7 +120,8 @@ def add_dedup(sub) -> None:
                    help=f"σ of the input corruption, pixels in [-1, 1] (default {d.noise})")
     p.add_argument("--dropout", type=float, default=d.dropout, help=f"on the code (default {d.dropout})")
     p.add_argument("--radius", type=int, default=d.radius,
-                   help="also group hashes this many bits apart (default 0: identical only)")
+                   help="also group hashes up to this many bits from a group's first "
+                   "(default 0: identical only)")
     p.add_argument("--index", action="store_true", help="write kept.txt, the filtered index")
     p.add_argument("--copy", help="copy the kept images into this new folder")
     p.add_argument("--seed", type=int, default=0)
