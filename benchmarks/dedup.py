@@ -1,7 +1,8 @@
 """De-duplication quality and speed (DCGAN §4.1.1), on Fashion-MNIST with planted copies.
 
     python benchmarks/dedup.py                        # everything below, ~10 min on 2 cores
-    python benchmarks/dedup.py --seeds 0 --skip-scale
+    python benchmarks/dedup.py --seeds 0 --skip-scale        # quality only, one seed
+    python benchmarks/dedup.py --skip-quality                # speed only
 
 * Data: the 60,000 Fashion-MNIST training images, plus ``--per-kind`` copies of each
   kind in ``dfmgan.tools.perturb`` (exact, JPEG q75, ±1 px shift, ±5% brightness,
@@ -170,9 +171,11 @@ def main() -> None:
     ap.add_argument("--fp-sheet", type=Path, default=Path("docs/dedup_unexplained.png"))
     ap.add_argument("--folder-n", type=int, default=10_000)
     ap.add_argument("--scale-n", type=int, default=1_000_000)
-    ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument("--skip-scale", action="store_true", help="no speed rows")
+    ap.add_argument("--skip-quality", action="store_true", help="speed rows only")
     args = ap.parse_args()
-    quality(args)
+    if not args.skip_quality:
+        quality(args)
     if not args.skip_scale:
         speed(args)
 

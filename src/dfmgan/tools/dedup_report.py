@@ -91,6 +91,7 @@ def contact_sheet(source, groups: list[np.ndarray], path: Path, rows: int = 16,
     c = source.shape[0]
     if not groups:  # still a sheet, so the promised file exists: one blank tile
         return save_png(to_pil(grid_array(torch.full((1, c, SIZE, SIZE), 128, dtype=torch.uint8))), path)
+    cols = min(cols, len(groups[0]))  # no wider than the largest group
     tiles = torch.full((min(rows, len(groups)) * cols, c, SIZE, SIZE), 128, dtype=torch.uint8)
     for r, members in enumerate(groups[:rows]):
         shown = torch.as_tensor(members[:cols])
