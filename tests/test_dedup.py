@@ -200,6 +200,7 @@ def test_cli_writes_every_file_it_promises(tmp_path):
     dropped = {m for g in groups for m in g["members"][1:]}
     assert len(kept) == n - len(dropped) and not dropped & set(kept)
     copied = sorted(copy.rglob("*.png"))
+    assert f"copied {len(kept):,} kept images" in r.stdout
     assert len(copied) == len(kept) and {p.parent.name for p in copied} == {str(d) for d in range(10)}  # class names
     assert (out / "autoencoder.safetensors").is_file() and (out / "autoencoder.json").is_file()
     # A second run into the same folder reuses the autoencoder and hashes the same.

@@ -247,7 +247,8 @@ def cmd_dedup(args) -> int:
     h = run_dedup(args.data, args.data_root, args.split, s, out, args.index,
                   Path(args.copy) if args.copy else None, args.device)
     print(f"{h['description']}: {h['groups_found']:,} duplicate groups, {h['images_removed']:,} "
-          f"images to drop; hashed {h['hash_images_per_s']:,.0f} images/s; wrote {out}")
+          f"images to drop; hashed {h['hash_images_per_s']:,.0f} images/s; wrote {out}"
+          + (f"; copied {h['copied']:,} kept images to {args.copy}" if "copied" in h else ""))
     return 0
 
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from ..checkpoint import atomic_write, export_snapshot, load_module_state, read_snapshot
 from ..data import load_dataset
 from ..errors import ConfigError
-from ..imageio import grid_array, png_bytes, save_png, to_pil
+from ..imageio import grid_array, save_png, to_pil
 from ..models import AutoencoderConfig, HashAutoencoder
 from .dedup import SIZE, DedupResult, DedupSettings, dedup, kept_mask
 from .hashes import to_hex
@@ -116,7 +116,8 @@ def copy_kept(data: str, root, split, keep: np.ndarray, names: list[str], dest: 
         for k, (i, img) in enumerate(zip(idx.tolist(), images)):
             folder = dest / class_name(full, labels, k)
             folder.mkdir(parents=True, exist_ok=True)
-            atomic_write(folder / f"{i:07d}.png", png_bytes(to_pil(img.numpy().transpose(1, 2, 0))))
+            # a new folder, so no earlier file to protect: plain writes, no fsync per image
+            to_pil(img.numpy().transpose(1, 2, 0)).save(folder / f"{i:07d}.png")
     return len(kept)
 
 
