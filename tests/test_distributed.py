@@ -1,13 +1,18 @@
 """Training on several processes (torchrun, gloo on the CPU) against one process."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
 from conftest import REPO, TINY_FLAGS, run_cli
 from safetensors.torch import load_file
+
+from dfmgan.checkpoint import state_paths
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 
@@ -57,3 +62,43 @@ def test_torchrun_training_writes_once_and_resumes(tmp_path):
         # 16-image batch; over 4 steps of Adam(2e-4) that moves weights by at most ~2e-3
         assert torch.allclose(a[k].float(), b[k].float(), atol=4e-3, rtol=0), k
     assert [json.loads(l)["step"] for l in (part / "stats.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
+
+
+def worker_pid(parent: int, rank: int) -> int:
+    """The pid of torchrun's worker of ``rank``, read from /proc (Linux)."""
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            ppid = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            env = (p / "environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and f"RANK={rank}".encode() in env:
+            return int(p.name)
+    raise AssertionError(f"no worker of rank {rank} under pid {parent}")
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+def test_a_signal_to_one_rank_stops_every_rank_at_the_same_step(tmp_path):
+    out = tmp_path / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    cmd = [*TORCHRUN, "-m", "dfmgan", "train", "--preset", "digits", *TINY_FLAGS,
+           "--set", "checkpoint_every=100000", "--steps", "100000", "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    stats = out / "stats.jsonl"
+    t0 = time.time()
+    while not (stats.exists() and len(stats.read_text().splitlines()) >= 3):
+        assert proc.poll() is None and time.time() - t0 < 180, proc.communicate()
+        time.sleep(0.1)
+    os.kill(worker_pid(proc.pid, rank=1), signal.SIGTERM)  # rank 1 only, as a scheduler might
+    _, err = proc.communicate(timeout=120)
+    assert "stopped at step" in err and "Continue with: dfmgan train --resume" in err, err[-3000:]
+    steps = [json.loads(l)["step"] for l in stats.read_text().splitlines()]
+    last = state_paths(out)[-1][0]
+    assert steps == list(range(1, last + 1)) and last < 100000  # rank 0 stopped and saved too
+    r = run_cli("train", "--resume", str(out), "--steps", str(last + 2), "--nproc", "2", "--no-progress")
+    assert r.returncode == 0, r.stderr[-2000:]
+    steps = [json.loads(l)["step"] for l in stats.read_text().splitlines()]
+    assert steps == list(range(1, last + 3))

@@ -88,13 +88,14 @@ def barrier() -> None:
         dist.barrier()
 
 
-def any_flag(flag: bool, device: torch.device) -> bool:
-    """True on every rank if it is true on any (a stop signal seen by one rank)."""
+def any_signal(signum: int | None, device: torch.device) -> int | None:
+    """A stop signal seen by any rank, on every rank (the largest number if several);
+    None when no rank has one. A scheduler may signal one process only."""
     if not active():
-        return flag
-    t = torch.tensor([int(flag)], device=device)
+        return signum
+    t = torch.tensor([signum or 0], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
+    return int(t.item()) or None
 
 
 def shutdown() -> None:

@@ -166,7 +166,9 @@ class Trainer:
                    disable=not self.progress, dynamic_ncols=True)
         self.clock = (time.perf_counter(), self.step)
         while self.step < self.steps:
-            if distributed.any_flag(bool(stop), self.device):  # a signal on any rank
+            signum = distributed.any_signal(stop.signum, self.device)
+            if signum:  # on any rank: every rank stops here and reports it
+                stop.signum = stop.signum or signum
                 break
             stats = self.objective.step(*self.next_batch())
             self.step += 1
