@@ -83,8 +83,6 @@ class Trainer:
                               f"{self.world.size} processes")
         self.sampler = BatchSampler(len(self.source), cfg.batch_size, cfg.seed,
                                     self.world.rank, self.world.size)
-        if self.world.size > 1:  # each rank its own noise stream (DFM's corruption)
-            torch.manual_seed(cfg.seed * 7919 + self.world.rank)
         self.zgen = torch.Generator().manual_seed(cfg.seed + 1)  # training latents, on CPU
         grid_gen = torch.Generator().manual_seed(cfg.seed + 2)
         self.z_grid = G.sample_latent(cfg.grid, grid_gen)
@@ -99,6 +97,8 @@ class Trainer:
 
     # --- one step -----------------------------------------------------------------
     def next_batch(self):
+        if self.world.size > 1:
+            self.seed_rank_stream()
         idx = self.sampler.next()
         images, labels = self.source.get(idx)
         real = to_float(images.to(self.device, non_blocking=True))  # (B, C, H, W) in [-1, 1]
@@ -135,8 +135,12 @@ class Trainer:
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.step = int(state["step"])
-        if self.world.size > 1:  # the checkpoint holds rank 0's stream; the others restart theirs
-            torch.manual_seed((self.cfg.seed * 7919 + self.world.rank) * 1_000_003 + self.step)
+
+    def seed_rank_stream(self) -> None:
+        """Under several processes, each rank's noise (DFM's corruption) comes from a stream
+        seeded by (seed, rank, step) at every step. No rank's generator state has to be
+        saved, so a resumed run draws exactly the noise an uninterrupted one would."""
+        torch.manual_seed((self.cfg.seed * 7919 + self.world.rank) * 1_000_003 + self.step)
 
     def meta(self) -> dict:
         return {"step": self.step, "objective": self.cfg.objective.name,
