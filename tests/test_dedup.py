@@ -160,6 +160,36 @@ def test_streamed_folder_hashes_like_memory(tmp_path, planted_run):
                           hash_source(ae, ArraySource(x, None, ""))[0])
 
 
+class Flaky:
+    """``source`` that fails on its ``fail_at``-th batch (a crash mid-pass) and records
+    which indices it was asked for."""
+
+    def __init__(self, source, fail_at: int | None = None):
+        self.source, self.fail_at, self.asked = source, fail_at, []
+        self.shape = source.shape
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def get(self, idx):
+        if self.fail_at is not None and len(self.asked) == self.fail_at:
+            raise RuntimeError("killed")
+        self.asked.append(idx)
+        return self.source.get(idx)
+
+
+def test_a_killed_hashing_pass_resumes_where_it_was_marked(tmp_path, planted_run):
+    source, _, ae, result = planted_run
+    with pytest.raises(RuntimeError, match="killed"):
+        hash_source(ae, Flaky(source, fail_at=3), batch=256, resume=tmp_path, save_every=0)
+    marker = json.loads((tmp_path / "hashes.partial.json").read_text())
+    assert marker == {"done": 768, "shape": [len(source), 16]}  # 3 batches of 256 made it
+    again = Flaky(source)
+    codes, _ = hash_source(ae, again, batch=256, resume=tmp_path)
+    assert int(again.asked[0][0]) == 768  # nothing before the mark is read again
+    assert np.array_equal(codes, result.codes)
+
+
 def test_settings_are_checked():
     from dfmgan.errors import ConfigError
 
@@ -203,11 +233,28 @@ def test_cli_writes_every_file_it_promises(tmp_path):
     assert f"copied {len(kept):,} kept images" in r.stdout
     assert len(copied) == len(kept) and {p.parent.name for p in copied} == {str(d) for d in range(10)}  # class names
     assert (out / "autoencoder.safetensors").is_file() and (out / "autoencoder.json").is_file()
+    assert not (out / "hashes.partial.npy").exists() and not (out / "hashes.partial.json").exists()
     # A second run into the same folder reuses the autoencoder and hashes the same.
     r = run_cli("dedup", "digits", "--out", str(out), "--steps", "50", "--radius", "3")
     assert r.returncode == 0 and "reusing" in r.stdout, r.stderr
     assert np.array_equal(np.load(out / "hashes.npy"), hashes)
     assert json.loads((out / "groups.json").read_text())["radius"] == 3
+    # As a run killed mid-hashing leaves it: rows before the mark are taken as they are
+    # (here marked 0xFF to see that), the rest are hashed.
+    partial = hashes.copy()
+    partial[:500], partial[500:] = 0xFF, 0
+    np.save(out / "hashes.partial.npy", partial)
+    (out / "hashes.partial.json").write_text(json.dumps({"done": 500, "shape": [n, 16]}))
+    r = run_cli("dedup", "digits", "--out", str(out), "--steps", "50")
+    assert r.returncode == 0 and "reusing" in r.stdout, r.stderr
+    resumed = np.load(out / "hashes.npy")
+    assert (resumed[:500] == 0xFF).all() and np.array_equal(resumed[500:], hashes[500:])
+    # Other training settings: a new network, and the old partial codes are dropped.
+    np.save(out / "hashes.partial.npy", partial)
+    (out / "hashes.partial.json").write_text(json.dumps({"done": 500, "shape": [n, 16]}))
+    r = run_cli("dedup", "digits", "--out", str(out), "--steps", "60")
+    assert r.returncode == 0 and "reusing" not in r.stdout, r.stderr
+    assert not (np.load(out / "hashes.npy")[:500] == 0xFF).all(axis=1).any()
 
 
 def test_cli_on_a_folder_reports_paths_and_copies_the_kept_files(tmp_path):

@@ -7,13 +7,16 @@ loader, so memory holds only the 16-byte codes besides one batch: a million imag
 need 16 MB of codes."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..checkpoint import atomic_write
 from ..data import to_float
 from ..errors import ConfigError
 from ..models import AutoencoderConfig, HashAutoencoder
@@ -74,15 +77,55 @@ def train_autoencoder(source, s: DedupSettings, device="cpu") -> tuple[HashAutoe
     return ae.eval(), float(loss.detach())
 
 
-def hash_source(ae: HashAutoencoder, source, batch: int = 1024, device="cpu") -> tuple[np.ndarray, float]:
-    """Every image's code, (N, code/8) uint8, read one batch at a time; and images/s."""
-    n = len(source)
-    codes = np.empty((n, (ae.cfg.code + 7) // 8), np.uint8)
-    start = time.perf_counter()
-    for s in tqdm(range(0, n, batch), desc="hashing", unit="batch", leave=False):
+class PartialCodes:
+    """Codes being written to ``folder/hashes.partial.npy`` (memory-mapped), with a JSON
+    marker of how many leading rows are final, so a killed hashing pass resumes. The
+    marker is rewritten only after the rows it counts are flushed to disk."""
+
+    def __init__(self, folder: Path, n: int, width: int):
+        self.npy, self.marker = folder / "hashes.partial.npy", folder / "hashes.partial.json"
+        self.done = self._resumable(n, width)
+        mode = "r+" if self.done else "w+"
+        self.codes = np.lib.format.open_memmap(self.npy, mode, np.uint8, (n, width))
+
+    def _resumable(self, n: int, width: int) -> int:
+        try:
+            m = json.loads(self.marker.read_text())
+            ok = m["shape"] == [n, width] and self.npy.is_file()
+            return int(m["done"]) if ok else 0
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
+    def mark(self, done: int) -> None:
+        self.codes.flush()
+        atomic_write(self.marker, json.dumps({"done": done, "shape": list(self.codes.shape)}).encode())
+
+    @staticmethod
+    def clear(folder: Path) -> None:
+        for name in ("hashes.partial.json", "hashes.partial.npy"):  # marker first
+            (folder / name).unlink(missing_ok=True)
+
+
+def hash_source(ae: HashAutoencoder, source, batch: int = 1024, device="cpu",
+                resume: Path | None = None, save_every: float = 10.0) -> tuple[np.ndarray, float]:
+    """Every image's code, (N, code/8) uint8, read one batch at a time; and images/s.
+
+    With ``resume`` (a folder), progress is kept there every ``save_every`` seconds and a
+    pass that was killed continues where its last mark left off."""
+    n, width = len(source), (ae.cfg.code + 7) // 8
+    store = PartialCodes(resume, n, width) if resume is not None else None
+    codes = store.codes if store else np.empty((n, width), np.uint8)
+    first = store.done if store else 0
+    start = last = time.perf_counter()
+    bar = tqdm(range(first, n, batch), desc="hashing", unit="batch", leave=False)
+    for s in bar:
         x, _ = source.get(torch.arange(s, min(s + batch, n)))
         codes[s:s + len(x)] = pack(ae.bits(to_float(x).to(device)))
-    return codes, n / max(time.perf_counter() - start, 1e-9)
+        if store and time.perf_counter() - last >= save_every:
+            store.mark(s + len(x))
+            last = time.perf_counter()
+    rate = (n - first) / max(time.perf_counter() - start, 1e-9)
+    return np.array(codes), rate
 
 
 def duplicate_groups(ids: np.ndarray) -> list[np.ndarray]:
@@ -115,14 +158,20 @@ class DedupResult:
     loss: float
 
 
-def dedup(source, s: DedupSettings, ae: HashAutoencoder | None = None, device="cpu") -> tuple[HashAutoencoder, DedupResult]:
-    """Train (unless ``ae`` is given), hash and group ``source`` (32 px images)."""
+def dedup(source, s: DedupSettings, ae: HashAutoencoder | None = None, device="cpu",
+          resume: Path | None = None, on_trained=None) -> tuple[HashAutoencoder, DedupResult]:
+    """Train (unless ``ae`` is given), hash and group ``source`` (32 px images).
+
+    ``on_trained(ae, loss)`` runs after training and before hashing (to save the network);
+    ``resume``: a folder that keeps hashing progress (see ``hash_source``)."""
     if source.shape[1:] != (SIZE, SIZE):
         raise ConfigError(f"dedup hashes {SIZE}×{SIZE} crops; got {source.shape}")
     t0, loss = time.perf_counter(), float("nan")
     if ae is None:
         ae, loss = train_autoencoder(source, s, device)
+        if on_trained is not None:
+            on_trained(ae, loss)
     train_seconds = time.perf_counter() - t0
-    codes, rate = hash_source(ae, source, device=device)
+    codes, rate = hash_source(ae, source, device=device, resume=resume)
     ids = group_ids(codes, s.radius)
     return ae, DedupResult(codes, ids, duplicate_groups(ids), rate, train_seconds, loss)

@@ -23,7 +23,7 @@ from ..data import load_dataset
 from ..errors import ConfigError
 from ..imageio import grid_array, save_png, to_pil
 from ..models import AutoencoderConfig, HashAutoencoder
-from .dedup import SIZE, DedupResult, DedupSettings, dedup, kept_mask
+from .dedup import SIZE, DedupResult, DedupSettings, PartialCodes, dedup, kept_mask
 from .hashes import to_hex
 
 AE_SNAPSHOT = "autoencoder.safetensors"
@@ -138,11 +138,13 @@ def run_dedup(data: str, root, split, s: DedupSettings, out: Path, index: bool,
     out.mkdir(parents=True, exist_ok=True)
     record = {"data": data, "root": str(root) if root else None, "split": split,
               "images": len(source), "shape": list(source.shape), **s.training()}
-    ae = reuse_autoencoder(out, record, device)
-    trained = ae is None
-    ae, result = dedup(source, s, ae, device)
-    if trained:  # saved for the next run into this folder
-        export_snapshot(out, ae, {"trained_on": record, "final_mse": result.loss}, AE_SNAPSHOT)
+
+    def save(ae, loss):  # before hashing: a killed run reuses it, with its partial codes
+        PartialCodes.clear(out)  # codes of an earlier network
+        export_snapshot(out, ae, {"trained_on": record, "final_mse": loss}, AE_SNAPSHOT)
+
+    ae, result = dedup(source, s, reuse_autoencoder(out, record, device), device,
+                       resume=out, on_trained=save)
     names = image_names(data, root, source)
     keep = kept_mask(len(source), result.groups)
     header = {"description": source.description, **record, "radius": s.radius,
@@ -150,6 +152,7 @@ def run_dedup(data: str, root, split, s: DedupSettings, out: Path, index: bool,
               "hash_images_per_s": round(result.images_per_s, 1),
               "train_seconds": round(result.train_seconds, 2)}
     write_tables(out, header, group_rows(result, names), result)
+    PartialCodes.clear(out)  # hashes.npy now holds them
     contact_sheet(source, result.groups, out / "contact_sheet.png")
     if index:
         atomic_write(out / "kept.txt", "".join(names[i] + "\n" for i in np.flatnonzero(keep)).encode())
