@@ -31,7 +31,7 @@ import torch
 
 from dfmgan.data import ArraySource, load_dataset, resize_uint8
 from dfmgan.data.base import StreamingSource
-from dfmgan.imageio import save_grid
+from dfmgan.imageio import save_grid, save_images
 from dfmgan.tools.dedup import DedupSettings, dedup, duplicate_groups, hash_source
 from dfmgan.tools.hashes import (bucket_ids, dhash_codes, exact_pixel_codes, group_ids,
                                  pair_scores)
@@ -137,7 +137,7 @@ def scale_row(n: int, steps: int, queue) -> None:
 def speed(args) -> None:
     base = load_dataset("fashion-mnist", args.data_root, "train").images[:args.folder_n]
     with tempfile.TemporaryDirectory() as tmp:
-        save_folder(base, Path(tmp))
+        save_images(base, Path(tmp))  # 000000.png, 000001.png, ...
         import dfmgan.data.folder as folder
         src = folder.load_folder(Path(tmp), "train", 32, 1, memory_limit=0)  # streamed
         _, rate = hash_source(dedup(ArraySource(resize_uint8(base, 32), None, ""),
@@ -152,13 +152,6 @@ def speed(args) -> None:
     print(f"synthetic stream of {args.scale_n:,}: hashing {hash_rate:,.0f} images/s, "
           f"end to end {total_rate:,.0f} images/s, peak RSS {rss:.2f} GiB; "
           f"{found:,} of {args.scale_n // 1000:,} planted copies found, {groups:,} groups")
-
-
-def save_folder(images: torch.Tensor, root: Path) -> None:
-    from PIL import Image
-
-    for i, img in enumerate(images.numpy()):
-        Image.fromarray(img[0]).save(root / f"{i:06d}.png")
 
 
 def main() -> None:

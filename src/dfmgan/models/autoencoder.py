@@ -51,8 +51,9 @@ class HashAutoencoder(nn.Module):
         self.register_buffer("center", torch.zeros(cfg.n_in))
 
     def preactivation(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) -> (B, code): the code layer before its ReLU."""
-        return self.encoder(x.flatten(1) - self.center)
+        """(B, C, H, W) -> (B, code): the code layer before its ReLU, in ``x``'s dtype."""
+        w, b, c = (t.to(x.dtype) for t in (self.encoder.weight, self.encoder.bias, self.center))
+        return nn.functional.linear(x.flatten(1) - c, w, b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = torch.relu(self.preactivation(x))  # (B, code)
@@ -65,5 +66,4 @@ class HashAutoencoder(nn.Module):
         In float64 so that an image's hash does not depend on its batch: float32 GEMM
         kernels differ by batch size in the last bits, which could flip a bit sitting at 0
         and split two exact copies."""
-        w, b = self.encoder.weight.double(), self.encoder.bias.double()
-        return torch.nn.functional.linear(x.flatten(1).double() - self.center.double(), w, b) > 0
+        return self.preactivation(x.double()) > 0

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.transforms import match_channels
+
 POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
@@ -128,9 +130,7 @@ def dhash_codes(images: torch.Tensor, side: int = 8) -> np.ndarray:
 
     Grey, shrunk (antialiased) to side × (side + 1), one bit per horizontal
     neighbour pair: is the left pixel darker than the right one?"""
-    x = images.float()
-    if x.shape[1] == 3:
-        x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    x = match_channels(images, 1).float()  # grey as PIL's "L", which dHash uses
     small = F.interpolate(x, size=(side, side + 1), mode="bilinear", antialias=True,
                           align_corners=False)[:, 0]  # (N, side, side + 1)
     return pack((small[:, :, 1:] > small[:, :, :-1]).flatten(1))
