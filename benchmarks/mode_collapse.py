@@ -9,6 +9,10 @@ simultaneous updates, gan and fm the alternating ones. After training, 2,500 sam
 scored: modes covered, high-quality share (within 3σ), reverse KL of the mode histogram.
 
     python benchmarks/mode_collapse.py --steps 6000 --seeds 5 --jobs 2 --out docs/mode_collapse.png
+    python benchmarks/mode_collapse.py --data grid-25 --steps 48000 --seeds 3 --cache runs/mc48k
+
+With ``--cache DIR`` every finished run is kept there (its figures as JSON, its samples as
+.npy), and a rerun of the same command skips it: a killed study loses one run at most.
 """
 from __future__ import annotations
 
@@ -18,13 +22,18 @@ import math
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+
+import numpy as np
 
 import torch
 from tqdm import tqdm
 
 from dfmgan.config import ObjectiveConfig, OptimConfig
 from dfmgan.data import BatchSampler
-from dfmgan.evaluation.modes import grid, mode_report, ring, sample_mixture
+from dfmgan.evaluation.modes import ModeReport, grid, mode_report, ring, sample_mixture
 from dfmgan.models import MLPDiscriminator, MLPGenerator
 from dfmgan.objectives import build_objective
 from dfmgan.sampling import bn_mode
@@ -52,10 +61,21 @@ def train_one(data: str, objective: str, seed: int, steps: int, batch: int = 100
     return samples, mode_report(samples, centres, std)
 
 
-def timed_run(job):
+def timed_run(job, cache: Path | None = None):
+    """(samples, report, seconds) of one run; read from ``cache`` when it is there."""
+    name = "{}-{}-s{}-{}".format(*job)
+    if cache is not None and (cache / f"{name}.json").exists():
+        saved = json.loads((cache / f"{name}.json").read_text())
+        samples = torch.from_numpy(np.load(cache / f"{name}.npy", allow_pickle=False))
+        return samples, ModeReport(**saved["report"]), saved["seconds"]
     t0 = time.perf_counter()
     samples, rep = train_one(*job)
-    return samples, rep, time.perf_counter() - t0
+    secs = time.perf_counter() - t0
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(cache / f"{name}.npy", samples.numpy())
+        (cache / f"{name}.json").write_text(json.dumps({"report": asdict(rep), "seconds": secs}))
+    return samples, rep, secs
 
 
 def fmt(values, pct=False):
@@ -76,9 +96,10 @@ def scatter(results: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     objectives = sorted({o for _, o in results})
-    fig, axes = plt.subplots(len(DATASETS), len(objectives), figsize=(3.2 * len(objectives), 6.4),
-                             squeeze=False)
-    for i, data in enumerate(DATASETS):
+    datasets = [d for d in DATASETS if any(d == k for k, _ in results)]
+    fig, axes = plt.subplots(len(datasets), len(objectives), squeeze=False,
+                             figsize=(3.2 * len(objectives), 3.2 * len(datasets)))
+    for i, data in enumerate(datasets):
         centres, _ = DATASETS[data]
         for j, o in enumerate(objectives):
             ax = axes[i][j]
@@ -101,14 +122,17 @@ def main() -> None:
     ap.add_argument("--out", default="docs/mode_collapse.png")
     ap.add_argument("--json", default=None, help="also write every run's figures here")
     ap.add_argument("--jobs", type=int, default=1, help="runs in parallel, one thread each")
+    ap.add_argument("--data", default=",".join(DATASETS), help="which mixtures (default: both)")
+    ap.add_argument("--threads", type=int, help="torch threads per job (default: 2 // jobs)")
+    ap.add_argument("--cache", type=Path, help="keep each finished run here; a rerun skips it")
     args = ap.parse_args()
-    objectives = args.objectives.split(",")
+    objectives, datasets = args.objectives.split(","), args.data.split(",")
     results, rows = {}, []
-    jobs = [(d, o, s, args.steps) for d in DATASETS for o in objectives for s in range(args.seeds)]
+    jobs = [(d, o, s, args.steps) for d in datasets for o in objectives for s in range(args.seeds)]
     with ProcessPoolExecutor(args.jobs, initializer=torch.set_num_threads,
-                             initargs=(max(1, 2 // args.jobs),)) as pool:
+                             initargs=(args.threads or max(1, 2 // args.jobs),)) as pool:
         for (data, o, seed, _), (samples, rep, secs) in zip(
-                jobs, tqdm(pool.map(timed_run, jobs), total=len(jobs), desc="runs")):
+                jobs, tqdm(pool.map(partial(timed_run, cache=args.cache), jobs), total=len(jobs), desc="runs")):
             results.setdefault((data, o), []).append((samples, rep))
             rows.append({"data": data, "objective": o, "seed": seed, "modes": rep.modes,
                          "high_quality": rep.high_quality, "reverse_kl": rep.reverse_kl,

@@ -171,3 +171,70 @@ def test_feature_layer_choice():
     assert all(torch.isfinite(v) for v in obj.step(real, z).values())
     with pytest.raises(Exception, match="feature_layer 5"):
         setup(feature_layer=5)
+
+
+class LinearD(torch.nn.Module):
+    """D(x) = w·x with Φ(x) = x: both terms' gradients at x have a closed form."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.w, self.n = torch.nn.Parameter(torch.randn(n)), n
+
+    def feature_dims(self):
+        return [self.n]
+
+    def features(self, x, labels=None):
+        from dfmgan.models import DFeatures
+
+        f = x.flatten(1)  # (B, n)
+        return DFeatures(f @ self.w, [f], x)
+
+
+def linear_setup(**over):
+    torch.manual_seed(0)
+    G, D = torch.nn.Linear(3, 12), LinearD(12)
+    ocfg = ObjectiveConfig(name="dfm", scheme="simultaneous",
+                           denoiser=DenoiserConfig(depth=1, width=16), **over)
+    obj = build_objective(G, D, ocfg, OptimConfig())
+    x = torch.randn(5, 12, requires_grad=True)  # stands for G(z), (B, n)
+    with torch.no_grad():
+        target = obj.R(x)  # r(Φ(x)): the constant target, in the same BatchNorm mode
+    return obj, x, target
+
+
+def hand_norms(obj, x, target):
+    """‖∂L_dfm/∂x‖ = ‖2(x - r)‖/B and ‖∂L_adv/∂x‖ = ‖-σ(-w·x_b) w‖/B, by hand."""
+    B, w = len(x), obj.D.w.detach()
+    g_dfm = (2 * (x.detach() - target) / B).norm()
+    g_adv = (-torch.sigmoid(-(x.detach() @ w))[:, None] * w[None] / B).norm()
+    return g_dfm, g_adv
+
+
+def test_gradient_ratio_matches_a_hand_computation():
+    obj, x, target = linear_setup()
+    obj.diagnose = True
+    _, stats = obj.g_loss(obj.D.features(x), None)
+    g_dfm, g_adv = hand_norms(obj, x, target)
+    assert float(stats["dfm/grad_ratio"]) == pytest.approx(float(obj.lambda_denoise * g_dfm / g_adv), rel=1e-5)
+    obj.diagnose = False
+    assert "dfm/grad_ratio" not in obj.g_loss(obj.D.features(x), None)[1]  # unlogged steps
+
+
+def test_gradient_share_sets_lambda_every_step():
+    obj, x, target = linear_setup(dfm_grad_share=0.3)
+    loss, stats = obj.g_loss(obj.D.features(x), None)
+    g_dfm, g_adv = hand_norms(obj, x, target)
+    assert float(stats["dfm/lambda"]) == pytest.approx(float(0.3 * g_adv / g_dfm), rel=1e-5)
+    assert float(stats["dfm/grad_ratio"]) == pytest.approx(0.3, rel=1e-6)
+    # and the loss G steps on carries exactly that λ: its gradient at x is the weighted sum
+    (g,) = torch.autograd.grad(loss, x)
+    g_sep = [torch.autograd.grad(t, x, retain_graph=True)[0] for t in
+             ((x - target).pow(2).sum(1).mean(), torch.nn.functional.softplus(-(x @ obj.D.w)).mean())]
+    assert torch.allclose(g, stats["dfm/lambda"] * g_sep[0] + g_sep[1], atol=1e-6)
+
+
+def test_lambda_scale_multiplies_the_papers_lambda():
+    obj, _, _ = setup(lambda_scale=1000.0)
+    assert obj.lambda_denoise == pytest.approx(1000 * 0.03 / (8 * 7 * 7))
+    with pytest.raises(Exception, match=">= 0"):
+        setup(dfm_grad_share=-1.0)

@@ -25,6 +25,7 @@ FORMAT = 1
 STATE_RE = re.compile(r"state-(\d{8,})\.pt$")
 SNAPSHOT = "generator.safetensors"
 D_SNAPSHOT = "discriminator.safetensors"
+EMA_SNAPSHOT = "generator_ema.safetensors"  # the EMA of G's weights, when kept
 
 
 def _file_mode() -> int:

@@ -47,7 +47,8 @@ TRAIN_FLAGS = {
     "sample_every": "sample_every", "checkpoint_every": "checkpoint_every", "keep": "keep",
     "log_every": "log_every", "sample_bn": "sample_bn", "eval_every": "eval_every",
     "eval_n": "eval_n", "classes": "net.n_classes", "precision": "speed.precision",
-    "channels_last": "speed.channels_last", "compile": "speed.compile",
+    "channels_last": "speed.channels_last", "compile": "speed.compile", "ema": "ema",
+    "eval_metrics": "eval_metrics",
 }
 
 
@@ -89,8 +90,18 @@ def add_train(sub) -> None:
     p.add_argument("--channels-last", action="store_const", const=True,
                    help="NHWC memory layout for the convolutions")
     p.add_argument("--compile", action="store_const", const=True, help="torch.compile the networks")
+    p.add_argument("--ema", type=float, metavar="IMAGES", help="keep an exponential moving "
+                   "average of G with this half-life in images (e.g. 10000); sample, eval and "
+                   "the tools then use it (default: off)")
+    p.add_argument("--eval-metrics", metavar="LIST", help="metrics for --eval-every "
+                   "(default: the data's own: fid, or modes on stacked-*)")
     p.add_argument("--nproc", type=int, metavar="N", help="train on N processes: the same as "
                    "torchrun --standalone --nproc_per_node N -m dfmgan train ...")
+
+
+def add_no_ema(p) -> None:
+    p.add_argument("--no-ema", dest="ema", action="store_false",
+                   help="use the raw generator even where the run kept an EMA of it")
 
 
 def add_sample(sub) -> None:
@@ -106,15 +117,17 @@ def add_sample(sub) -> None:
     p.add_argument("--label", type=int, help="class of every image (conditional generator; "
                    "default: cycle through the classes)")
     p.add_argument("--device", default="cpu")
+    add_no_ema(p)
 
 
 def add_eval(sub) -> None:
     p = sub.add_parser("eval", help="score a generator with metrics by name",
                        epilog=EXAMPLES["eval"], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("source", help="a run folder or a generator .safetensors snapshot")
-    p.add_argument("--metrics", default="fid,kid,pr,is,coverage",
-                   help="comma-separated: fid, kid, pr, is, coverage; for a conditional "
-                   "generator also nn-error, cas (against the test split)")
+    p.add_argument("--metrics", help="comma-separated: fid, kid, pr, is, coverage; modes on "
+                   "stacked data; for a conditional generator also nn-error, cas (against the "
+                   "test split). Default: the data's own (modes on stacked-*), else "
+                   "fid,kid,pr,is,coverage")
     p.add_argument("--n", type=int, default=10_000, help="generated samples (default 10000)")
     p.add_argument("--n-real", type=int, help="reference images (default: --n)")
     p.add_argument("--data", help="reference dataset (default: the run's)")
@@ -130,6 +143,32 @@ def add_eval(sub) -> None:
     p.add_argument("--bn", choices=["batch", "running"], default="batch")
     p.add_argument("--out", help="JSON-lines file to append to (default: RUN/metrics.jsonl)")
     p.add_argument("--device", default="cpu")
+    add_no_ema(p)
+
+
+def add_study(sub) -> None:
+    p = sub.add_parser("study", help="a grid of (setting x seed) runs, then curves and tables",
+                       epilog=STUDY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("spec", help="the study's YAML or JSON spec (see below)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder of the study's runs "
+                   "and results; rerun the same command to resume a stopped study")
+    p.add_argument("--jobs", type=int, help="runs at a time (default: the spec's, else 2)")
+    p.add_argument("--threads", type=int, help="torch threads per run (default: the spec's, else 1)")
+    p.add_argument("--device", help="device of every run (default: the spec's, else auto)")
+    p.add_argument("--report-only", action="store_true", help="write the results of the runs "
+                   "there are, training nothing")
+    p.add_argument("--no-progress", action="store_true")
+
+
+STUDY_EPILOG = """spec:
+  preset: stacked-fashion-mnist
+  set: {steps: 2000, eval_every: 250}          # every run
+  seeds: 3
+  settings:
+    gan: {objective.name: gan}
+    dfm-x1000: {objective.name: dfm, objective.lambda_scale: 1000}
+  budgets: [500, 1000, 2000]
+writes OUT/<setting>-s<seed>/ (ordinary runs), OUT/curves.png, OUT/table.md, OUT/curves.json"""
 
 
 def add_report(sub) -> None:
@@ -151,7 +190,7 @@ def build_parser() -> Parser:
     parser = Parser(prog="dfmgan", description="Train, evaluate and explore DCGANs with "
                     "Denoising Feature Matching.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add in (add_train, add_sample, add_eval, add_report, add_info):
+    for add in (add_train, add_sample, add_eval, add_study, add_report, add_info):
         add(sub)
     add_tools(sub)
     return parser
@@ -229,7 +268,7 @@ def cmd_sample(args) -> int:
 
     if args.n < 1:
         raise DfmganError("--n must be at least 1")
-    G = load_generator(args.source, device=args.device)
+    G = load_generator(args.source, device=args.device, ema=args.ema)
     path = save_images(G.sample(args.n, seed=args.seed, mode=args.bn, labels=class_labels(G, args)),
                        Path(args.out), numbered=args.numbered)
     print(f"wrote {args.n} images to {path}")
@@ -244,17 +283,43 @@ def cmd_eval(args) -> int:
         raise DfmganError("--n and --n-real must be at least 2")
     src = Path(args.source)
     out = Path(args.out) if args.out else (src if src.is_dir() else src.parent) / "metrics.jsonl"
-    row = evaluate(src, [m.strip() for m in args.metrics.split(",") if m.strip()],
-                   data=args.data, data_root=args.data_root, split=args.split, n=args.n,
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    row = evaluate(src, metrics, data=args.data, data_root=args.data_root, split=args.split, n=args.n,
                    n_real=args.n_real, seed=args.seed, feature_net=args.feature_net, bn=args.bn,
                    out=out, opts=MetricOptions(splits=args.splits, seed=args.seed),
-                   device=args.device, inception_weights=args.inception_weights)
+                   device=args.device, inception_weights=args.inception_weights, ema=args.ema)
     for k, v in row.items():
-        if isinstance(v, float) and k != "seconds":
-            print(f"{k:>16}: {v:.4f}")
-    against = f"{row['feature_net']}, {row['n_gen']} vs {row['n_real']}" if "feature_net" in row \
-        else f"{row['n_gen']} generated vs the {row['n_test']}-image test split"
+        if k in ("seconds", "ema") or not isinstance(v, float) and k != "modes":
+            continue
+        print(f"{k:>16}: {v:.4f}" if isinstance(v, float) else f"{k:>16}: {v}")
+    if "feature_net" in row:
+        against = f"{row['feature_net']}, {row['n_gen']} vs {row['n_real']}"
+    elif "n_test" in row:
+        against = f"{row['n_gen']} generated vs the {row['n_test']}-image test split"
+    else:
+        against = f"{row['n_gen']} generated"
     print(f"{'':>16}  ({against}; appended to {out})")
+    return 0
+
+
+def cmd_study(args) -> int:
+    from .tools.study import load_study, run_study
+    from .tools.study_report import write_results
+
+    study = load_study(Path(args.spec), Path(args.out), args.device)
+    for flag in ("jobs", "threads"):
+        if getattr(args, flag) is not None:
+            if getattr(args, flag) < 1:
+                raise DfmganError(f"--{flag} must be at least 1")
+            setattr(study, flag, getattr(args, flag))
+    study.out.mkdir(parents=True, exist_ok=True)
+    failed = [] if args.report_only else run_study(study, progress=not args.no_progress)
+    paths = write_results(study)
+    print(Path(paths["table"]).read_text())
+    print(f"results: {paths['plot']}, {paths['table']}, {paths['curves']}")
+    if failed:
+        print("dfmgan: error: runs failed: " + "; ".join(failed), file=sys.stderr)
+        return 1
     return 0
 
 
@@ -272,7 +337,8 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "report": cmd_report,
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "study": cmd_study,
+            "report": cmd_report,
             "info": cmd_info, **TOOL_COMMANDS}
 
 
@@ -283,8 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     except DfmganError as e:
         print(f"dfmgan: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 128 + signal.SIGINT
+    except KeyboardInterrupt as e:
+        return 128 + (e.args[0] if e.args and isinstance(e.args[0], int) else signal.SIGINT)
 
 
 if __name__ == "__main__":

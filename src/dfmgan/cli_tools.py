@@ -49,6 +49,8 @@ def parser(sub, name: str, help: str) -> argparse.ArgumentParser:
     p.add_argument("source", help="a run folder or a snapshot")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--no-ema", dest="ema", action="store_false",
+                   help="use the raw generator even where the run kept an EMA of it")
     return p
 
 
@@ -149,7 +151,7 @@ def cmd_probe(args) -> int:
 def load_G(args):
     from .snapshot import load_generator
 
-    return load_generator(args.source, device=args.device).net
+    return load_generator(args.source, device=args.device, ema=args.ema).net
 
 
 def cmd_interpolate(args) -> int:

@@ -46,6 +46,10 @@ class ObjectiveConfig:
     name: str = "gan"  # gan | dfm | fm
     scheme: str = "alternating"  # "alternating" (DCGAN) or "simultaneous" (DFM)
     lambda_denoise: float | None = None  # None = 0.03 / n_h (DFM §4)
+    lambda_scale: float = 1.0  # multiplies λ_denoise: 1000 = a thousand times the paper's
+    # > 0: λ is set every step so that the DFM term's gradient at G(z) is this share of the
+    # adversarial term's (cf. the adaptive weight of Esser et al. 2021); 0 = λ by value
+    dfm_grad_share: float = 0.0
     lambda_adv: float = 1.0
     feature_layer: int = -1  # which D block is Φ; -1 = the penultimate layer
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
@@ -83,6 +87,8 @@ class TrainConfig:
     grid: int = 64  # images in the fixed-z sample grid
     eval_every: int = 0  # > 0: cheap FID every N steps, best checkpoint kept in RUN/best
     eval_n: int = 5000  # samples (and real images) for that FID
+    eval_metrics: str = ""  # comma-separated metric names; "" = the dataset's (fid, or modes)
+    ema: float = 0.0  # > 0: keep an EMA of G's weights with this half-life in images
     sample_bn: str = "batch"  # BatchNorm mode when sampling: "batch" or "running"
     speed: SpeedConfig = field(default_factory=SpeedConfig)
     preset: str | None = None
@@ -96,7 +102,8 @@ class TrainConfig:
 
 # Settings that may change when a run is resumed; everything else must match.
 RESUMABLE = {"steps", "epochs", "device", "sample_every", "checkpoint_every", "keep",
-             "log_every", "preset", "data.root", "eval_every", "speed.precision",
+             "log_every", "preset", "data.root", "eval_every", "eval_n", "eval_metrics",
+             "speed.precision",
              "speed.channels_last", "speed.compile", "speed.cudnn_benchmark"}
 
 

@@ -27,6 +27,13 @@ PRESETS: dict[str, dict] = {
     # Sized for a 2-core CPU: width 32 keeps DFM's denoiser (n_h = 2048) affordable.
     "fashion-mnist": _p("fashion-mnist", 32, 1, 32, steps=3000, sample_every=250,
                         checkpoint_every=250),
+    # The 1,000-mode stacked sets (PacGAN's protocol: 128k training images, 26k samples
+    # scored by `modes`); the nets of the matching grey preset, with three channels.
+    "stacked-fashion-mnist": _p("stacked-fashion-mnist", 32, 3, 32, steps=3000,
+                                sample_every=250, checkpoint_every=250, eval_n=26_000),
+    "stacked-mnist": _p("stacked-mnist", 28, 3, 64, steps=10_000, eval_n=26_000),
+    "stacked-digits": _p("stacked-digits", 28, 3, 32, batch_size=64, steps=3000,
+                         eval_n=2_600),
     "svhn": _p("svhn", 32, 3, 64, steps=20_000),
     "cifar10": _p("cifar10", 32, 3, 64, steps=100_000),
     "stl10-48": _p("stl10", 48, 3, 64, epochs=50),
@@ -48,7 +55,8 @@ OBJECTIVE_DEFAULTS: dict[str, dict] = {
 # A dataset named without a preset takes the preset made for it.
 DATA_PRESET = {"digits": "digits", "mnist": "mnist", "fashion-mnist": "fashion-mnist",
                "svhn": "svhn", "cifar10": "cifar10", "stl10": "stl10-48",
-               "lsun": "lsun-bedroom-64"}
+               "lsun": "lsun-bedroom-64", "stacked-mnist": "stacked-mnist",
+               "stacked-fashion-mnist": "stacked-fashion-mnist", "stacked-digits": "stacked-digits"}
 
 
 def preset_dict(name: str) -> dict:

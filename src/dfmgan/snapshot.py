@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import (D_SNAPSHOT, load_latest_state, load_module_state, read_snapshot,
-                         snapshot_path, state_paths)
+from .checkpoint import (D_SNAPSHOT, EMA_SNAPSHOT, SNAPSHOT, load_latest_state, load_module_state,
+                         read_snapshot, snapshot_path, state_paths)
 from .models import Discriminator, Generator
 from .sampling import sample
 
@@ -35,11 +35,13 @@ class LoadedGenerator:
         return sample(self.net, n, seed, mode, labels)
 
 
-def load_generator(source, device: str | torch.device = "cpu") -> LoadedGenerator:
-    """Load ``generator.safetensors`` from a run folder or a snapshot path."""
-    cfg, weights, meta = read_snapshot(source)
+def load_generator(source, device: str | torch.device = "cpu", ema: bool = True) -> LoadedGenerator:
+    """Load a run folder's generator, or a snapshot file. A run that kept an EMA of G
+    (``train --ema``) gives the EMA, ``generator_ema.safetensors``, unless ``ema`` is False."""
+    name = EMA_SNAPSHOT if ema and Path(source, EMA_SNAPSHOT).is_file() else SNAPSHOT
+    cfg, weights, meta = read_snapshot(source, name)
     G = Generator(cfg)
-    load_module_state(G, weights, str(snapshot_path(source)))
+    load_module_state(G, weights, str(snapshot_path(source, name)))
     return LoadedGenerator(G.to(device).eval(), meta)
 
 

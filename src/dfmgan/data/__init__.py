@@ -24,16 +24,21 @@ class DatasetInfo:
     splits: tuple[str, ...]
     expects: str = ""  # what --data-root must hold, and where it comes from
     streams: bool = False  # folder/lsun decode at the target size themselves
+    sized: bool = False  # the loader takes (root, split, size, channels) itself
+    needs_root: bool = True  # False: the data ships with a package (no --data-root)
+    metrics: tuple[str, ...] = ()  # what `eval` and evaluation in training score by default
 
 
 def _registry() -> dict[str, DatasetInfo]:
     from . import cifar, idx, lsun, stl10, svhn
     from .digits import load_digits
     from .folder import load_folder
+    from .stacked import SMALL, load_stacked
 
     idx_files = "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-*.gz"
+    stacked = partial(DatasetInfo, splits=("train", "test"), sized=True, metrics=("modes",))
     return {
-        "digits": DatasetInfo(load_digits, None, ("train", "test", "all")),
+        "digits": DatasetInfo(load_digits, None, ("train", "test", "all"), needs_root=False),
         "mnist": DatasetInfo(partial(idx.load_idx, name="mnist"), None, ("train", "test"),
                              f"{idx_files} ({idx.SOURCES['mnist']})"),
         "fashion-mnist": DatasetInfo(partial(idx.load_idx, name="fashion-mnist"),
@@ -48,14 +53,36 @@ def _registry() -> dict[str, DatasetInfo]:
         "folder": DatasetInfo(load_folder, None, ("train",),
                               "a folder tree of .png/.jpg/.jpeg/.webp images", streams=True),
         "lsun": DatasetInfo(lsun.load_lsun, None, ("train",), lsun.SOURCE, streams=True),
+        # 1,000-mode stacked sets (data/stacked.py): three base images in R, G and B
+        "stacked-mnist": stacked(partial(load_stacked, base="mnist"), None,
+                                 expects=f"the MNIST {idx_files} ({idx.SOURCES['mnist']})"),
+        "stacked-fashion-mnist": stacked(partial(load_stacked, base="fashion-mnist"),
+                                         "/usr/share/datasets/fashion-mnist",
+                                         expects=f"{idx_files} ({idx.SOURCES['fashion-mnist']})"),
+        "stacked-digits": stacked(partial(load_stacked, base="digits", sizes=SMALL), None,
+                                  needs_root=False),
     }
 
 
 DATASETS = tuple(_registry())
 
 
+def dataset_info(name: str) -> DatasetInfo:
+    registry = _registry()
+    if name not in registry:
+        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(registry)}")
+    return registry[name]
+
+
+def default_metrics(name: str | None) -> tuple[str, ...]:
+    """The metrics a dataset is scored with unless told otherwise (FID and friends when
+    it names none)."""
+    info = _registry().get(name or "")
+    return info.metrics if info is not None else ()
+
+
 def resolve_root(name: str, root: str | os.PathLike | None, info: DatasetInfo) -> Path | None:
-    if name == "digits":
+    if not info.needs_root:
         return None
     if root is None:
         root = info.default_root or os.environ.get(f"DFMGAN_{name.upper().replace('-', '_')}_ROOT")
@@ -72,16 +99,15 @@ def load_dataset(name: str, root=None, split: str | None = None, size: int | Non
     """Load ``name`` from ``root`` as uint8 images at ``size`` px and ``channels``.
 
     size/channels default to the data's own (folder/lsun: 64 px RGB)."""
-    registry = _registry()
-    if name not in registry:
-        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(registry)}")
-    info = registry[name]
+    info = dataset_info(name)
     split = split or info.splits[0]
     if split not in info.splits:
         raise DataError(f"{name} has no split {split!r}; choose one of {', '.join(info.splits)}")
     path = resolve_root(name, root, info)
     if info.streams:
         return info.load(path, split, size or 64, channels or 3)
+    if info.sized:
+        return info.load(path, split, size, channels)
     if name == "stl10":  # downsample while reading, never holding 96 px copies of 100k images
         source = info.load(path, split, size=size or 48)
     else:
@@ -101,5 +127,5 @@ def _fit(source: ArraySource, size: int | None, channels: int | None) -> ArraySo
     return ArraySource(x, source.labels, source.description + note, source.classes)
 
 
-__all__ = ["ArraySource", "BatchSampler", "DATASETS", "StreamingSource", "describe", "draw",
-           "load_dataset", "match_channels", "resize_uint8", "to_float", "to_uint8"]
+__all__ = ["ArraySource", "BatchSampler", "DATASETS", "StreamingSource", "dataset_info",
+           "default_metrics", "describe", "draw", "load_dataset", "match_channels", "resize_uint8", "to_float", "to_uint8"]

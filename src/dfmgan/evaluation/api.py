@@ -8,12 +8,17 @@ from pathlib import Path
 
 import torch
 
-from ..data import draw, load_dataset
+from ..data import default_metrics, draw, load_dataset
 from ..errors import DfmganError
 from .features import Features, extract, feature_net_for
-from .registry import Labelled, LabelledSets, MetricOptions, get_metric, is_labelled
+from .registry import Images, Labelled, LabelledSets, MetricOptions, get_metric, needs
 
 DEFAULT_METRICS = ("fid", "kid", "pr", "is", "coverage")
+
+
+def metrics_for(data: str | None, asked=None) -> tuple[str, ...]:
+    """The metrics asked for, else the dataset's own, else the standard set."""
+    return tuple(asked or default_metrics(data) or DEFAULT_METRICS)
 
 
 def score(gen: Features, real: Features, metrics, opts: MetricOptions) -> dict:
@@ -58,38 +63,52 @@ def labelled_sets(G, data: str, root, n: int, seed: int) -> LabelledSets:
                         Labelled(test.images.cpu(), test.labels.cpu()))
 
 
-def feature_scores(G, metrics, data, data_root, split, n, n_real, seed, net, opts, bn,
+def feature_scores(gen, G, metrics, data, data_root, split, n_real, seed, net, opts,
                    device) -> dict:
-    real, described = real_images(data, data_root, split, n_real or n, G.config.size,
+    real, described = real_images(data, data_root, split, n_real or len(gen), G.config.size,
                                   G.config.channels, seed)
-    gen = G.sample(n, seed=seed, mode=bn)
     results = score(extract(net, gen, device=device), extract(net, real, device=device),
                     metrics, opts)
     return {**results, **net.provenance(), "n_gen": len(gen), "n_real": len(real),
             "reference": described, "reference_split": split or "default"}
 
 
-def evaluate(source, metrics=DEFAULT_METRICS, data: str | None = None, data_root=None,
+def image_scores(gen: torch.Tensor, data: str, metrics, opts: MetricOptions) -> dict:
+    out: dict = {}
+    for name in metrics:
+        out.update(get_metric(name)(Images(gen, data), opts))
+    return out
+
+
+def evaluate(source, metrics=None, data: str | None = None, data_root=None,
              split: str | None = None, n: int = 10_000, n_real: int | None = None, seed: int = 0,
              feature_net: str | None = None, bn: str = "batch", out: Path | None = None,
              opts: MetricOptions | None = None, device: str = "cpu",
-             inception_weights=None) -> dict:
-    """Score the generator at ``source`` (run folder or snapshot) on ``n`` samples."""
+             inception_weights=None, ema: bool = True) -> dict:
+    """Score the generator at ``source`` (run folder or snapshot) on ``n`` samples; a run
+    folder's EMA generator when it has one, unless ``ema`` is False."""
     from ..snapshot import load_generator
 
-    G = load_generator(source, device=device)
+    G = load_generator(source, device=device, ema=ema)
     data = data or G.meta.get("data")
     if data is None:
         raise DfmganError("which dataset to compare with? pass --data")
+    metrics = metrics_for(data, metrics)
     opts = opts or MetricOptions(seed=seed)
-    by_features = [m for m in metrics if not is_labelled(m)]
-    labelled = [m for m in metrics if is_labelled(m)]
+    kinds = {m: needs(m) for m in metrics}
+    by_features = [m for m in metrics if kinds[m] == "features"]
+    by_images = [m for m in metrics if kinds[m] == "images"]
+    labelled = [m for m in metrics if kinds[m] == "labelled"]
     t0 = time.perf_counter()
-    row = {"source": str(source), "step": G.meta.get("step")}
+    row = {"source": str(source), "step": G.meta.get("step"), "ema": G.meta.get("ema", 0.0)}
+    gen = G.sample(n, seed=seed, mode=bn) if by_features or by_images else None
+    if by_images:
+        row.update(image_scores(gen, data, by_images, opts))
+        row.update({"n_gen": n})
     if by_features:
         net = feature_net_for(data, feature_net, inception_weights)
-        row.update(feature_scores(G, by_features, data, data_root, split, n, n_real, seed,
-                                  net, opts, bn, device))
+        row.update(feature_scores(gen, G, by_features, data, data_root, split, n_real, seed,
+                                  net, opts, device))
     if labelled:
         sets = labelled_sets(G, data, data_root, n, seed)
         for name in labelled:

@@ -1,9 +1,11 @@
-"""Cheap FID during training, and the best checkpoint by it.
+"""Evaluation during training, and the best checkpoint by it.
 
 A DCGAN run can collapse after its best point (a reported StudioGAN run went from FID
-49 to 137), so every ``eval_every`` steps the trainer scores G on ``eval_n`` samples
-from a fixed latent set against the same real images, with the bundled feature network,
-and keeps the checkpoint and snapshot with the lowest FID in ``RUN/best/``."""
+49 to 137), so every ``eval_every`` steps the trainer scores G on ``eval_n`` samples from
+a fixed latent set, with the metrics of ``eval_metrics`` (by default the dataset's own:
+FID in the bundled feature space, or ``modes`` on stacked data). Feature metrics compare
+against the same real images every time. The checkpoint and snapshot that score best on
+the first metric that names a best key (FID, the modes' KL) are kept in ``RUN/best/``."""
 from __future__ import annotations
 
 import json
@@ -13,42 +15,55 @@ import torch
 
 from ..checkpoint import atomic_write, export_snapshot, write_state
 from ..data import draw
+from ..errors import DfmganError
 from ..sampling import generate
+from .api import image_scores, metrics_for, score
 from .features import extract, feature_net_for
-from .registry import MetricOptions, get_metric
+from .registry import BEST, MetricOptions, needs
 
 
 class TrainingEvaluator:
-    def __init__(self, source, data: str, G, n: int, seed: int, device):
-        self.net = feature_net_for(data)
+    def __init__(self, source, data: str, G, n: int, seed: int, device, metrics: str = ""):
+        names = [m.strip() for m in metrics.split(",") if m.strip()]
+        self.metrics, self.data, self.device = metrics_for(data, names), data, device
+        kinds = {m: needs(m) for m in self.metrics}
+        if "labelled" in kinds.values():
+            raise DfmganError("labelled metrics (nn-error, cas) cannot run during training")
+        self.by_features = [m for m in self.metrics if kinds[m] == "features"]
+        self.by_images = [m for m in self.metrics if kinds[m] == "images"]
         g = torch.Generator().manual_seed(seed + 3)
-        real = draw(source, n, g)
-        self.real = extract(self.net, real, device=device)  # computed once per run
-        self.z = G.sample_latent(len(real), g)  # (n, nz): the same latents every time
+        self.net = feature_net_for(data) if self.by_features else None
+        # real features computed once per run; the latents are the same at every evaluation
+        self.real = extract(self.net, draw(source, n, g), device=device) if self.net else None
+        self.z = G.sample_latent(n, g)  # (n, nz)
         n_cls = G.cfg.n_classes
-        self.labels = torch.arange(len(real)) % n_cls if n_cls else None
-        self.device = device
+        self.labels = torch.arange(n) % n_cls if n_cls else None
+        self.best_key = next((BEST[m] for m in self.metrics if m in BEST), None)
 
-    def fid(self, G) -> float:
+    def scores(self, G) -> dict[str, float]:
         images = generate(G, self.z, self.labels, "batch")
-        gen = extract(self.net, images, device=self.device)
-        return get_metric("fid")(gen, self.real, MetricOptions())["fid"]
+        out = image_scores(images, self.data, self.by_images, MetricOptions())
+        if self.by_features:
+            gen = extract(self.net, images, device=self.device)
+            out.update(score(gen, self.real, self.by_features, MetricOptions()))
+        return {k: float(v) for k, v in out.items() if isinstance(v, (int, float))}
 
 
 class BestKeeper:
-    """``RUN/best/``: the lowest-FID state, its snapshot and ``best.json``."""
+    """``RUN/best/``: the state with the lowest value of one key, its snapshot and
+    ``best.json`` ({"step": s, key: value})."""
 
     def __init__(self, run_dir: Path):
         self.folder = Path(run_dir) / "best"
         record = self.folder / "best.json"
         self.best = json.loads(record.read_text()) if record.exists() else None
 
-    def offer(self, step: int, fid: float, state: dict, G, meta: dict) -> bool:
-        if self.best is not None and fid >= self.best["fid"]:
+    def offer(self, step: int, key: str, value: float, state: dict, G, meta: dict) -> bool:
+        if self.best is not None and key in self.best and value >= self.best[key]:
             return False
         self.folder.mkdir(parents=True, exist_ok=True)
         write_state(self.folder / "state.pt", step, state)
-        export_snapshot(self.folder, G, {**meta, "fid": fid})
-        self.best = {"step": step, "fid": fid}
+        export_snapshot(self.folder, G, {**meta, key: value})
+        self.best = {"step": step, key: value}
         atomic_write(self.folder / "best.json", json.dumps(self.best).encode())
         return True

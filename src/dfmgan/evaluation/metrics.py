@@ -37,7 +37,7 @@ class Given(nn.Module):
         return x
 
 
-@register_metric("fid")
+@register_metric("fid", best="fid")
 def fid(gen: Features, real: Features, opts: MetricOptions) -> dict:
     from torchmetrics.image.fid import FrechetInceptionDistance
 

@@ -7,7 +7,14 @@ evaluation sees the same features.
 A *labelled* metric (``register_metric(name, labelled=True)``) judges a conditional
 generator instead: ``(sets: LabelledSets, opts) -> dict``, where the sets are generated
 images with the labels they were drawn for, as many real training images, and the real
-test split (DCGAN supplement, Table 3)."""
+test split (DCGAN supplement, Table 3).
+
+An *images* metric (``needs="images"``) reads the generated uint8 images themselves, with
+the name of the data they imitate: ``(gen: Images, opts) -> dict`` (``modes`` on stacked
+data classifies each channel on its own).
+
+A metric may name the key it is judged by when a best checkpoint is kept (``best=``);
+lower is better for every such key."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,6 +42,12 @@ class Labelled:
 
 
 @dataclass
+class Images:
+    images: torch.Tensor  # (N, C, H, W) uint8, generated
+    data: str  # the dataset they imitate
+
+
+@dataclass
 class LabelledSets:
     gen: Labelled  # generated, with the labels G was given
     train: Labelled  # as many real training images (the real-data baseline)
@@ -43,25 +56,31 @@ class LabelledSets:
 
 MetricFn = Callable[..., dict]
 METRICS: dict[str, MetricFn] = {}
-LABELLED: set[str] = set()
+NEEDS: dict[str, str] = {}  # name -> "features" | "labelled" | "images"
+BEST: dict[str, str] = {}  # name -> the key a best checkpoint is chosen by (lower wins)
 
 
-def register_metric(name: str, labelled: bool = False) -> Callable[[MetricFn], MetricFn]:
+def register_metric(name: str, labelled: bool = False, needs: str = "features",
+                    best: str | None = None) -> Callable[[MetricFn], MetricFn]:
     def wrap(fn: MetricFn) -> MetricFn:
-        METRICS[name] = fn
-        if labelled:
-            LABELLED.add(name)
+        METRICS[name], NEEDS[name] = fn, "labelled" if labelled else needs
+        if best:
+            BEST[name] = best
         return fn
     return wrap
 
 
-def is_labelled(name: str) -> bool:
+def needs(name: str) -> str:
     get_metric(name)
-    return name in LABELLED
+    return NEEDS[name]
+
+
+def is_labelled(name: str) -> bool:
+    return needs(name) == "labelled"
 
 
 def get_metric(name: str) -> MetricFn:
-    from . import labelled, metrics  # noqa: F401  (registers the standard set)
+    from . import labelled, metrics, stacked_modes  # noqa: F401  (registers the standard set)
 
     if name not in METRICS:
         raise DfmganError(f"unknown metric {name!r}; choose from {', '.join(sorted(METRICS))}")

@@ -108,6 +108,7 @@ class DFeatures:
 
     logits: torch.Tensor  # (B,)
     blocks: list[torch.Tensor]  # each conv block after its LeakyReLU, (B, C_i, H_i, W_i)
+    inputs: torch.Tensor | None = None  # the images D saw, (B, C, H, W): gradients at them
 
     @property
     def penultimate(self) -> torch.Tensor:
@@ -155,7 +156,7 @@ class Discriminator(nn.Module):
         for block in self.blocks:
             h = block(h)
             out.append(h)
-        return DFeatures(self.head(h).flatten(), out)
+        return DFeatures(self.head(h).flatten(), out, x)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.features(x, labels).logits

@@ -63,7 +63,7 @@ class MLPDiscriminator(nn.Module):
         for block in self.blocks:
             h = block(h)
             out.append(h)  # (B, width)
-        return DFeatures(self.head(h).flatten(), out)
+        return DFeatures(self.head(h).flatten(), out, x)
 
     def forward(self, x: torch.Tensor, labels=None) -> torch.Tensor:
         return self.features(x).logits

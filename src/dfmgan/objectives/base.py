@@ -85,6 +85,7 @@ class Objective:
         self.nets: dict[str, nn.Module] = {"G": G, "D": D}
         self.opt = {"G": adam(G, optim), "D": adam(D, optim)}
         self.t = 0  # steps taken, for schedules
+        self.diagnose = False  # set by the loop on steps whose statistics are logged
         self.amp: torch.dtype | None = None  # autocast dtype (training/speed.py)
         self.scaler = torch.amp.GradScaler(enabled=False)
         self.device_type = "cpu"

@@ -11,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from .. import distributed
-from ..checkpoint import D_SNAPSHOT, export_snapshot, load_latest_state, save_state
+from ..checkpoint import D_SNAPSHOT, EMA_SNAPSHOT, export_snapshot, load_latest_state, save_state
 from ..config import TrainConfig, differences, from_dict
 from ..data import ArraySource, BatchSampler, load_dataset, to_float
 from ..errors import CheckpointError, ConfigError
@@ -21,6 +21,7 @@ from ..models import Discriminator, Generator
 from ..objectives import build_objective
 from ..sampling import generate
 from . import speed
+from .ema import GeneratorEMA
 from .rundir import RunDir
 from .signals import StopFlag
 from .stats import StatsSink
@@ -76,6 +77,9 @@ class Trainer:
         self.objective = build_objective(G, D, cfg.objective, cfg.optim)
         for m in self.objective.modules().values():
             distributed.broadcast_module(m)
+        if cfg.ema < 0:
+            raise ConfigError(f"ema must be a half-life in images >= 0, got {cfg.ema}")
+        self.ema = GeneratorEMA(G, cfg.ema, cfg.batch_size) if cfg.ema else None
         speed.apply(cfg.speed, self.objective, self.device)
         self.G, self.D = G, D
         if cfg.batch_size % self.world.size:
@@ -92,7 +96,8 @@ class Trainer:
         if isinstance(self.source, ArraySource) and self.device.type == "cuda":
             self.source.images = self.source.images.to(self.device)  # uint8 set on the GPU
         self.evaluator = TrainingEvaluator(self.source, cfg.data.name, G, cfg.eval_n, cfg.seed,
-                                           self.device) if cfg.eval_every and self.world.main else None
+                                           self.device, cfg.eval_metrics) \
+            if cfg.eval_every and self.world.main else None
         self.best = BestKeeper(run.path)
 
     # --- one step -----------------------------------------------------------------
@@ -116,8 +121,11 @@ class Trainer:
         rng = {"torch": torch.get_rng_state(), "z": self.zgen.get_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
-        return {"config": self.cfg.to_json(), "objective": self.objective.state_dict(),
-                "sampler": self.sampler.state_dict(), "rng": rng}
+        out = {"config": self.cfg.to_json(), "objective": self.objective.state_dict(),
+               "sampler": self.sampler.state_dict(), "rng": rng}
+        if self.ema is not None:
+            out["ema"] = self.ema.state_dict()
+        return out
 
     def restore(self, state: dict) -> None:
         saved = from_dict(json.loads(state["config"]), where="checkpoint config")
@@ -129,6 +137,8 @@ class Trainer:
         except (KeyError, RuntimeError, ValueError) as e:
             first = str(e).splitlines()[0] if str(e) else repr(e)
             raise CheckpointError(f"checkpoint does not fit this run's networks ({first})") from None
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
         self.sampler.load_state_dict(state["sampler"])
         torch.set_rng_state(state["rng"]["torch"])
         self.zgen.set_state(state["rng"]["z"])
@@ -146,19 +156,35 @@ class Trainer:
         return {"step": self.step, "objective": self.cfg.objective.name,
                 "data": self.cfg.data.name, "preset": self.cfg.preset, "seed": self.cfg.seed}
 
+    @property
+    def G_eval(self):
+        """The generator that is sampled and scored: the EMA when one is kept."""
+        return self.ema.net if self.ema is not None else self.G
+
     def save(self) -> None:
         save_state(self.run_dir.path, self.step, self.state(), self.cfg.keep)
         export_snapshot(self.run_dir.path, self.G, self.meta())
+        if self.ema is not None:
+            meta = {**self.meta(), "ema": self.ema.half_life}
+            export_snapshot(self.run_dir.path, self.ema.net, meta, EMA_SNAPSHOT)
         export_snapshot(self.run_dir.path, self.D, self.meta(), D_SNAPSHOT)
 
     def evaluate(self) -> dict:
-        """FID now; the best state so far is kept in RUN/best."""
-        fid = self.evaluator.fid(self.G)
-        self.best.offer(self.step, fid, self.state(), self.G, self.meta())
-        return {"eval/fid": torch.tensor(fid), "eval/best_fid": torch.tensor(self.best.best["fid"])}
+        """``eval/KEY`` of the generator in use (the EMA when kept) and, beside an EMA,
+        ``eval_raw/KEY`` of the raw G; the best state so far is kept in RUN/best."""
+        scores = self.evaluator.scores(self.G_eval)
+        out = {f"eval/{k}": torch.tensor(v) for k, v in scores.items()}
+        if self.ema is not None:
+            out.update({f"eval_raw/{k}": torch.tensor(v)
+                        for k, v in self.evaluator.scores(self.G).items()})
+        key = self.evaluator.best_key
+        if key in scores:
+            self.best.offer(self.step, key, scores[key], self.state(), self.G_eval, self.meta())
+            out[f"eval/best_{key}"] = torch.tensor(self.best.best[key])
+        return out
 
     def write_grid(self) -> Path:
-        images = generate(self.G, self.z_grid, self.grid_labels, self.cfg.sample_bn,
+        images = generate(self.G_eval, self.z_grid, self.grid_labels, self.cfg.sample_bn,
                           batch_size=max(len(self.z_grid), 2))
         path = save_grid(images, self.run_dir.samples / f"{self.step:08d}.png", scale=2)
         save_grid(images, self.run_dir.samples / "latest.png", scale=2)
@@ -174,7 +200,11 @@ class Trainer:
             if signum:  # on any rank: every rank stops here and reports it
                 stop.signum = stop.signum or signum
                 break
+            # the objective's costlier diagnostics (DFM's gradient ratio) on logged steps only
+            self.objective.diagnose = (self.step + 1) % self.cfg.log_every == 0
             stats = self.objective.step(*self.next_batch())
+            if self.ema is not None:
+                self.ema.update(self.G)
             self.step += 1
             if self.world.main:
                 self.after_step(stats, sink, bar)

@@ -1,0 +1,215 @@
+"""``dfmgan study SPEC``: a grid of (setting × seed) training runs, then curves and tables.
+
+The spec (YAML or JSON)::
+
+    preset: stacked-fashion-mnist     # every run starts from this preset
+    set: {steps: 2000, eval_every: 250}   # and these settings (dotted keys or nested)
+    seeds: 3                          # or a list: [0, 1, 2]
+    settings:                         # name -> its own settings, over the two above
+      gan: {objective.name: gan}
+      gan-sim: {objective.name: gan, objective.scheme: simultaneous}
+      dfm-x1000: {objective.name: dfm, objective.lambda_scale: 1000}
+    budgets: [500, 1000, 2000]        # steps the table reads (default: 1/4, 1/2 and all)
+    jobs: 2                           # runs at a time (default 2)
+    threads: 1                        # torch threads per run (default 1)
+    device: cpu                       # optional, for every run
+
+Each run is an ordinary run folder, ``OUT/<setting>-s<seed>``, trained by ``dfmgan train``
+in its own process, so a study uses every code path a single run does. A rerun of a killed
+study skips finished runs and resumes the others from their checkpoints; on the CPU,
+where resume is bitwise, it ends with exactly the results of an uninterrupted one. The
+results (``curves.json``, ``curves.png``, ``table.md``) come from the runs' ``stats.jsonl``
+(``tools/study_report.py``)."""
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..checkpoint import atomic_write, state_paths
+from ..config import TrainConfig, dotted, merge, read_file
+from ..errors import ConfigError
+from ..presets import build_config
+
+SPEC_KEYS = {"preset", "set", "seeds", "settings", "budgets", "jobs", "threads", "device"}
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+@dataclass
+class Run:
+    setting: str
+    seed: int
+    cfg: TrainConfig
+    folder: Path
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    def done_steps(self) -> int:
+        """The newest checkpoint's step (0 when there is none)."""
+        paths = state_paths(self.folder)
+        return paths[-1][0] if paths else 0
+
+    def finished(self) -> bool:
+        return self.done_steps() >= self.cfg.steps
+
+
+@dataclass
+class Study:
+    runs: list[Run]
+    budgets: list[int]
+    jobs: int
+    threads: int
+    out: Path
+
+
+def nested(d: dict | None, where: str) -> dict:
+    """Settings given as nested mappings, dotted keys, or both -> one nested dict."""
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where} must be a mapping of settings")
+    out: dict = {}
+    for k, v in d.items():
+        out = merge(out, dotted(str(k), nested(v, where) if isinstance(v, dict) else v))
+    return out
+
+
+def whole(spec: dict, key: str, default: int, least: int = 1) -> int:
+    v = spec.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or v < least:
+        raise ConfigError(f"study {key} must be a whole number >= {least}, got {v!r}")
+    return v
+
+
+def seeds_of(spec: dict) -> list[int]:
+    seeds = spec.get("seeds", 1)
+    seeds = list(range(seeds)) if isinstance(seeds, int) and not isinstance(seeds, bool) else seeds
+    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)):
+        raise ConfigError(f"study seeds must be a count or a list of seeds >= 0, got {seeds!r}")
+    return seeds
+
+
+def load_study(path: Path, out: Path, device: str | None = None) -> Study:
+    """Read and check the whole spec, and resolve every run's config, before any work."""
+    spec = read_file(path)
+    unknown = sorted(set(spec) - SPEC_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown study key(s): {', '.join(unknown)}; known: "
+                          f"{', '.join(sorted(SPEC_KEYS))}")
+    settings = spec.get("settings")
+    if not isinstance(settings, dict) or not settings:
+        raise ConfigError("a study needs settings: a mapping of name -> settings")
+    common = nested(spec.get("set"), "study set")
+    if device or spec.get("device"):
+        common = merge(common, {"device": device or spec["device"]})
+    layers = {}
+    for name, over in settings.items():
+        if not NAME.match(str(name)):
+            raise ConfigError(f"setting name {name!r} must be letters, digits, '.', '_', '+', '-'")
+        layers[str(name)] = merge(common, nested(over, f"setting {name}"))
+    runs = []  # seed-major: every setting's first seed finishes before any second seed
+    for seed in seeds_of(spec):
+        for name, layer in layers.items():
+            cfg = build_config(spec.get("preset"), overrides=merge(layer, {"seed": seed}))
+            runs.append(Run(name, seed, cfg, out / f"{name}-s{seed}"))
+    steps = max(r.cfg.steps for r in runs)
+    budgets = spec.get("budgets") or sorted({steps // 4, steps // 2, steps} - {0})
+    if not all(isinstance(b, int) and 0 < b <= steps for b in budgets):
+        raise ConfigError(f"study budgets must be steps in 1..{steps}, got {budgets!r}")
+    return Study(runs, sorted(budgets), whole(spec, "jobs", 2), whole(spec, "threads", 1), out)
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the study process dies, even by SIGKILL (Linux), so a
+    run never trains on unseen; SIGTERM makes it checkpoint and stop."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def launch(run: Run, threads: int, logs: Path) -> subprocess.Popen:
+    """``dfmgan train`` for this run: a new one from its resolved config, or a resume."""
+    if run.folder.exists() and not state_paths(run.folder):
+        for p in sorted(run.folder.rglob("*"), reverse=True):  # killed before any checkpoint:
+            p.rmdir() if p.is_dir() else p.unlink()  # nothing to keep; start again
+        run.folder.rmdir()
+    if run.folder.exists():
+        args = ["--resume", str(run.folder)]
+    else:
+        config = logs / f"{run.name}.json"
+        atomic_write(config, run.cfg.to_json().encode())
+        args = ["--config", str(config), "--out", str(run.folder)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    log = (logs / f"{run.name}.log").open("a")
+    return subprocess.Popen([sys.executable, "-m", "dfmgan", "train", *args, "--no-progress",
+                             "--steps", str(run.cfg.steps)], stdout=log, stderr=subprocess.STDOUT,
+                            env=env, preexec_fn=_die_with_parent)
+
+
+def progress_of(run: Run) -> int:
+    """Steps this run has logged (the last line of its stats.jsonl), cheaply."""
+    path = run.folder / "stats.jsonl"
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, path.stat().st_size - 4096))
+            tail = f.read().decode(errors="replace").strip().splitlines()
+        return int(tail[-1].split('"step": ', 1)[1].split(",", 1)[0]) if tail else 0
+    except (OSError, IndexError, ValueError):
+        return run.done_steps()
+
+
+def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[str]:
+    """Train every unfinished run, ``jobs`` at a time; returns the runs that failed.
+    SIGINT/SIGTERM are passed on to the running trainings, which checkpoint and stop."""
+    from tqdm import tqdm
+
+    logs = study.out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    pending = [r for r in study.runs if not r.finished()]
+    running: list[Run] = []
+    failed: list[str] = []
+    total = sum(r.cfg.steps for r in study.runs)
+    bar = tqdm(total=total, desc="study", unit="step", disable=not progress, dynamic_ncols=True)
+    stop = {"signum": None}
+
+    def forward(signum, _frame):
+        stop["signum"] = signum
+        for r in running:
+            r.process.send_signal(signal.SIGTERM)
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while pending or running:
+            while pending and len(running) < study.jobs and stop["signum"] is None:
+                run = pending.pop(0)
+                run.process = launch(run, study.threads, logs)
+                running.append(run)
+            time.sleep(poll)
+            for run in [r for r in running if r.process.poll() is not None]:
+                running.remove(run)
+                if run.process.returncode != 0 and stop["signum"] is None:
+                    failed.append(f"{run.name} (exit {run.process.returncode}; "
+                                  f"see {logs / (run.name + '.log')})")
+            if stop["signum"] is not None and not running:
+                break
+            bar.n = sum(r.cfg.steps if r.finished() and r.process is None else progress_of(r)
+                        for r in study.runs)
+            bar.set_postfix(running=len(running), left=len(pending))
+            bar.refresh()
+    finally:
+        bar.close()
+        for s, h in old.items():
+            signal.signal(s, h)
+    if stop["signum"] is not None:
+        raise KeyboardInterrupt(stop["signum"])
+    return failed

@@ -1,0 +1,138 @@
+"""A study's results from its runs' ``stats.jsonl``: the curves as JSON, a PNG of every
+metric against images seen (a line per setting, a band for ± std over seeds), and a
+Markdown table at the study's budgets.
+
+A run with an EMA logs the EMA's scores as ``eval/KEY`` and the raw G's as
+``eval_raw/KEY``; the raw ones become a second series, "SETTING (no EMA)". The table also
+gives DFM's gradient ratio (``dfm/grad_ratio``: the DFM term's gradient norm at G(z) over
+the adversarial term's), averaged over the last fifth of each run's logged steps."""
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from ..checkpoint import atomic_write
+from ..training.stats import read_stats
+
+PREFIXES = {"eval/": "", "eval_raw/": " (no EMA)"}
+SHOWN = ("fid", "modes", "modes_kl")  # plotted first, in this order; others follow
+
+
+def run_curves(rows: list[dict]) -> dict[str, dict[str, dict[int, float]]]:
+    """stats rows -> {series suffix: {metric: {step: value}}}."""
+    out: dict = {}
+    for row in rows:
+        for key, value in row.items():
+            for prefix, suffix in PREFIXES.items():
+                if key.startswith(prefix) and not key.startswith(prefix + "best_"):
+                    out.setdefault(suffix, {}).setdefault(key[len(prefix):], {})[row["step"]] = value
+    return out
+
+
+def grad_ratio(rows: list[dict]) -> float | None:
+    values = [r["dfm/grad_ratio"] for r in rows if "dfm/grad_ratio" in r]
+    tail = values[-max(1, len(values) // 5):]
+    return statistics.mean(tail) if values else None
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def collect(study) -> dict:
+    """{series: {"batch": B, "seeds": [...], "grad_ratio": [...], "curves": {metric:
+    {"step": [...], "mean": [...], "std": [...], "per_seed": [[...], ...]}}}}"""
+    series: dict = {}
+    for run in study.runs:
+        rows = read_stats(run.folder / "stats.jsonl") if (run.folder / "stats.jsonl").exists() else []
+        for suffix, metrics in run_curves(rows).items():
+            s = series.setdefault(run.setting + suffix, {"batch": run.cfg.batch_size, "seeds": [],
+                                                         "grad_ratio": [], "runs": {}})
+            s["seeds"].append(run.seed)
+            s["runs"][run.seed] = metrics
+            if (ratio := grad_ratio(rows)) is not None:
+                s["grad_ratio"].append(ratio)
+    for s in series.values():
+        runs = s.pop("runs")
+        names = sorted({m for r in runs.values() for m in r})
+        s["curves"] = {m: aligned([runs[k].get(m, {}) for k in sorted(runs)]) for m in names}
+    return series
+
+
+def aligned(per_seed: list[dict[int, float]]) -> dict:
+    """The steps every seed reached, with mean and std over seeds at each."""
+    steps = sorted(set.intersection(*(set(d) for d in per_seed))) if per_seed else []
+    stats = [mean_std([d[s] for d in per_seed]) for s in steps]
+    return {"step": steps, "mean": [m for m, _ in stats], "std": [sd for _, sd in stats],
+            "per_seed": [[d[s] for s in steps] for d in per_seed]}
+
+
+def at_budget(curve: dict, budget: int) -> tuple[float, float] | None:
+    """(mean, std) at the last evaluation at or before ``budget`` steps."""
+    idx = [i for i, s in enumerate(curve["step"]) if s <= budget]
+    return (curve["mean"][idx[-1]], curve["std"][idx[-1]]) if idx else None
+
+
+def metric_order(series: dict) -> list[str]:
+    names = sorted({m for s in series.values() for m in s["curves"]})
+    return [m for m in SHOWN if m in names] + [m for m in names if m not in SHOWN]
+
+
+def table(series: dict, budgets: list[int]) -> str:
+    """One Markdown table per metric: a row per series, a column per budget."""
+    out = []
+    batch = next(iter(series.values()))["batch"] if series else 0
+    head = " | ".join(f"{b:,} steps ({b * batch / 1000:,.0f}k img)" for b in budgets)
+    for metric in metric_order(series):
+        out += [f"**{metric}** (mean ± std over seeds)", "",
+                f"| setting | seeds | {head} | DFM/adv. gradient ratio |",
+                "|---|---:|" + "---:|" * len(budgets) + "---:|"]
+        for name, s in series.items():
+            if metric not in s["curves"]:
+                continue
+            cells = [at_budget(s["curves"][metric], b) for b in budgets]
+            text = [f"{m:.3f} ± {sd:.3f}" if c else "–" for c in cells for m, sd in [c or (0, 0)]]
+            ratio = f"{statistics.mean(s['grad_ratio']):.2g}" if s["grad_ratio"] else "–"
+            out.append(f"| {name} | {len(s['seeds'])} | " + " | ".join(text) + f" | {ratio} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def plot(series: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = metric_order(series)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for name, s in series.items():
+            c = s["curves"].get(metric)
+            if not c or not c["step"]:
+                continue
+            x = [st * s["batch"] / 1000 for st in c["step"]]
+            lo = [m - sd for m, sd in zip(c["mean"], c["std"])]
+            hi = [m + sd for m, sd in zip(c["mean"], c["std"])]
+            line, = ax.plot(x, c["mean"], label=f"{name} ({len(s['seeds'])})",
+                            linestyle="--" if name.endswith("(no EMA)") else "-")
+            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15)
+        ax.set_xlabel("thousands of images seen")
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_results(study) -> dict[str, Path]:
+    series = collect(study)
+    paths = {"curves": study.out / "curves.json", "table": study.out / "table.md",
+             "plot": study.out / "curves.png"}
+    atomic_write(paths["curves"], json.dumps({"budgets": study.budgets, "series": series},
+                                             indent=1).encode())
+    atomic_write(paths["table"], table(series, study.budgets).encode())
+    if series:
+        plot(series, paths["plot"])
+    return paths

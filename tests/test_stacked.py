@@ -1,0 +1,101 @@
+"""Stacked data (1,000 modes) and the ``modes`` metric, against values worked out by hand."""
+import math
+
+import pytest
+import torch
+from conftest import TINY_FLAGS, run_cli
+from formats import write_mnist
+
+from dfmgan.data import load_dataset
+from dfmgan.data.stacked import load_stacked, mode_of, stack
+from dfmgan.errors import DataError, DfmganError
+from dfmgan.evaluation.features import BundledNet, extract
+from dfmgan.evaluation.registry import Images, MetricOptions, get_metric
+from dfmgan.evaluation.stacked_modes import mode_histogram_scores
+
+
+def test_each_channel_is_the_base_image_its_record_names():
+    base = load_dataset("digits", size=28, channels=1)
+    s = load_dataset("stacked-digits", size=28)
+    assert s.images.shape == (10_000, 3, 28, 28) and s.members.shape == (10_000, 3)
+    for i in (0, 1, 4321, 9999):
+        for c in range(3):
+            assert torch.equal(s.images[i, c], base.images[s.members[i, c], 0])
+        a, b, c = (int(base.labels[s.members[i, k]]) for k in range(3))
+        assert int(s.labels[i]) == 100 * a + 10 * b + c
+    assert torch.equal(s.base_labels, base.labels[s.members])
+    assert len(s.labels.unique()) == 1000  # every mode is present in 10k draws
+    again = load_dataset("stacked-digits", size=28)
+    assert torch.equal(again.images, s.images)  # a pure function of (base, split, seed)
+    test = load_dataset("stacked-digits", split="test", size=28)
+    assert len(test) == 2_600 and not torch.equal(test.members[:100], s.members[:100])
+
+
+def test_stacked_from_official_idx_files(tmp_path):
+    x, y = write_mnist(tmp_path, n=40)
+    s = load_stacked(tmp_path, "train", None, None, base="mnist", sizes={"train": 500})
+    assert s.images.shape == (500, 3, 28, 28)
+    for i in (0, 123, 499):
+        assert [int(y[m]) for m in s.members[i]] == s.base_labels[i].tolist()
+        assert torch.equal(s.images[i, 2], torch.from_numpy(x[int(s.members[i, 2])]))
+    assert torch.equal(s.labels, mode_of(s.base_labels))
+
+
+def test_stacked_refuses_one_channel_and_unlabelled_bases():
+    with pytest.raises(DataError, match="3 channels"):
+        load_dataset("stacked-digits", channels=1)
+    base = load_dataset("digits")
+    base.labels = None
+    with pytest.raises(DataError, match="grey and labelled"):
+        stack(base, 10, 0, "x")
+
+
+def test_mode_histogram_by_hand():
+    modes = torch.tensor([7, 7, 7, 912])  # p = (3/4, 1/4) over two of 1,000 modes
+    out = mode_histogram_scores(modes)
+    assert out["modes"] == 2 and out["modes_max_share"] == 0.75
+    assert out["modes_kl"] == pytest.approx(0.75 * math.log(750) + 0.25 * math.log(250))
+    uniform = mode_histogram_scores(torch.arange(1000).repeat(3))
+    assert uniform["modes"] == 1000 and uniform["modes_kl"] == pytest.approx(0.0, abs=1e-12)
+
+
+def correctly_classified(net, images, labels) -> dict[int, torch.Tensor]:
+    """One test image per class that the bundled digits net gets right."""
+    pred = extract(net, images).logits.argmax(1)
+    return {k: images[(pred == labels) & (labels == k)][0] for k in range(10)}
+
+
+def test_modes_metric_on_triples_built_by_hand():
+    test = load_dataset("digits", split="test", size=28, channels=1)
+    pick = correctly_classified(BundledNet("digits"), test.images, test.labels)
+    triples = [(0, 1, 2)] * 3 + [(3, 4, 5)] * 2 + [(9, 9, 9)]  # p = (1/2, 1/3, 1/6)
+    images = torch.stack([torch.cat([pick[a], pick[b], pick[c]]) for a, b, c in triples])
+    out = get_metric("modes")(Images(images, "stacked-digits"), MetricOptions())
+    p = [1 / 2, 1 / 3, 1 / 6]
+    assert out["modes"] == 3
+    assert out["modes_kl"] == pytest.approx(sum(q * math.log(1000 * q) for q in p))
+
+
+def test_modes_needs_stacked_data():
+    with pytest.raises(DfmganError, match="stacked"):
+        get_metric("modes")(Images(torch.zeros(2, 3, 28, 28, dtype=torch.uint8), "digits"),
+                            MetricOptions())
+    with pytest.raises(DfmganError, match="train_feature_net mnist"):
+        get_metric("modes")(Images(torch.zeros(2, 3, 28, 28, dtype=torch.uint8), "stacked-mnist"),
+                            MetricOptions())
+
+
+def test_stacked_trains_and_evaluates_everywhere(tmp_path):
+    """Training with modes during training, `eval` (modes by default) and the report."""
+    out = tmp_path / "run"
+    r = run_cli("train", "--preset", "stacked-digits", "--out", str(out), "--steps", "4",
+                "--eval-every", "2", "--set", "eval_n=300", *TINY_FLAGS)
+    assert r.returncode == 0, r.stderr
+    rows = [l for l in (out / "stats.jsonl").read_text().splitlines() if "eval/modes" in l]
+    assert len(rows) == 2 and '"eval/best_modes_kl"' in rows[-1]
+    assert (out / "best" / "best.json").exists()
+    r = run_cli("eval", str(out), "--n", "300")
+    assert r.returncode == 0, r.stderr
+    assert "modes:" in r.stdout and "modes_kl:" in r.stdout
+    r = run_cli("report", str(out))
+    assert r.returncode == 0, r.stderr

@@ -1,0 +1,88 @@
+"""`dfmgan study`: the spec, the aggregation by hand, and a study killed mid-way."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import run_cli
+
+from dfmgan.tools.study_report import aligned, at_budget, grad_ratio, run_curves, table
+
+SPEC = """
+preset: stacked-digits
+set: {steps: 12, eval_every: 4, eval_n: 300, batch_size: 16, log_every: 2,
+      checkpoint_every: 2, net.g_width: 8, net.d_width: 8, grid: 16, sample_every: 1000}
+seeds: 1
+settings:
+  gan: {objective.name: gan}
+  dfm-x1000: {objective: {name: dfm, lambda_scale: 1000}, ema: 64}
+budgets: [4, 12]
+jobs: 1
+"""
+
+
+def test_curves_by_hand():
+    rows = [{"step": 2, "loss/D": 1.0, "dfm/grad_ratio": 0.5},
+            {"step": 4, "eval/fid": 9.0, "eval/best_fid": 9.0, "eval_raw/fid": 10.0,
+             "dfm/grad_ratio": 0.3},
+            {"step": 8, "eval/fid": 7.0, "eval/best_fid": 7.0, "eval_raw/fid": 8.0}]
+    assert run_curves(rows) == {"": {"fid": {4: 9.0, 8: 7.0}}, " (no EMA)": {"fid": {4: 10.0, 8: 8.0}}}
+    assert grad_ratio(rows) == 0.3  # the mean over the last fifth (here: the last value)
+    c = aligned([{4: 9.0, 8: 7.0}, {4: 11.0, 8: 5.0, 12: 1.0}])  # step 12: one seed only
+    assert c["step"] == [4, 8] and c["mean"] == [10.0, 6.0]
+    assert c["std"] == pytest.approx([2 ** 0.5, 2 ** 0.5])
+    assert at_budget(c, 7) == (10.0, pytest.approx(2 ** 0.5)) and at_budget(c, 3) is None
+    series = {"gan": {"batch": 16, "seeds": [0, 1], "grad_ratio": [], "curves": {"fid": c}}}
+    text = table(series, [4, 8])
+    assert "| gan | 2 | 10.000 ± 1.414 | 6.000 ± 1.414 | – |" in text
+
+
+@pytest.mark.parametrize("spec, needle", [
+    ("settings: {}", "needs settings"),
+    ("settings: {a: {steps: 0.5}}", "whole number"),
+    ("settings: {a: {objective.name: gan}}\nbogus: 1", "unknown study key"),
+    ("settings: {'a/b': {}}", "setting name"),
+    ("settings: {a: {}}\nseeds: -1", "seeds"),
+    ("settings: {a: {}}\nbudgets: [99999999]", "budgets"),
+    ("settings: {a: {net.size: 33}}", "image size"),
+])
+def test_bad_specs_fail_before_any_run(tmp_path, spec, needle):
+    (tmp_path / "spec.yaml").write_text(spec)
+    r = run_cli("study", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and needle in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def study(tmp_path, name) -> list[str]:
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    return [sys.executable, "-m", "dfmgan", "study", str(tmp_path / "spec.yaml"),
+            "--out", str(tmp_path / name), "--no-progress"]
+
+
+def test_killed_study_rerun_gives_the_same_results(tmp_path):
+    r = subprocess.run(study(tmp_path, "a"), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "dfm-x1000 (no EMA)" in r.stdout and (tmp_path / "a" / "curves.png").stat().st_size > 0
+    # the same study, killed outright (the whole process group) once the second run has a
+    # checkpoint past its first evaluation, then run again
+    p = subprocess.Popen(study(tmp_path, "b"), start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "b" / "dfm-x1000-s0" / "checkpoints"
+    deadline = time.time() + 300
+    while time.time() < deadline and not any(ckpt.glob("state-0000000[6-9].pt")):
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    assert any(ckpt.glob("state-*.pt")) and not any(ckpt.glob("state-00000012.pt"))
+    r = subprocess.run(study(tmp_path, "b"), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    a = json.loads((tmp_path / "a" / "curves.json").read_text())
+    b = json.loads((tmp_path / "b" / "curves.json").read_text())
+    assert a == b and a["series"]["dfm-x1000"]["curves"]["modes"]["step"] == [4, 8, 12]
+    assert (tmp_path / "a" / "table.md").read_text() == (tmp_path / "b" / "table.md").read_text()
+    # the run that had finished before the kill was not trained again
+    assert (tmp_path / "b" / "logs" / "gan-s0.log").read_text().count("done:") == 1
