@@ -86,3 +86,7 @@ def test_killed_study_rerun_gives_the_same_results(tmp_path):
     assert (tmp_path / "a" / "table.md").read_text() == (tmp_path / "b" / "table.md").read_text()
     # the run that had finished before the kill was not trained again
     assert (tmp_path / "b" / "logs" / "gan-s0.log").read_text().count("done:") == 1
+    # a spec changed under existing runs is refused, naming the difference
+    (tmp_path / "spec.yaml").write_text(SPEC.replace("lambda_scale: 1000", "lambda_scale: 10"))
+    r = run_cli("study", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "b"))
+    assert r.returncode == 2 and "objective.lambda_scale: 1000.0 -> 10.0" in r.stderr, r.stderr

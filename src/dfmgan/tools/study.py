@@ -23,6 +23,7 @@ results (``curves.json``, ``curves.png``, ``table.md``) come from the runs' ``st
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import re
 import signal
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..checkpoint import atomic_write, state_paths
-from ..config import TrainConfig, dotted, merge, read_file
+from ..config import TrainConfig, differences, dotted, from_dict, merge, read_file
 from ..errors import ConfigError
 from ..presets import build_config
 
@@ -121,11 +122,28 @@ def load_study(path: Path, out: Path, device: str | None = None) -> Study:
         for name, layer in layers.items():
             cfg = build_config(spec.get("preset"), overrides=merge(layer, {"seed": seed}))
             runs.append(Run(name, seed, cfg, out / f"{name}-s{seed}"))
+    for run in runs:
+        check_folder(run)
     steps = max(r.cfg.steps for r in runs)
     budgets = spec.get("budgets") or sorted({steps // 4, steps // 2, steps} - {0})
     if not all(isinstance(b, int) and 0 < b <= steps for b in budgets):
         raise ConfigError(f"study budgets must be steps in 1..{steps}, got {budgets!r}")
     return Study(runs, sorted(budgets), whole(spec, "jobs", 2), whole(spec, "threads", 1), out)
+
+
+def check_folder(run: Run) -> None:
+    """A run folder already there must hold this run's configuration (what may change on
+    resume aside), or the study would silently continue another experiment."""
+    saved = run.folder / "config.json"
+    if not saved.exists():
+        return
+    try:
+        diff = differences(from_dict(json.loads(saved.read_text()), where=str(saved)), run.cfg)
+    except ValueError as e:
+        raise ConfigError(f"{saved} is not valid JSON: {e}") from None
+    if diff:
+        raise ConfigError(f"{run.folder} holds a run of another configuration ({'; '.join(diff)}); "
+                          "remove it or use another --out")
 
 
 def _die_with_parent() -> None:
