@@ -99,3 +99,19 @@ def test_stacked_trains_and_evaluates_everywhere(tmp_path):
     assert "modes:" in r.stdout and "modes_kl:" in r.stdout
     r = run_cli("report", str(out))
     assert r.returncode == 0, r.stderr
+
+
+def test_stacked_mnist_with_a_classifier_trained_here(tmp_path, monkeypatch):
+    """The MNIST classifier is not bundled: `train_feature_net mnist` makes one from the
+    official IDX files, and `modes` then scores stacked-mnist with it."""
+    from dfmgan.evaluation import features
+    from dfmgan.evaluation.train_feature_net import main
+
+    write_mnist(tmp_path / "mnist", n=300)
+    main(["mnist", "--data-root", str(tmp_path / "mnist"), "--out", str(tmp_path / "w"),
+          "--epochs", "1"])
+    assert (tmp_path / "w" / "mnist.safetensors").exists()
+    monkeypatch.setattr(features, "WEIGHTS", tmp_path / "w")
+    s = load_stacked(tmp_path / "mnist", "train", None, None, base="mnist", sizes={"train": 64})
+    out = get_metric("modes")(Images(s.images, "stacked-mnist"), MetricOptions())
+    assert 1 <= out["modes"] <= 64 and out["modes_kl"] >= 0

@@ -2,6 +2,7 @@
 
     python -m dfmgan.evaluation.train_feature_net fashion-mnist
     python -m dfmgan.evaluation.train_feature_net digits
+    python -m dfmgan.evaluation.train_feature_net mnist --data-root ~/mnist   # for stacked-mnist
 
 Writes ``weights/<data>.safetensors`` and ``weights/<data>.json`` (accuracy, epochs,
 seed, sha256) beside this file; those files ship with the package."""
@@ -19,27 +20,30 @@ from ..data import load_dataset
 from .classifier import accuracy, feature_scale, train_classifier
 
 WEIGHTS = Path(__file__).with_name("weights")
-EPOCHS = {"fashion-mnist": 8, "digits": 60}
-SIZE = {"fashion-mnist": 32, "digits": 28}  # the size of each dataset's preset
+EPOCHS = {"fashion-mnist": 8, "digits": 60, "mnist": 8}
+SIZE = {"fashion-mnist": 32, "digits": 28, "mnist": 28}  # the size of each dataset's preset
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", choices=sorted(EPOCHS))
+    ap.add_argument("--data-root", help="where the data's files are (default: its usual place)")
+    ap.add_argument("--epochs", type=int, help="default: 8 (60 for digits)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=WEIGHTS)
     args = ap.parse_args(argv)
     size = SIZE[args.data]
-    train = load_dataset(args.data, split="train", size=size)
-    test = load_dataset(args.data, split="test", size=size)
+    train = load_dataset(args.data, args.data_root, split="train", size=size)
+    test = load_dataset(args.data, args.data_root, split="test", size=size)
+    epochs = args.epochs or EPOCHS[args.data]
     t0 = time.perf_counter()
-    net = train_classifier(train.images, train.labels, size, EPOCHS[args.data], args.seed)
+    net = train_classifier(train.images, train.labels, size, epochs, args.seed)
     acc = accuracy(net, test.images, test.labels)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{args.data}.safetensors"
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
     meta = {"data": args.data, "size": size, "test_accuracy": round(acc, 4),
-            "feature_scale": feature_scale(net, train.images), "epochs": EPOCHS[args.data],
+            "feature_scale": feature_scale(net, train.images), "epochs": epochs,
             "seed": args.seed, "train_images": len(train), "test_images": len(test),
             "train_seconds": round(time.perf_counter() - t0, 1),
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
