@@ -86,6 +86,14 @@ def test_killed_study_rerun_gives_the_same_results(tmp_path):
     assert (tmp_path / "a" / "table.md").read_text() == (tmp_path / "b" / "table.md").read_text()
     # the run that had finished before the kill was not trained again
     assert (tmp_path / "b" / "logs" / "gan-s0.log").read_text().count("done:") == 1
+    # a finished run's light files (what git keeps: no checkpoints, no weights) still count
+    import shutil
+    for name in ("checkpoints", "best"):
+        shutil.rmtree(tmp_path / "b" / "gan-s0" / name, ignore_errors=True)
+    r = subprocess.run(study(tmp_path, "b"), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "b" / "logs" / "gan-s0.log").read_text().count("done:") == 1
+    assert json.loads((tmp_path / "b" / "curves.json").read_text()) == a
     # a spec changed under existing runs is refused, naming the difference
     (tmp_path / "spec.yaml").write_text(SPEC.replace("lambda_scale: 1000", "lambda_scale: 10"))
     r = run_cli("study", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "b"))

@@ -59,8 +59,21 @@ class Run:
         paths = state_paths(self.folder)
         return paths[-1][0] if paths else 0
 
+    @property
+    def marker(self) -> Path:
+        """Written when the run ends at its last step: with ``config.json`` and
+        ``stats.jsonl`` it is all a finished run needs to count, so a study's light files
+        (no checkpoints) can be kept in git and a new machine skips what is done."""
+        return self.folder / "done.json"
+
     def finished(self) -> bool:
+        if self.marker.exists():
+            return json.loads(self.marker.read_text()).get("steps") == self.cfg.steps
         return self.done_steps() >= self.cfg.steps
+
+    def mark_done(self) -> None:
+        if self.done_steps() >= self.cfg.steps:
+            atomic_write(self.marker, json.dumps({"steps": self.cfg.steps}).encode())
 
 
 @dataclass
@@ -157,7 +170,7 @@ def _die_with_parent() -> None:
 
 def launch(run: Run, threads: int, logs: Path) -> subprocess.Popen:
     """``dfmgan train`` for this run: a new one from its resolved config, or a resume."""
-    if run.folder.exists() and not state_paths(run.folder):
+    if run.folder.exists() and not state_paths(run.folder):  # (finished runs never get here)
         for p in sorted(run.folder.rglob("*"), reverse=True):  # killed before any checkpoint:
             p.rmdir() if p.is_dir() else p.unlink()  # nothing to keep; start again
         run.folder.rmdir()
@@ -215,7 +228,9 @@ def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[st
             time.sleep(poll)
             for run in [r for r in running if r.process.poll() is not None]:
                 running.remove(run)
-                if run.process.returncode != 0 and stop["signum"] is None:
+                if run.process.returncode == 0:
+                    run.mark_done()
+                elif stop["signum"] is None:
                     failed.append(f"{run.name} (exit {run.process.returncode}; "
                                   f"see {logs / (run.name + '.log')})")
             if stop["signum"] is not None and not running:
