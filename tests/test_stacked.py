@@ -99,6 +99,8 @@ def test_stacked_trains_and_evaluates_everywhere(tmp_path):
     assert "modes:" in r.stdout and "modes_kl:" in r.stdout
     r = run_cli("report", str(out))
     assert r.returncode == 0, r.stderr
+    page = (out / "report.html").read_text()
+    assert 'alt="Modes covered (of 1,000) during training"' in page
 
 
 def test_stacked_mnist_with_a_classifier_trained_here(tmp_path, monkeypatch):

@@ -18,7 +18,11 @@ PANELS = [("Losses", ["loss/D", "loss/G", "loss/G_adv"]), ("D outputs", ["D(x)",
           ("DFM: denoiser loss on corrupted real features", ["dfm/denoiser_loss"]),
           ("DFM: ||r(Φ) - Φ|| on generated features", ["dfm/residual_gen"]),
           ("Feature matching", ["fm/distance"]),
-          ("FID during training", ["eval/fid", "eval/best_fid"])]
+          ("DFM: gradient norm at G(z), DFM term / adversarial term", ["dfm/grad_ratio"]),
+          ("FID during training (eval_raw: the raw G beside an EMA)",
+           ["eval/fid", "eval/best_fid", "eval_raw/fid"]),
+          ("Modes covered (of 1,000) during training", ["eval/modes", "eval_raw/modes"]),
+          ("KL of the mode histogram from uniform", ["eval/modes_kl", "eval_raw/modes_kl"])]
 
 
 def smooth(values: list[float], window: int) -> list[float]:
