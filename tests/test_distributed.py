@@ -120,3 +120,72 @@ def test_two_process_dfm_resumes_bitwise(tmp_path):
     for net in a:
         for k in a[net]:
             assert torch.equal(a[net][k], b[net][k]), (net, k)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def two_nodes(args: list[str], cwd) -> list[subprocess.Popen]:
+    """`torchrun --nnodes 2` as a cluster would start it, one agent per node with one
+    worker each, meeting by c10d rendezvous on the loopback address (gloo)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    endpoint, rdzv = f"127.0.0.1:{free_port()}", f"job{time.time_ns()}"
+    return [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2",
+                              "--nproc_per_node", "1", "--node_rank", str(node),
+                              "--rdzv_backend", "c10d", "--rdzv_endpoint", endpoint,
+                              "--rdzv_id", rdzv, "--rdzv_conf", f"is_host={int(node == 0)}",
+                              "-m", "dfmgan", "train", *args],
+                             env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for node in (0, 1)]
+
+
+def finish(nodes, timeout=300) -> list[str]:
+    errs = [p.communicate(timeout=timeout)[1] for p in nodes]
+    assert all(p.returncode == 0 for p in nodes), "\n".join(e[-2000:] for e in errs)
+    return errs
+
+
+def test_two_nodes_train_stop_on_one_node_and_resume_bitwise(tmp_path):
+    flags = ["--preset", "digits", *TINY_FLAGS, "--set", "checkpoint_every=2"]
+    straight, part, local = tmp_path / "straight", tmp_path / "part", tmp_path / "local"
+    finish(two_nodes([*flags, "--steps", "4", "--out", str(straight)], tmp_path))
+    r = run_cli("train", *flags, "--steps", "4", "--nproc", "2", "--out", str(local))
+    assert r.returncode == 0, r.stderr[-2000:]
+    a, c = (load_file(d / "generator.safetensors") for d in (straight, local))
+    assert all(torch.equal(a[k], c[k]) for k in a)  # two nodes == two local processes
+    # a long run, stopped by SIGTERM to node 1's worker alone (as a scheduler might)
+    nodes = two_nodes([*flags, "--set", "checkpoint_every=100000", "--steps", "100000",
+                       "--out", str(part)], tmp_path)
+    stats, t0 = part / "stats.jsonl", time.time()
+    while not (stats.exists() and len(stats.read_text().splitlines()) >= 3):
+        assert nodes[0].poll() is None and time.time() - t0 < 180, nodes[0].communicate()
+        time.sleep(0.1)
+    os.kill(worker_pid(nodes[1].pid, rank=int(not _rank_of(nodes[0].pid))), signal.SIGTERM)
+    errs = [p.communicate(timeout=120)[1] for p in nodes]
+    assert any("stopped at step" in e for e in errs), errs
+    last = state_paths(part)[-1][0]
+    assert [json.loads(l)["step"] for l in stats.read_text().splitlines()] == list(range(1, last + 1))
+    # resume on two nodes, to two steps past the stop, and against a straight run as long
+    finish(two_nodes(["--resume", str(part), "--steps", str(last + 2), "--no-progress"], tmp_path))
+    finish(two_nodes([*flags, "--steps", str(last + 2), "--out", str(tmp_path / "s2")], tmp_path))
+    a = torch.load(state_paths(tmp_path / "s2")[-1][1], weights_only=True)["objective"]["modules"]
+    b = torch.load(state_paths(part)[-1][1], weights_only=True)["objective"]["modules"]
+    for net in a:
+        for k in a[net]:
+            assert torch.equal(a[net][k], b[net][k]), (net, k)
+
+
+def _rank_of(agent: int) -> int:
+    """The global rank of the one worker under torchrun agent ``agent``."""
+    for rank in (0, 1):
+        try:
+            worker_pid(agent, rank)
+            return rank
+        except AssertionError:
+            continue
+    raise AssertionError(f"no worker under {agent}")
