@@ -12,7 +12,7 @@ TORCH ?= torch==2.13.0
 INC := .venv-inception
 INC_TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test test-inception bench clean
+.PHONY: demo test test-inception bench gpu-check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,10 @@ $(INC)/.installed: pyproject.toml
 
 test-inception: $(INC)/.installed
 	$(INC)/bin/python -m pytest -m inception tests/test_inception.py
+
+# On a GPU machine with torch preinstalled and no network: every GPU path, one summary line.
+gpu-check:
+	PYTHONPATH=src $(PY) benchmarks/gpu_check.py
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/train_speed.py

@@ -1,0 +1,20 @@
+"""The GPU check's own logic, run on the CPU (the GPU run itself needs a GPU machine)."""
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+
+@pytest.mark.slow
+def test_gpu_check_passes_on_the_cpu(tmp_path):
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--device",
+                        "cpu", "--quick", "--json", str(tmp_path / "gc.json")],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    last = r.stdout.strip().splitlines()[-1]
+    assert last.startswith("gpu-check: 17/17 passed on CPU"), last
+    results = json.loads((tmp_path / "gc.json").read_text())["results"]
+    names = {x["check"] for x in results}
+    assert {"train dfm bf16", "resume cpu -> device: equal", "torchrun, 1 process", "eval"} <= names
