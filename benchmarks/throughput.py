@@ -58,20 +58,24 @@ def nets(preset: str, loss: str, device: str, **over):
 
     cfg = build_config(preset, overrides=merge({"objective": {"name": loss}}, over))
     G, D = Generator(cfg.net).to(device), Discriminator(cfg.net).to(device)
-    return G, D, build_objective(G, D, cfg.objective, cfg.optim)
+    return G, D, build_objective(G, D, cfg.objective, cfg.optim), cfg
 
 
 def ours(preset: str, loss: str, steps: int, device: str, **over):
     from dfmgan.data import to_float
 
-    G, D, obj = nets(preset, loss, device, **over)
+    from dfmgan.training import speed
+
+    G, D, obj, cfg = nets(preset, loss, device, **over)
+    speed.apply(cfg.speed, obj, torch.device(device))  # as `dfmgan train` sets it up
     c, s = G.cfg.channels, G.cfg.size
     data = torch.randint(0, 256, (2048, c, s, s), dtype=torch.uint8, device=device)
     g = torch.Generator().manual_seed(0)
 
     def step():
         idx = torch.randint(0, len(data), (BATCH,), generator=g).to(device)
-        obj.step(to_float(data[idx]), G.sample_latent(BATCH, g).to(device))
+        real = speed.layout(to_float(data[idx]), cfg.speed)
+        obj.step(real, G.sample_latent(BATCH, g).to(device))
 
     return timed(step, steps, device)
 
@@ -98,7 +102,7 @@ class PerSampleSet(torch.utils.data.Dataset):
 
 
 def canonical(preset: str, steps: int, device: str):
-    netG, netD, _ = nets(preset, "gan", device, **W64)
+    netG, netD, _, _ = nets(preset, "gan", device, **W64)
     cfg, size = netG.cfg, netG.cfg.size
     sig, crit = nn.Sigmoid(), nn.BCELoss()
     optD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -143,7 +147,7 @@ def timed(step, steps: int, device: str) -> dict:
 
 
 def sampling(preset: str, device: str, n: int = 2048) -> dict:
-    G, _, _ = nets(preset, "gan", device, **W64)
+    G, _, _, _ = nets(preset, "gan", device, **W64)
     from dfmgan.sampling import generate
 
     z = G.sample_latent(n)
