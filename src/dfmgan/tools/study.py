@@ -181,10 +181,10 @@ def launch(run: Run, threads: int, logs: Path) -> subprocess.Popen:
         atomic_write(config, run.cfg.to_json().encode())
         args = ["--config", str(config), "--out", str(run.folder)]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    log = (logs / f"{run.name}.log").open("a")
-    return subprocess.Popen([sys.executable, "-m", "dfmgan", "train", *args, "--no-progress",
-                             "--steps", str(run.cfg.steps)], stdout=log, stderr=subprocess.STDOUT,
-                            env=env, preexec_fn=_die_with_parent)
+    with (logs / f"{run.name}.log").open("a") as log:  # the child keeps its own copy
+        return subprocess.Popen([sys.executable, "-m", "dfmgan", "train", *args, "--no-progress",
+                                 "--steps", str(run.cfg.steps)], stdout=log,
+                                stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
 
 
 def progress_of(run: Run) -> int:
