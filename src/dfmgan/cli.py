@@ -42,6 +42,7 @@ TRAIN_FLAGS = {
     "data": "data.name", "data_root": "data.root", "split": "data.split",
     "steps": "steps", "epochs": "epochs", "batch_size": "batch_size", "seed": "seed",
     "device": "device", "objective": "objective.name", "scheme": "objective.scheme",
+    "adversarial": "objective.adversarial",
     "lr": "optim.lr", "size": "net.size", "channels": "net.channels",
     "g_width": "net.g_width", "d_width": "net.d_width", "latent": "net.latent",
     "sample_every": "sample_every", "checkpoint_every": "checkpoint_every", "keep": "keep",
@@ -65,7 +66,9 @@ def add_train(sub) -> None:
     p.add_argument("--config", metavar="FILE", help="YAML or JSON settings; flags override it")
     p.add_argument("--out", metavar="DIR", help="run folder to create")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR exactly")
-    p.add_argument("--data", help="digits, mnist, fashion-mnist, cifar10, stl10, svhn, folder, lsun")
+    from .data import DATASETS
+    p.add_argument("--data", metavar="NAME", help="the dataset: " + ", ".join(DATASETS) +
+                   " (default: the preset's, else digits)")
     p.add_argument("--data-root", metavar="PATH", help="where the dataset's files are")
     p.add_argument("--split")
     for flag, kind in [("--steps", int), ("--epochs", float), ("--batch-size", int),
@@ -75,9 +78,15 @@ def add_train(sub) -> None:
                        ("--eval-every", int), ("--eval-n", int)]:
         p.add_argument(flag, type=kind)
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
-    p.add_argument("--objective", help="gan (default), dfm (denoising feature matching) "
-                   "or fm (feature matching)")
+    from .objectives import OBJECTIVES
+    p.add_argument("--objective", choices=sorted(OBJECTIVES), help="; ".join(
+        f"{k}: {c.summary}" for k, c in OBJECTIVES.items()))
     p.add_argument("--scheme", choices=["alternating", "simultaneous"])
+    from .objectives.adversarial import ADVERSARIAL
+    p.add_argument("--adversarial", choices=sorted(ADVERSARIAL), help="D's loss and G's "
+                   "adversarial term; DFM and FM add to any: " + "; ".join(
+                       f"{k}: {(c.__doc__ or '').split(':')[0].strip()}" for k, c in ADVERSARIAL.items())
+                   + " (default: non-saturating). With hinge, try --set net.d_norm=spectral")
     p.add_argument("--latent", choices=["uniform", "normal"])
     p.add_argument("--classes", type=int, metavar="K",
                    help="conditional DCGAN on K classes (the label enters G and D)")
@@ -126,10 +135,11 @@ def add_eval(sub) -> None:
     p = sub.add_parser("eval", help="score a generator with metrics by name",
                        epilog=EXAMPLES["eval"], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("source", help="a run folder or a generator .safetensors snapshot")
-    p.add_argument("--metrics", help="comma-separated: fid, kid, pr, is, coverage; modes on "
-                   "stacked data; for a conditional generator also nn-error, cas (against the "
-                   "test split). Default: the data's own (modes on stacked-*), else "
-                   "fid,kid,pr,is,coverage")
+    from .evaluation.registry import METRICS, get_metric
+    get_metric("fid")  # registers every metric module
+    p.add_argument("--metrics", help="comma-separated, of: " + ", ".join(sorted(METRICS)) +
+                   ". Default: the data's own (modes on stacked-*), else fid,kid,pr,is,coverage; "
+                   "nn-error and cas score a conditional generator against the test split")
     p.add_argument("--n", type=int, default=10_000, help="generated samples (default 10000)")
     p.add_argument("--n-real", type=int, help="reference images (default: --n)")
     p.add_argument("--data", help="reference dataset (default: the run's)")

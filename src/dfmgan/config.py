@@ -45,6 +45,7 @@ class DenoiserConfig:
 class ObjectiveConfig:
     name: str = "gan"  # gan | dfm | fm
     scheme: str = "alternating"  # "alternating" (DCGAN) or "simultaneous" (DFM)
+    adversarial: str = "non-saturating"  # D's loss and G's adversarial term (or "hinge")
     lambda_denoise: float | None = None  # None = 0.03 / n_h (DFM §4)
     lambda_scale: float = 1.0  # multiplies λ_denoise: 1000 = a thousand times the paper's
     # > 0: λ is set every step so that the DFM term's gradient at G(z) is this share of the

@@ -25,6 +25,7 @@ from ..errors import ConfigError
 from .init import dcgan_init
 
 SIZES = (28, 32, 48, 64, 96, 128)
+D_NORMS = ("batch", "spectral", "none")
 
 
 @dataclass
@@ -39,6 +40,9 @@ class NetConfig:
     d_width: int = 64  # channels of D's first layer
     bn_affine: bool = True  # False: BatchNorm without scale/bias (DCGAN suppl., MNIST)
     n_classes: int = 0  # > 0 for the conditional DCGAN
+    # D's normalisation: "batch" (DCGAN), "spectral" (SNGAN: every conv's weight divided by
+    # its largest singular value, no BatchNorm) or "none"
+    d_norm: str = "batch"
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
@@ -47,6 +51,8 @@ class NetConfig:
             raise ConfigError(f"unsupported channel count {self.channels}; use 1 or 3")
         if self.latent not in ("uniform", "normal"):
             raise ConfigError(f"unknown latent distribution {self.latent!r}; use uniform or normal")
+        if self.d_norm not in D_NORMS:
+            raise ConfigError(f"unknown D normalisation {self.d_norm!r}; use {', '.join(D_NORMS)}")
         if min(self.g_width, self.d_width, self.nz) < 1:
             raise ConfigError("g_width, d_width and nz must be positive")
 
@@ -102,6 +108,18 @@ class Generator(nn.Module):
         return torch.rand(n, self.cfg.nz, generator=generator) * 2 - 1
 
 
+def spectral(net: nn.Module) -> None:
+    """Spectral normalisation (Miyato et al. 2018) on every conv of ``net``, in place:
+    W / σ(W), σ estimated by one power iteration per forward pass in training mode, on the
+    weight reshaped to (out, in·k·k) as SNGAN does (torch's parametrization; its u and v
+    vectors are buffers, so they are saved and resume exactly)."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for module in list(net.modules()):
+        if isinstance(module, nn.Conv2d):
+            spectral_norm(module)
+
+
 @dataclass
 class DFeatures:
     """D's outputs with its intermediate activations, for objectives and probes."""
@@ -127,12 +145,15 @@ class Discriminator(nn.Module):
         cin = cfg.channels + cfg.n_classes
         blocks = [nn.Sequential(nn.Conv2d(cin, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True))]
         for a, b in zip(widths[:-1], widths[1:]):
-            blocks.append(nn.Sequential(nn.Conv2d(a, b, 4, 2, 1, bias=False),
-                                        _bn2d(b, cfg.bn_affine), nn.LeakyReLU(0.2, True)))
+            norm = [_bn2d(b, cfg.bn_affine)] if cfg.d_norm == "batch" else []
+            blocks.append(nn.Sequential(nn.Conv2d(a, b, 4, 2, 1, bias=cfg.d_norm != "batch"),
+                                        *norm, nn.LeakyReLU(0.2, True)))
         self.blocks = nn.ModuleList(blocks)
         # The final map (B, widths[-1], base, base) -> one logit: a conv over the whole map.
         self.head = nn.Conv2d(widths[-1], 1, base, 1, 0)
         self.apply(dcgan_init)
+        if cfg.d_norm == "spectral":
+            spectral(self)
 
     def feature_dims(self) -> list[int]:
         """Flattened size of each block's output; the last is Φ's size n_h."""

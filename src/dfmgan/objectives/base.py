@@ -24,13 +24,13 @@ import contextlib
 from typing import Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..config import ObjectiveConfig, OptimConfig
 from ..distributed import average_gradients
 from ..errors import ConfigError
 from ..models import DFeatures
+from .adversarial import family
 
 Stats = dict[str, torch.Tensor]
 SCHEMES = ("alternating", "simultaneous")
@@ -61,21 +61,6 @@ def frozen(*modules: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
-def d_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """BCE of D: -log D(x) - log(1 - D(G(z))), on logits (B,)."""
-    return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
-
-
-def g_adv_loss(d_gen: torch.Tensor) -> torch.Tensor:
-    """Non-saturating generator loss -log D(G(z)) (Goodfellow et al. 2014, §3)."""
-    return F.softplus(-d_gen).mean()
-
-
-def d_stats(d_real: torch.Tensor, d_fake: torch.Tensor) -> Stats:
-    return {"D(x)": torch.sigmoid(d_real.detach()).mean(),
-            "D(G(z))": torch.sigmoid(d_fake.detach()).mean()}
-
-
 def detached(stats: Stats) -> Stats:
     return {k: v.detach() if isinstance(v, torch.Tensor) else torch.tensor(float(v))
             for k, v in stats.items()}
@@ -83,12 +68,14 @@ def detached(stats: Stats) -> Stats:
 
 class Objective:
     name: str = ""
+    summary: str = ""  # one line for --help
     needs_real_for_g = False  # G's loss reads real features (feature matching)
 
     def __init__(self, G: nn.Module, D: nn.Module, cfg: ObjectiveConfig, optim: OptimConfig):
         if cfg.scheme not in SCHEMES:
             raise ConfigError(f"unknown update scheme {cfg.scheme!r}; use {' or '.join(SCHEMES)}")
         self.G, self.D, self.cfg, self.optim_cfg = G, D, cfg, optim
+        self.adv = family(cfg.adversarial)  # D's loss and G's adversarial term
         self.nets: dict[str, nn.Module] = {"G": G, "D": D}
         self.opt = {"G": adam(G, optim), "D": adam(D, optim)}
         self.t = 0  # steps taken, for schedules
@@ -115,7 +102,7 @@ class Objective:
     # --- what subclasses define -------------------------------------------------
     def g_loss(self, fake: DFeatures, real: DFeatures | None) -> tuple[torch.Tensor, Stats]:
         """G's loss from D's view of G(z) (and of x when ``needs_real_for_g``)."""
-        return g_adv_loss(fake.logits), {}
+        return self.adv.g_loss(fake.logits), {}
 
     def aux_losses(self, real: DFeatures) -> dict[str, tuple[torch.Tensor, Stats]]:
         """Losses of the extra trainees, by name, from D's view of real data."""
@@ -136,7 +123,7 @@ class Objective:
     def _simultaneous(self, real, z, labels) -> Stats:
         fake = self.G(z, labels)  # (B, C, H, W): the one G forward of the step
         fr, ff = self.D.features(real, labels), self.D.features(fake, labels)
-        loss_d = d_loss(fr.logits, ff.logits)
+        loss_d = self.adv.d_loss(fr.logits, ff.logits)
         loss_g, g_stats = self.g_loss(ff, fr)
         aux = self.aux_losses(fr)
         losses = {"D": loss_d, "G": loss_g, **{k: v[0] for k, v in aux.items()}}
@@ -159,7 +146,7 @@ class Objective:
     def _alternating(self, real, z, labels) -> Stats:
         fake = self.G(z, labels)  # one G forward serves both updates
         fr, ff = self.D.features(real, labels), self.D.features(fake.detach(), labels)
-        loss_d = d_loss(fr.logits, ff.logits)
+        loss_d = self.adv.d_loss(fr.logits, ff.logits)
         self._update("D", loss_d)
         extras = [m for k, m in self.nets.items() if k not in ("G", "D")]
         fr_new = None
@@ -175,9 +162,9 @@ class Objective:
         self._update("G", loss_g)
         return self._stats(loss_d, loss_g, fr, ff, g_stats, aux)
 
-    @staticmethod
-    def _stats(loss_d, loss_g, fr, ff, g_stats, aux) -> Stats:
-        out = {"loss/D": loss_d, "loss/G": loss_g, **d_stats(fr.logits, ff.logits), **g_stats}
+    def _stats(self, loss_d, loss_g, fr, ff, g_stats, aux) -> Stats:
+        out = {"loss/D": loss_d, "loss/G": loss_g, **self.adv.d_stats(fr.logits, ff.logits),
+               **g_stats}
         for _, s in aux.values():
             out.update(s)
         return out

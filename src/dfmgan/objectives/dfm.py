@@ -22,12 +22,14 @@ import torch
 
 from ..errors import ConfigError
 from ..models import Denoiser, annealed_sigma, corrupt
-from .base import Objective, g_adv_loss
+from .base import Objective
 from .features import feature_dim, phi
 
 
 class DFMObjective(Objective):
     name = "dfm"
+    summary = ("denoising feature matching (Warde-Farley & Bengio 2017): + λ||Φ - r(Φ)||² "
+               "on D's features; sets Adam 1e-4 and the simultaneous scheme")
 
     def __init__(self, G, D, cfg, optim):
         super().__init__(G, D, cfg, optim)
@@ -48,7 +50,7 @@ class DFMObjective(Objective):
         with torch.no_grad():  # r(Φ(G(z))): a constant target, own BatchNorm pass
             target = self.R(h.detach())
         sq = (h - target).pow(2).sum(1)  # (B,) ||Φ - r(Φ)||²
-        adv = self.cfg.lambda_adv * g_adv_loss(fake.logits)
+        adv = self.cfg.lambda_adv * self.adv.g_loss(fake.logits)
         lam, stats = self.lambda_denoise, {}
         if self.cfg.dfm_grad_share > 0 or self.diagnose:
             lam, stats = self.weigh(fake.inputs, sq.mean(), adv)

@@ -10,6 +10,7 @@ from .features import feature_dim, phi
 
 class FeatureMatchingObjective(Objective):
     name = "fm"
+    summary = "feature matching (Salimans et al. 2016): ||E Φ(x) - E Φ(G(z))||² instead"
     needs_real_for_g = True
 
     def __init__(self, G, D, cfg, optim):

@@ -6,4 +6,5 @@ from .base import Objective
 
 
 class GANObjective(Objective):
-    name = "gan"  # the base class's G loss is exactly -log D(G(z))
+    name = "gan"
+    summary = "the DCGAN baseline, G minimises the adversarial term alone (default)"  # the base class's G loss is exactly -log D(G(z))

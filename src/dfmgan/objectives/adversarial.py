@@ -1,0 +1,72 @@
+"""Adversarial loss families (cf. compare_gan's ``loss_lib``): D's loss on the logits of
+real and generated batches, and G's adversarial loss on D's logits of G(z). Objectives add
+their own G terms (DFM, feature matching) on top of whichever family is chosen
+(``objective.adversarial``), so every term composes with every family.
+
+A new family is one class here (or in its own module) with ``@register_adversarial``; the
+CLI's ``--adversarial`` choices and help come from this registry."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+Stats = dict[str, torch.Tensor]
+ADVERSARIAL: dict[str, type["Adversarial"]] = {}
+
+
+def register_adversarial(cls: type["Adversarial"]) -> type["Adversarial"]:
+    ADVERSARIAL[cls.name] = cls
+    return cls
+
+
+class Adversarial:
+    """One family: ``d_loss(d_real, d_fake)`` and ``g_loss(d_gen)`` on logits (B,)."""
+
+    name = ""
+
+    def d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def g_loss(self, d_gen: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def d_stats(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> Stats:
+        """D's view of each batch, as a probability (σ of the logit) for every family."""
+        return {"D(x)": torch.sigmoid(d_real.detach()).mean(),
+                "D(G(z))": torch.sigmoid(d_fake.detach()).mean()}
+
+
+@register_adversarial
+class NonSaturating(Adversarial):
+    """DCGAN's: D minimises BCE, -log D(x) - log(1 - D(G(z))); G minimises -log D(G(z))
+    (Goodfellow et al. 2014, §3), on logits via softplus."""
+
+    name = "non-saturating"
+
+    def d_loss(self, d_real, d_fake):
+        return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+
+    def g_loss(self, d_gen):
+        return F.softplus(-d_gen).mean()
+
+
+@register_adversarial
+class Hinge(Adversarial):
+    """SNGAN's and BigGAN's (Lim & Ye 2017; Miyato et al. 2018, eq. 17): D minimises
+    E max(0, 1 - D(x)) + E max(0, 1 + D(G(z))); G minimises -E D(G(z))."""
+
+    name = "hinge"
+
+    def d_loss(self, d_real, d_fake):
+        return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+
+    def g_loss(self, d_gen):
+        return -d_gen.mean()
+
+
+def family(name: str) -> Adversarial:
+    from ..errors import ConfigError
+
+    if name not in ADVERSARIAL:
+        raise ConfigError(f"unknown adversarial loss {name!r}; choose one of {', '.join(ADVERSARIAL)}")
+    return ADVERSARIAL[name]()
