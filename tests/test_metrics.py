@@ -118,3 +118,29 @@ def test_unknown_metric():
 
     with pytest.raises(DfmganError, match="unknown metric"):
         get_metric("bogus")
+
+
+def test_a_new_metric_module_is_found_without_editing_any_list(tmp_path):
+    """One file with @register_metric in dfmgan/evaluation/ is all a metric needs."""
+    import subprocess
+    import sys
+
+    from dfmgan.evaluation import registry
+
+    module = registry.__file__.replace("registry.py", "zz_test_metric.py")
+    with open(module, "w") as f:
+        f.write('from .registry import register_metric\n\n\n'
+                '@register_metric("zz-mean")\n'
+                'def mean_feature(gen, real, opts):\n'
+                '    return {"zz_mean": float(gen.pool.mean())}\n')
+    try:
+        code = ("from dfmgan.evaluation.registry import get_metric, needs; "
+                "print(needs('zz-mean'), get_metric('zz-mean').__name__)")
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert r.stdout.split() == ["features", "mean_feature"], r.stderr
+        r = subprocess.run([sys.executable, "-m", "dfmgan", "eval", "--help"], capture_output=True,
+                           text=True)
+        assert "zz-mean" in r.stdout
+    finally:
+        import os
+        os.remove(module)

@@ -117,3 +117,14 @@ def test_stacked_mnist_with_a_classifier_trained_here(tmp_path, monkeypatch):
     s = load_stacked(tmp_path / "mnist", "train", None, None, base="mnist", sizes={"train": 64})
     out = get_metric("modes")(Images(s.images, "stacked-mnist"), MetricOptions())
     assert 1 <= out["modes"] <= 64 and out["modes_kl"] >= 0
+
+
+def test_the_best_checkpoint_key_can_be_named(tmp_path):
+    args = ["train", "--preset", "stacked-digits", "--steps", "2", "--eval-every", "2",
+            "--set", "eval_n=300", *TINY_FLAGS]
+    r = run_cli(*args, "--set", "eval_best=fid", "--out", str(tmp_path / "bad"))
+    assert r.returncode == 2 and "eval_best 'fid' is not a key" in r.stderr, r.stderr
+    r = run_cli(*args, "--set", "eval_best=modes_kl", "--out", str(tmp_path / "ok"))
+    assert r.returncode == 0, r.stderr
+    import json
+    assert "modes_kl" in json.loads((tmp_path / "ok" / "best" / "best.json").read_text())

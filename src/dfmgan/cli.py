@@ -135,8 +135,8 @@ def add_eval(sub) -> None:
     p = sub.add_parser("eval", help="score a generator with metrics by name",
                        epilog=EXAMPLES["eval"], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("source", help="a run folder or a generator .safetensors snapshot")
-    from .evaluation.registry import METRICS, get_metric
-    get_metric("fid")  # registers every metric module
+    from .evaluation.registry import METRICS, discover
+    discover()  # registers every metric module
     p.add_argument("--metrics", help="comma-separated, of: " + ", ".join(sorted(METRICS)) +
                    ". Default: the data's own (modes on stacked-*), else fid,kid,pr,is,coverage; "
                    "nn-error and cas score a conditional generator against the test split")

@@ -91,6 +91,7 @@ class TrainConfig:
     eval_every: int = 0  # > 0: cheap FID every N steps, best checkpoint kept in RUN/best
     eval_n: int = 5000  # samples (and real images) for that FID
     eval_metrics: str = ""  # comma-separated metric names; "" = the dataset's (fid, or modes)
+    eval_best: str = ""  # the key RUN/best is kept by (lowest wins); "" = the first metric's
     ema: float = 0.0  # > 0: keep an EMA of G's weights with this half-life in images
     sample_bn: str = "batch"  # BatchNorm mode when sampling: "batch" or "running"
     speed: SpeedConfig = field(default_factory=SpeedConfig)
@@ -105,7 +106,7 @@ class TrainConfig:
 
 # Settings that may change when a run is resumed; everything else must match.
 RESUMABLE = {"steps", "epochs", "device", "sample_every", "checkpoint_every", "keep",
-             "log_every", "preset", "data.root", "eval_every", "eval_n", "eval_metrics",
+             "log_every", "preset", "data.root", "eval_every", "eval_n", "eval_metrics", "eval_best",
              "speed.precision",
              "speed.channels_last", "speed.compile", "speed.cudnn_benchmark"}
 

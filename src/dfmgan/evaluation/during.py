@@ -23,7 +23,8 @@ from .registry import BEST, MetricOptions, needs
 
 
 class TrainingEvaluator:
-    def __init__(self, source, data: str, G, n: int, seed: int, device, metrics: str = ""):
+    def __init__(self, source, data: str, G, n: int, seed: int, device, metrics: str = "",
+                 best: str = ""):
         names = [m.strip() for m in metrics.split(",") if m.strip()]
         self.metrics, self.data, self.device = metrics_for(data, names), data, device
         kinds = {m: needs(m) for m in self.metrics}
@@ -38,7 +39,11 @@ class TrainingEvaluator:
         self.z = G.sample_latent(n, g)  # (n, nz)
         n_cls = G.cfg.n_classes
         self.labels = torch.arange(n) % n_cls if n_cls else None
-        self.best_key = next((BEST[m] for m in self.metrics if m in BEST), None)
+        keys = [BEST[m] for m in self.metrics if m in BEST]
+        if best and best not in keys:
+            raise DfmganError(f"eval_best {best!r} is not a key the metrics keep a best by "
+                              f"({', '.join(keys) or 'none of ' + ', '.join(self.metrics)})")
+        self.best_key = best or (keys[0] if keys else None)
 
     def scores(self, G) -> dict[str, float]:
         images = generate(G, self.z, self.labels, "batch")

@@ -79,8 +79,29 @@ def is_labelled(name: str) -> bool:
     return needs(name) == "labelled"
 
 
+_DISCOVERED: list[bool] = []
+
+
+def discover() -> None:
+    """Import every module of this package that registers a metric, so a new metric is one
+    file with ``@register_metric`` and no list to edit. Only modules whose text holds the
+    decorator are imported (the Inception network's, say, is left alone)."""
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    if _DISCOVERED:
+        return
+    _DISCOVERED.append(True)
+    here = Path(__file__).parent
+    for info in pkgutil.iter_modules([str(here)]):
+        path = here / f"{info.name}.py"
+        if info.name != "registry" and path.exists() and "@register_metric(" in path.read_text():
+            importlib.import_module(f"{__package__}.{info.name}")
+
+
 def get_metric(name: str) -> MetricFn:
-    from . import labelled, metrics, stacked_modes  # noqa: F401  (registers the standard set)
+    discover()
 
     if name not in METRICS:
         raise DfmganError(f"unknown metric {name!r}; choose from {', '.join(sorted(METRICS))}")

@@ -96,7 +96,7 @@ class Trainer:
         if isinstance(self.source, ArraySource) and self.device.type == "cuda":
             self.source.images = self.source.images.to(self.device)  # uint8 set on the GPU
         self.evaluator = TrainingEvaluator(self.source, cfg.data.name, G, cfg.eval_n, cfg.seed,
-                                           self.device, cfg.eval_metrics) \
+                                           self.device, cfg.eval_metrics, cfg.eval_best) \
             if cfg.eval_every and self.world.main else None
         self.best = BestKeeper(run.path)
 
