@@ -11,6 +11,7 @@ DFM (Warde-Farley & Bengio 2017, §4), with ``--objective dfm``:
 from __future__ import annotations
 
 from .config import ConfigError, TrainConfig, from_dict, merge
+from .data import facts
 
 
 def _p(data: str, size: int, ch: int, width: int, **extra) -> dict:
@@ -52,11 +53,6 @@ OBJECTIVE_DEFAULTS: dict[str, dict] = {
     "fm": {},
 }
 
-# A dataset named without a preset takes the preset made for it.
-DATA_PRESET = {"digits": "digits", "mnist": "mnist", "fashion-mnist": "fashion-mnist",
-               "svhn": "svhn", "cifar10": "cifar10", "stl10": "stl10-48",
-               "lsun": "lsun-bedroom-64", "stacked-mnist": "stacked-mnist",
-               "stacked-fashion-mnist": "stacked-fashion-mnist", "stacked-digits": "stacked-digits"}
 
 
 def preset_dict(name: str) -> dict:
@@ -70,8 +66,8 @@ def build_config(preset: str | None = None, file: dict | None = None,
     """defaults (or ``base``, a saved run's config) < preset < file < overrides."""
     d = base if base is not None else TrainConfig().to_dict()
     data = (overrides or {}).get("data", {}).get("name") or (file or {}).get("data", {}).get("name")
-    if preset is None and base is None and data in DATA_PRESET:
-        preset = DATA_PRESET[data]
+    if preset is None and base is None and (info := facts(data)) is not None:
+        preset = info.preset  # a dataset named without a preset takes the one made for it
     layers = [preset_dict(preset) if preset else {}, file or {}, overrides or {}]
     if base is None:  # a resumed run keeps what it resolved to
         name = next((l["objective"]["name"] for l in reversed(layers)

@@ -27,6 +27,8 @@ class DatasetInfo:
     sized: bool = False  # the loader takes (root, split, size, channels) itself
     needs_root: bool = True  # False: the data ships with a package (no --data-root)
     metrics: tuple[str, ...] = ()  # what `eval` and evaluation in training score by default
+    preset: str | None = None  # the preset a run naming this data without one gets
+    feature_net: str | None = None  # the bundled feature network that matches it
 
 
 def _registry() -> dict[str, DatasetInfo]:
@@ -38,29 +40,36 @@ def _registry() -> dict[str, DatasetInfo]:
     idx_files = "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-*.gz"
     stacked = partial(DatasetInfo, splits=("train", "test"), sized=True, metrics=("modes",))
     return {
-        "digits": DatasetInfo(load_digits, None, ("train", "test", "all"), needs_root=False),
+        "digits": DatasetInfo(load_digits, None, ("train", "test", "all"), needs_root=False,
+                              preset="digits", feature_net="digits"),
         "mnist": DatasetInfo(partial(idx.load_idx, name="mnist"), None, ("train", "test"),
-                             f"{idx_files} ({idx.SOURCES['mnist']})"),
+                             f"{idx_files} ({idx.SOURCES['mnist']})", preset="mnist"),
         "fashion-mnist": DatasetInfo(partial(idx.load_idx, name="fashion-mnist"),
                                      "/usr/share/datasets/fashion-mnist", ("train", "test"),
-                                     f"{idx_files} ({idx.SOURCES['fashion-mnist']})"),
+                                     f"{idx_files} ({idx.SOURCES['fashion-mnist']})",
+                                     preset="fashion-mnist", feature_net="fashion-mnist"),
         "cifar10": DatasetInfo(cifar.load_cifar10, None, ("train", "test"),
-                               f"cifar-10-python.tar.gz or cifar-10-batches-py/ ({cifar.SOURCE})"),
+                               f"cifar-10-python.tar.gz or cifar-10-batches-py/ ({cifar.SOURCE})",
+                               preset="cifar10"),
         "stl10": DatasetInfo(stl10.load_stl10, None, ("unlabeled", "train", "test"),
-                             f"stl10_binary/*_X.bin and *_y.bin ({stl10.SOURCE})"),
+                             f"stl10_binary/*_X.bin and *_y.bin ({stl10.SOURCE})", preset="stl10-48"),
         "svhn": DatasetInfo(svhn.load_svhn, None, tuple(svhn.SPLITS),
-                            f"train_32x32.mat, test_32x32.mat, extra_32x32.mat ({svhn.SOURCE})"),
+                            f"train_32x32.mat, test_32x32.mat, extra_32x32.mat ({svhn.SOURCE})",
+                            preset="svhn"),
         "folder": DatasetInfo(load_folder, None, ("train",),
                               "a folder tree of .png/.jpg/.jpeg/.webp images", streams=True),
-        "lsun": DatasetInfo(lsun.load_lsun, None, ("train",), lsun.SOURCE, streams=True),
+        "lsun": DatasetInfo(lsun.load_lsun, None, ("train",), lsun.SOURCE, streams=True,
+                            preset="lsun-bedroom-64"),
         # 1,000-mode stacked sets (data/stacked.py): three base images in R, G and B
         "stacked-mnist": stacked(partial(load_stacked, base="mnist"), None,
-                                 expects=f"the MNIST {idx_files} ({idx.SOURCES['mnist']})"),
+                                 expects=f"the MNIST {idx_files} ({idx.SOURCES['mnist']})",
+                                 preset="stacked-mnist"),
         "stacked-fashion-mnist": stacked(partial(load_stacked, base="fashion-mnist"),
                                          "/usr/share/datasets/fashion-mnist",
-                                         expects=f"{idx_files} ({idx.SOURCES['fashion-mnist']})"),
+                                         expects=f"{idx_files} ({idx.SOURCES['fashion-mnist']})",
+                                         preset="stacked-fashion-mnist"),
         "stacked-digits": stacked(partial(load_stacked, base="digits", sizes=SMALL), None,
-                                  needs_root=False),
+                                  needs_root=False, preset="stacked-digits"),
     }
 
 
@@ -74,10 +83,15 @@ def dataset_info(name: str) -> DatasetInfo:
     return registry[name]
 
 
+def facts(name: str | None) -> DatasetInfo | None:
+    """What a dataset declares about itself (None for a name that is no dataset)."""
+    return _registry().get(name or "")
+
+
 def default_metrics(name: str | None) -> tuple[str, ...]:
     """The metrics a dataset is scored with unless told otherwise (FID and friends when
     it names none)."""
-    info = _registry().get(name or "")
+    info = facts(name)
     return info.metrics if info is not None else ()
 
 
@@ -128,4 +142,4 @@ def _fit(source: ArraySource, size: int | None, channels: int | None) -> ArraySo
 
 
 __all__ = ["ArraySource", "BatchSampler", "DATASETS", "StreamingSource", "dataset_info",
-           "default_metrics", "describe", "draw", "load_dataset", "match_channels", "resize_uint8", "to_float", "to_uint8"]
+           "default_metrics", "describe", "facts", "draw", "load_dataset", "match_channels", "resize_uint8", "to_float", "to_uint8"]

@@ -22,7 +22,6 @@ from ..errors import DfmganError
 from .classifier import SmallClassifier, prepare
 
 WEIGHTS = Path(__file__).with_name("weights")
-BUNDLED = {"fashion-mnist": "fashion-mnist", "digits": "digits"}  # data name -> net name
 STANDARD = "inception"  # everything else: evaluation/inception.py (an optional extra)
 
 
@@ -75,13 +74,17 @@ def feature_net_for(data: str | None, name: str | None = None,
                     inception_weights=None) -> FeatureNet:
     """The net named (a bundled one or ``inception``); else the bundled net that matches
     ``data``; else the standard Inception network."""
-    name = name or BUNDLED.get(data or "") or STANDARD
+    from ..data import facts
+
+    info = facts(data)
+    name = name or (info.feature_net if info is not None else None) or STANDARD
     if name == STANDARD:
         from .inception import InceptionNet
 
         return InceptionNet.standard(inception_weights)
-    if name not in BUNDLED.values():
-        known = ", ".join(sorted(set(BUNDLED.values())) + [STANDARD])
+    bundled = sorted(p.stem for p in WEIGHTS.glob("*.safetensors"))
+    if name not in bundled:
+        known = ", ".join(bundled + [STANDARD])
         raise DfmganError(f"unknown feature network {name!r}; known: {known}")
     return BundledNet(name)
 
