@@ -19,13 +19,12 @@ from pathlib import Path
 import torch
 
 from .errors import CheckpointError
+from .layout import DISCRIMINATOR, GENERATOR, GENERATOR_EMA, RunLayout
 from .models import NetConfig
 
 FORMAT = 1
 STATE_RE = re.compile(r"state-(\d{8,})\.pt$")
-SNAPSHOT = "generator.safetensors"
-D_SNAPSHOT = "discriminator.safetensors"
-EMA_SNAPSHOT = "generator_ema.safetensors"  # the EMA of G's weights, when kept
+SNAPSHOT, D_SNAPSHOT, EMA_SNAPSHOT = GENERATOR, DISCRIMINATOR, GENERATOR_EMA
 
 
 def _file_mode() -> int:
@@ -59,7 +58,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 def state_paths(run_dir: Path) -> list[tuple[int, Path]]:
     """(step, path) of every saved state, oldest first."""
-    folder = Path(run_dir) / "checkpoints"
+    folder = RunLayout(run_dir).checkpoints
     found = [(int(m.group(1)), p) for p in folder.glob("state-*.pt")
              if (m := STATE_RE.search(p.name))] if folder.is_dir() else []
     return sorted(found)
@@ -74,9 +73,9 @@ def write_state(path: Path, step: int, state: dict) -> Path:
 
 
 def save_state(run_dir: Path, step: int, state: dict, keep: int) -> Path:
-    folder = Path(run_dir) / "checkpoints"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = write_state(folder / f"state-{step:08d}.pt", step, state)
+    layout = RunLayout(run_dir)
+    layout.checkpoints.mkdir(parents=True, exist_ok=True)
+    path = write_state(layout.state(step), step, state)
     for _, old in state_paths(run_dir)[:-keep]:  # prune only after the new one is safe
         old.unlink(missing_ok=True)
     return path

@@ -10,6 +10,7 @@ from pathlib import Path
 from .cli_tools import COMMANDS as TOOL_COMMANDS
 from .cli_tools import add_tools
 from .errors import DfmganError
+from .layout import RunLayout
 
 EXAMPLES = {
     "train": """examples:
@@ -294,7 +295,7 @@ def cmd_eval(args) -> int:
     if args.n < 2 or (args.n_real is not None and args.n_real < 2):
         raise DfmganError("--n and --n-real must be at least 2")
     src = Path(args.source)
-    out = Path(args.out) if args.out else (src if src.is_dir() else src.parent) / "metrics.jsonl"
+    out = Path(args.out) if args.out else RunLayout(src if src.is_dir() else src.parent).metrics
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     row = evaluate(src, metrics, data=args.data, data_root=args.data_root, split=args.split, n=args.n,
                    n_real=args.n_real, seed=args.seed, feature_net=args.feature_net, bn=args.bn,

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from .errors import DfmganError
+from .layout import RunLayout
 
 EXAMPLES = {
     "probe": """examples:
@@ -140,7 +141,7 @@ def cmd_probe(args) -> int:
     from .tools.probe import run_probe
 
     positive(draws=args.draws, kmeans_k=args.kmeans_k)
-    out = Path(args.out) if args.out else Path(args.source) / "probe.json"
+    out = Path(args.out) if args.out else RunLayout(args.source).probe
     rows, text = run_probe(args.source, args.data, args.data_root, args.labels, args.draws,
                            args.baselines, args.kmeans_k, args.seed, args.device, out)
     print(text)

@@ -16,6 +16,7 @@ import torch
 from ..checkpoint import atomic_write, export_snapshot, write_state
 from ..data import draw
 from ..errors import DfmganError
+from ..layout import RunLayout
 from ..sampling import generate
 from .api import image_scores, metrics_for, score
 from .features import extract, feature_net_for
@@ -59,8 +60,8 @@ class BestKeeper:
     ``best.json`` ({"step": s, key: value})."""
 
     def __init__(self, run_dir: Path):
-        self.folder = Path(run_dir) / "best"
-        record = self.folder / "best.json"
+        self.folder = RunLayout(run_dir).best
+        record = RunLayout(run_dir).best_record
         self.best = json.loads(record.read_text()) if record.exists() else None
 
     def offer(self, step: int, key: str, value: float, state: dict, G, meta: dict) -> bool:
@@ -70,5 +71,5 @@ class BestKeeper:
         write_state(self.folder / "state.pt", step, state)
         export_snapshot(self.folder, G, {**meta, key: value})
         self.best = {"step": step, key: value}
-        atomic_write(self.folder / "best.json", json.dumps(self.best).encode())
+        atomic_write(RunLayout(self.folder.parent).best_record, json.dumps(self.best).encode())
         return True

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from ..checkpoint import SNAPSHOT, read_snapshot, state_paths
+from ..layout import RunLayout
 from ..errors import DfmganError
 
 
@@ -28,10 +29,11 @@ def run_info(path: Path) -> dict:
     if run.stats.exists():
         rows = read_stats(run.stats)
         info["last_stats"] = rows[-1] if rows else None
-    if (path / "best" / "best.json").exists():
-        info["best"] = json.loads((path / "best" / "best.json").read_text())
-    if (path / "metrics.jsonl").exists():
-        evals = read_stats(path / "metrics.jsonl")
+    layout = RunLayout(path)
+    if layout.best_record.exists():
+        info["best"] = json.loads(layout.best_record.read_text())
+    if layout.metrics.exists():
+        evals = read_stats(layout.metrics)
         if evals:
             info["last_eval"] = {k: v for k, v in evals[-1].items()
                                  if isinstance(v, (int, float, str)) and k != "seconds"}

@@ -102,11 +102,11 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
             f"<p>{html.escape(cfg.objective.name)} on {html.escape(cfg.data.name)}, "
             f"{cfg.net.size} px, step {last_step} of {cfg.steps}</p>",
             "<h2>Curves</h2><div class=plots>" + "".join(plots) + "</div>",
-            grids_section(run.samples), metrics_section(run.path / "metrics.jsonl"),
+            grids_section(run.samples), metrics_section(run.metrics),
             f"<h2>Config</h2><pre>{html.escape(cfg.to_json())}</pre>"]
     page = (f"<!doctype html><html><head><meta charset=utf-8><title>dfmgan · "
             f"{html.escape(run.path.name)}</title><style>{STYLE}</style></head><body>"
             + "\n".join(body) + LOADED + "</body></html>")
-    out = Path(out) if out else run.path / "report.html"
+    out = Path(out) if out else run.report
     atomic_write(out, page.encode())
     return out

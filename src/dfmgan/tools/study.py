@@ -36,6 +36,7 @@ from pathlib import Path
 from ..checkpoint import atomic_write, state_paths
 from ..config import TrainConfig, differences, dotted, from_dict, merge, read_file
 from ..errors import ConfigError
+from ..layout import RunLayout
 from ..presets import build_config
 
 SPEC_KEYS = {"preset", "set", "seeds", "settings", "budgets", "jobs", "threads", "device"}
@@ -64,7 +65,7 @@ class Run:
         """Written when the run ends at its last step: with ``config.json`` and
         ``stats.jsonl`` it is all a finished run needs to count, so a study's light files
         (no checkpoints) can be kept in git and a new machine skips what is done."""
-        return self.folder / "done.json"
+        return RunLayout(self.folder).done
 
     def finished(self) -> bool:
         if self.marker.exists():
@@ -147,7 +148,7 @@ def load_study(path: Path, out: Path, device: str | None = None) -> Study:
 def check_folder(run: Run) -> None:
     """A run folder already there must hold this run's configuration (what may change on
     resume aside), or the study would silently continue another experiment."""
-    saved = run.folder / "config.json"
+    saved = RunLayout(run.folder).config_path
     if not saved.exists():
         return
     try:
@@ -189,7 +190,7 @@ def launch(run: Run, threads: int, logs: Path) -> subprocess.Popen:
 
 def progress_of(run: Run) -> int:
     """Steps this run has logged (the last line of its stats.jsonl), cheaply."""
-    path = run.folder / "stats.jsonl"
+    path = RunLayout(run.folder).stats
     try:
         with path.open("rb") as f:
             f.seek(max(0, path.stat().st_size - 4096))

@@ -13,6 +13,7 @@ import statistics
 from pathlib import Path
 
 from ..checkpoint import atomic_write
+from ..layout import RunLayout
 from ..training.stats import read_stats
 
 PREFIXES = {"eval/": "", "eval_raw/": " (no EMA)"}
@@ -45,7 +46,8 @@ def collect(study) -> dict:
     {"step": [...], "mean": [...], "std": [...], "per_seed": [[...], ...]}}}}"""
     series: dict = {}
     for run in study.runs:
-        rows = read_stats(run.folder / "stats.jsonl") if (run.folder / "stats.jsonl").exists() else []
+        stats = RunLayout(run.folder).stats
+        rows = read_stats(stats) if stats.exists() else []
         for suffix, metrics in run_curves(rows).items():
             s = series.setdefault(run.setting + suffix, {"batch": run.cfg.batch_size, "seeds": [],
                                                          "grad_ratio": [], "runs": {}})

@@ -186,8 +186,8 @@ class Trainer:
     def write_grid(self) -> Path:
         images = generate(self.G_eval, self.z_grid, self.grid_labels, self.cfg.sample_bn,
                           batch_size=max(len(self.z_grid), 2))
-        path = save_grid(images, self.run_dir.samples / f"{self.step:08d}.png", scale=2)
-        save_grid(images, self.run_dir.samples / "latest.png", scale=2)
+        path = save_grid(images, self.run_dir.grid(self.step), scale=2)
+        save_grid(images, self.run_dir.grid(), scale=2)
         return path
 
     # --- the loop ---------------------------------------------------------------------
@@ -249,7 +249,7 @@ def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True) ->
             run.write_config(cfg)
     elif main:
         run.create(cfg)
-    sink = StatsSink(run.stats, run.path / "tensorboard", enabled=main)
+    sink = StatsSink(run.stats, run.tensorboard, enabled=main)
     sink.truncate_after(trainer.step)
     if trainer.progress:
         tqdm.write(trainer.source.description)

@@ -1,40 +1,17 @@
-"""The run folder: what a training run writes, and the checks before it writes.
-
-    RUN/config.json          resolved config
-    RUN/stats.jsonl          one line per step
-    RUN/samples/NNNNNNNN.png fixed-z grids over training; latest.png is the newest
-    RUN/checkpoints/         resumable states (last K)
-    RUN/generator.safetensors + generator.json   the shareable snapshot
-    RUN/tensorboard/         when TensorBoard is installed
-"""
+"""The run folder of a training run: the checks before it writes (its layout is
+``layout.RunLayout``)."""
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
-from pathlib import Path
 
 from ..checkpoint import atomic_write, state_paths
 from ..config import TrainConfig, differences, from_dict
 from ..errors import ConfigError
+from ..layout import RunLayout
 
 
-@dataclass
-class RunDir:
-    path: Path
-
-    @property
-    def config_path(self) -> Path:
-        return self.path / "config.json"
-
-    @property
-    def stats(self) -> Path:
-        return self.path / "stats.jsonl"
-
-    @property
-    def samples(self) -> Path:
-        return self.path / "samples"
-
+class RunDir(RunLayout):
     def is_run(self) -> bool:
         return self.config_path.exists() or bool(state_paths(self.path))
 

@@ -1,0 +1,51 @@
+"""The one place that names the files of a run folder (cf. edm2's and stylegan3's run
+directories). Everything that reads or writes a run asks this object for paths; it
+imports nothing of the package, so every layer may use it.
+
+    RUN/config.json                      the resolved config
+    RUN/stats.jsonl                      one JSON object per step
+    RUN/samples/NNNNNNNN.png, latest.png fixed-z grids over training
+    RUN/checkpoints/state-NNNNNNNN.pt    resumable states (the last K)
+    RUN/generator.safetensors + .json    the shareable generator (generator_ema.* beside an EMA)
+    RUN/discriminator.safetensors + .json
+    RUN/best/                            the best state, snapshot and best.json
+    RUN/metrics.jsonl                    `dfmgan eval` rows
+    RUN/report.html, RUN/probe.json      `dfmgan report`, `dfmgan probe`
+    RUN/tensorboard/                     scalars and grids, when TensorBoard is installed
+    RUN/done.json                        a study's marker: the run reached its last step
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+GENERATOR = "generator.safetensors"
+GENERATOR_EMA = "generator_ema.safetensors"
+DISCRIMINATOR = "discriminator.safetensors"
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    config_path = property(lambda self: self.path / "config.json")
+    stats = property(lambda self: self.path / "stats.jsonl")
+    samples = property(lambda self: self.path / "samples")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    best = property(lambda self: self.path / "best")
+    best_record = property(lambda self: self.path / "best" / "best.json")
+    metrics = property(lambda self: self.path / "metrics.jsonl")
+    report = property(lambda self: self.path / "report.html")
+    probe = property(lambda self: self.path / "probe.json")
+    tensorboard = property(lambda self: self.path / "tensorboard")
+    done = property(lambda self: self.path / "done.json")
+
+    def grid(self, step: int | None = None) -> Path:
+        """The sample grid of ``step``, or the newest one."""
+        return self.samples / ("latest.png" if step is None else f"{step:08d}.png")
+
+    def state(self, step: int) -> Path:
+        return self.checkpoints / f"state-{step:08d}.pt"
