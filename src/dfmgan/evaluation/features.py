@@ -11,38 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from ..errors import DfmganError
 from .classifier import SmallClassifier, prepare
+from .feature_net import FeatureNet, Features
 
 WEIGHTS = Path(__file__).with_name("weights")
 STANDARD = "inception"  # everything else: evaluation/inception.py (an optional extra)
-
-
-@dataclass
-class Features:
-    pool: torch.Tensor  # (N, F) float64
-    logits: torch.Tensor | None  # (N, K) float64, or None when the net has no classifier
-
-
-class FeatureNet(nn.Module):
-    """A named, hashed feature network: ``forward(x prepared) -> (pool, logits)``."""
-
-    name: str = ""
-    sha256: str = ""
-    classes: list[str] | None = None
-
-    def prepare(self, images: torch.Tensor) -> torch.Tensor:  # uint8 -> the net's input
-        raise NotImplementedError
-
-    def provenance(self) -> dict:
-        return {"feature_net": self.name, "feature_net_sha256": self.sha256}
 
 
 class BundledNet(FeatureNet):

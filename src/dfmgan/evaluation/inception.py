@@ -18,7 +18,7 @@ from urllib.error import URLError
 import torch
 
 from ..errors import DfmganError
-from .features import FeatureNet
+from .feature_net import FeatureNet
 
 URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
        "weights-inception-2015-12-05-6726825d.pth")

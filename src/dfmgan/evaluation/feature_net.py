@@ -1,0 +1,29 @@
+"""What every feature network is (the bundled classifiers in ``features.py``, the standard
+Inception network in ``inception.py``): uint8 images in, ``Features`` out. Its own module
+so that both import it and neither imports the other."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Features:
+    pool: torch.Tensor  # (N, F) float64
+    logits: torch.Tensor | None  # (N, K) float64, or None when the net has no classifier
+
+
+class FeatureNet(nn.Module):
+    """A named, hashed feature network: ``forward(x prepared) -> (pool, logits)``."""
+
+    name: str = ""
+    sha256: str = ""
+    classes: list[str] | None = None
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:  # uint8 -> the net's input
+        raise NotImplementedError
+
+    def provenance(self) -> dict:
+        return {"feature_net": self.name, "feature_net_sha256": self.sha256}
