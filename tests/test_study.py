@@ -32,12 +32,13 @@ def test_curves_by_hand():
     assert run_curves(rows) == {"": {"fid": {4: 9.0, 8: 7.0}}, " (no EMA)": {"fid": {4: 10.0, 8: 8.0}}}
     assert grad_ratio(rows) == 0.3  # the mean over the last fifth (here: the last value)
     c = aligned([{4: 9.0, 8: 7.0}, {4: 11.0, 8: 5.0, 12: 1.0}])  # step 12: one seed only
-    assert c["step"] == [4, 8] and c["mean"] == [10.0, 6.0]
-    assert c["std"] == pytest.approx([2 ** 0.5, 2 ** 0.5])
-    assert at_budget(c, 7) == (10.0, pytest.approx(2 ** 0.5)) and at_budget(c, 3) is None
+    assert c["step"] == [4, 8, 12] and c["mean"] == [10.0, 6.0, 1.0] and c["n"] == [2, 2, 1]
+    assert c["std"] == pytest.approx([2 ** 0.5, 2 ** 0.5, 0.0])
+    assert at_budget(c, 7) == (10.0, pytest.approx(2 ** 0.5), 2) and at_budget(c, 3) is None
+    assert at_budget(aligned([{4: 9.0}, {4: 7.0}]), 8) is None  # not reached yet: no stale value
     series = {"gan": {"batch": 16, "seeds": [0, 1], "grad_ratio": [], "curves": {"fid": c}}}
-    text = table(series, [4, 8])
-    assert "| gan | 2 | 10.000 ± 1.414 | 6.000 ± 1.414 | – |" in text
+    text = table(series, [4, 8, 12, 16])
+    assert "| gan | 2 | 10.000 ± 1.414 | 6.000 ± 1.414 | 1.000 ± 0.000 (n=1) | – | – |" in text
 
 
 @pytest.mark.parametrize("spec, needle", [

@@ -63,17 +63,30 @@ def collect(study) -> dict:
 
 
 def aligned(per_seed: list[dict[int, float]]) -> dict:
-    """The steps every seed reached, with mean and std over seeds at each."""
-    steps = sorted(set.intersection(*(set(d) for d in per_seed))) if per_seed else []
-    stats = [mean_std([d[s] for d in per_seed]) for s in steps]
+    """Every step any seed reached, with the mean and std over the seeds that reached it
+    (``n`` of them: a study still running has seeds at different points)."""
+    steps = sorted(set().union(*(set(d) for d in per_seed)))
+    stats = [mean_std([d[s] for d in per_seed if s in d]) for s in steps]
     return {"step": steps, "mean": [m for m, _ in stats], "std": [sd for _, sd in stats],
-            "per_seed": [[d[s] for s in steps] for d in per_seed]}
+            "n": [sum(s in d for d in per_seed) for s in steps],
+            "per_seed": [{str(s): d[s] for s in sorted(d)} for d in per_seed]}
 
 
-def at_budget(curve: dict, budget: int) -> tuple[float, float] | None:
-    """(mean, std) at the last evaluation at or before ``budget`` steps."""
+def at_budget(curve: dict, budget: int) -> tuple[float, float, int] | None:
+    """(mean, std, n) at the last evaluation at or before ``budget`` steps; None until some
+    seed's curve has reached the budget (an earlier value would pose as a later one)."""
     idx = [i for i, s in enumerate(curve["step"]) if s <= budget]
-    return (curve["mean"][idx[-1]], curve["std"][idx[-1]]) if idx else None
+    if not idx or curve["step"][-1] < budget:
+        return None
+    i = idx[-1]
+    return curve["mean"][i], curve["std"][i], curve["n"][i]
+
+
+def cell(c: tuple[float, float, int] | None, seeds: int) -> str:
+    if c is None:
+        return "–"
+    m, sd, n = c
+    return f"{m:.3f} ± {sd:.3f}" + (f" (n={n})" if n < seeds else "")
 
 
 def metric_order(series: dict) -> list[str]:
@@ -94,7 +107,7 @@ def table(series: dict, budgets: list[int]) -> str:
             if metric not in s["curves"]:
                 continue
             cells = [at_budget(s["curves"][metric], b) for b in budgets]
-            text = [f"{m:.3f} ± {sd:.3f}" if c else "–" for c in cells for m, sd in [c or (0, 0)]]
+            text = [cell(c, len(s["seeds"])) for c in cells]
             ratio = f"{statistics.mean(s['grad_ratio']):.2g}" if s["grad_ratio"] else "–"
             out.append(f"| {name} | {len(s['seeds'])} | " + " | ".join(text) + f" | {ratio} |")
         out.append("")
