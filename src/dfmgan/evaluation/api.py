@@ -11,7 +11,7 @@ import torch
 from ..data import default_metrics, draw, load_dataset
 from ..errors import DfmganError
 from .features import Features, extract, feature_net_for
-from .registry import Images, Labelled, LabelledSets, MetricOptions, get_metric, needs
+from .registry import Images, Labelled, LabelledSets, MetricOptions, by_need, get_metric
 
 DEFAULT_METRICS = ("fid", "kid", "pr", "is", "coverage")
 
@@ -95,10 +95,8 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
         raise DfmganError("which dataset to compare with? pass --data")
     metrics = metrics_for(data, metrics)
     opts = opts or MetricOptions(seed=seed)
-    kinds = {m: needs(m) for m in metrics}
-    by_features = [m for m in metrics if kinds[m] == "features"]
-    by_images = [m for m in metrics if kinds[m] == "images"]
-    labelled = [m for m in metrics if kinds[m] == "labelled"]
+    kinds = by_need(metrics)
+    by_features, by_images, labelled = kinds["features"], kinds["images"], kinds["labelled"]
     t0 = time.perf_counter()
     row = {"source": str(source), "step": G.meta.get("step"), "ema": G.meta.get("ema", 0.0)}
     gen = G.sample(n, seed=seed, mode=bn) if by_features or by_images else None

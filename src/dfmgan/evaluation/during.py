@@ -20,7 +20,7 @@ from ..layout import RunLayout
 from ..sampling import generate
 from .api import image_scores, metrics_for, score
 from .features import extract, feature_net_for
-from .registry import BEST, MetricOptions, needs
+from .registry import BEST, MetricOptions, by_need
 
 
 class TrainingEvaluator:
@@ -28,16 +28,16 @@ class TrainingEvaluator:
                  best: str = ""):
         names = [m.strip() for m in metrics.split(",") if m.strip()]
         self.metrics, self.data, self.device = metrics_for(data, names), data, device
-        kinds = {m: needs(m) for m in self.metrics}
-        if "labelled" in kinds.values():
+        kinds = by_need(self.metrics)
+        if kinds["labelled"]:
             raise DfmganError("labelled metrics (nn-error, cas) cannot run during training")
-        self.by_features = [m for m in self.metrics if kinds[m] == "features"]
-        self.by_images = [m for m in self.metrics if kinds[m] == "images"]
+        self.by_features, self.by_images = kinds["features"], kinds["images"]
         g = torch.Generator().manual_seed(seed + 3)
         self.net = feature_net_for(data) if self.by_features else None
-        # real features computed once per run; the latents are the same at every evaluation
-        self.real = extract(self.net, draw(source, n, g), device=device) if self.net else None
-        self.z = G.sample_latent(n, g)  # (n, nz)
+        if self.net is not None:  # real features once per run; as many samples as real images
+            real = draw(source, n, g)
+            self.real, n = extract(self.net, real, device=device), len(real)
+        self.z = G.sample_latent(n, g)  # (n, nz): the same latents at every evaluation
         n_cls = G.cfg.n_classes
         self.labels = torch.arange(n) % n_cls if n_cls else None
         keys = [BEST[m] for m in self.metrics if m in BEST]

@@ -75,6 +75,15 @@ def needs(name: str) -> str:
     return NEEDS[name]
 
 
+def by_need(metrics) -> dict[str, list[str]]:
+    """The metrics grouped by what they need: {"features": [...], "images": [...],
+    "labelled": [...]}, each in the order given."""
+    out: dict[str, list[str]] = {"features": [], "images": [], "labelled": []}
+    for m in metrics:
+        out[needs(m)].append(m)
+    return out
+
+
 def is_labelled(name: str) -> bool:
     return needs(name) == "labelled"
 
