@@ -1,18 +1,28 @@
 """dfmgan: DCGAN (Radford et al. 2016) and Denoising Feature Matching
-(Warde-Farley & Bengio 2017) in PyTorch."""
-from .config import TrainConfig
-from .data import load_dataset
-from .presets import build_config
-from .snapshot import load_generator
+(Warde-Farley & Bengio 2017) in PyTorch.
+
+The public names are imported on first use (PEP 562): ``dfmgan --help``, ``--version``
+and ``dfmgan info`` never import torch."""
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
+_WHERE = {"TrainConfig": "config", "build_config": "presets", "load_dataset": "data",
+          "load_generator": "snapshot"}
+__all__ = [*_WHERE, "train"]
 
-def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True):
-    """Train ``cfg`` into run folder ``out`` (see ``dfmgan.training.train``)."""
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+
+
+def train(cfg, out, resume: bool = False, progress: bool = True):
+    """Train ``cfg`` (a ``TrainConfig``) into run folder ``out`` (see
+    ``dfmgan.training.train``)."""
     from .training import train as _train
 
     return _train(cfg, out, resume=resume, progress=progress)
-
-
-__all__ = ["TrainConfig", "build_config", "load_dataset", "load_generator", "train"]

@@ -10,58 +10,18 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import re
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
 from .errors import CheckpointError
+from .files import META_KEY, atomic_write, read_snapshot_info, state_paths
 from .layout import DISCRIMINATOR, GENERATOR, GENERATOR_EMA, RunLayout
 from .models import NetConfig
 
 FORMAT = 1
-STATE_RE = re.compile(r"state-(\d{8,})\.pt$")
 SNAPSHOT, D_SNAPSHOT, EMA_SNAPSHOT = GENERATOR, DISCRIMINATOR, GENERATOR_EMA
-
-
-def _file_mode() -> int:
-    """What ``open()`` would give a new file: 0o666 less the umask (mkstemp uses 0o600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, rename over ``path``, fsync the
-    folder: a reader sees the old file or the new one, never a torn one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, _file_mode())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def state_paths(run_dir: Path) -> list[tuple[int, Path]]:
-    """(step, path) of every saved state, oldest first."""
-    folder = RunLayout(run_dir).checkpoints
-    found = [(int(m.group(1)), p) for p in folder.glob("state-*.pt")
-             if (m := STATE_RE.search(p.name))] if folder.is_dir() else []
-    return sorted(found)
 
 
 def write_state(path: Path, step: int, state: dict) -> Path:
@@ -106,28 +66,16 @@ def load_latest_state(run_dir: Path) -> dict:
 
 def export_snapshot(folder: Path, net: torch.nn.Module, meta: dict | None = None,
                     name: str = SNAPSHOT) -> Path:
-    """Write ``name`` (safetensors) + its .json (net config and ``meta``)."""
+    """Write ``name`` (safetensors) + its .json (net config and ``meta``). The same JSON
+    is stored in the safetensors metadata, so the one file suffices to load."""
     from safetensors.torch import save
 
     sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     path = Path(folder) / name
-    atomic_write(path, save(sd))
-    info = {"net": net.cfg.to_dict(), **(meta or {})}
-    atomic_write(path.with_suffix(".json"), json.dumps(info, indent=2).encode())
+    info = json.dumps({"net": net.cfg.to_dict(), **(meta or {})}, indent=2)
+    atomic_write(path, save(sd, metadata={META_KEY: info}))
+    atomic_write(path.with_suffix(".json"), info.encode())
     return path
-
-
-def snapshot_path(source: str | os.PathLike, name: str = SNAPSHOT) -> Path:
-    """A run folder, a snapshot file or its JSON -> the .safetensors file."""
-    p = Path(source)
-    if p.is_dir():
-        p = p / name
-    if p.suffix == ".json":
-        p = p.with_suffix(".safetensors")
-    if not p.is_file():
-        what = name.split(".")[0]
-        raise CheckpointError(f"no {what} snapshot at {p} (a run folder holds {name})")
-    return p
 
 
 def read_snapshot(source, name: str = SNAPSHOT, config=NetConfig) -> tuple[object, dict, dict]:
@@ -135,12 +83,7 @@ def read_snapshot(source, name: str = SNAPSHOT, config=NetConfig) -> tuple[objec
     dataclass its JSON's "net" fills (the GAN's NetConfig unless told)."""
     from safetensors.torch import load_file
 
-    p = snapshot_path(source, name)
-    try:
-        info = json.loads(p.with_suffix(".json").read_text())
-        cfg = config(**info.pop("net"))
-    except (OSError, ValueError, TypeError, KeyError) as e:
-        raise CheckpointError(f"cannot read {p.with_suffix('.json')}: {e}") from None
+    p, cfg, info = read_snapshot_info(source, name, config)
     try:
         weights = load_file(p)
     except Exception as e:

@@ -7,8 +7,9 @@ import signal
 import sys
 from pathlib import Path
 
-from .cli_tools import COMMANDS as TOOL_COMMANDS
-from .cli_tools import add_tools
+from . import __version__
+from .cli_tools import EXAMPLES as TOOL_EXAMPLES
+from .cli_tools import TOOLS
 from .errors import DfmganError
 from .layout import RunLayout
 
@@ -33,6 +34,17 @@ EXAMPLES = {
   dfmgan eval runs/demo/generator.safetensors --data digits --split test
   dfmgan eval runs/fm-cond --metrics nn-error,cas --n 50000   # conditional DCGAN
 results are appended as JSON lines to RUN/metrics.jsonl (or --out FILE)""",
+    "report": """example:
+  dfmgan report runs/fm     # writes runs/fm/report.html""",
+    "study": """spec:
+  preset: stacked-fashion-mnist
+  set: {steps: 2000, eval_every: 250}          # every run
+  seeds: 3
+  settings:
+    gan: {objective.name: gan}
+    dfm-x1000: {objective.name: dfm, objective.lambda_scale: 1000}
+  budgets: [500, 1000, 2000]
+writes OUT/<setting>-s<seed>/ (ordinary runs), OUT/curves.png, OUT/table.md, OUT/curves.json""",
     "info": """examples:
   dfmgan info runs/demo
   dfmgan info runs/demo/generator.safetensors --json""",
@@ -59,9 +71,7 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a GAN", epilog=EXAMPLES["train"],
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_train(p) -> None:
     from .presets import PRESETS
     p.add_argument("--preset", choices=sorted(PRESETS), help="a named setup from the papers")
     p.add_argument("--config", metavar="FILE", help="YAML or JSON settings; flags override it")
@@ -116,9 +126,7 @@ def add_no_ema(p) -> None:
                    help="use the raw generator even where the run kept an EMA of it")
 
 
-def add_sample(sub) -> None:
-    p = sub.add_parser("sample", help="draw images from a trained generator",
-                       epilog=EXAMPLES["sample"], formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_sample(p) -> None:
     p.add_argument("source", help="a run folder or a generator .safetensors snapshot")
     p.add_argument("--n", type=int, default=64, help="how many images (default 64)")
     p.add_argument("--out", required=True, help="grid .png, .npz (uint8 NHWC) or a folder")
@@ -132,9 +140,7 @@ def add_sample(sub) -> None:
     add_no_ema(p)
 
 
-def add_eval(sub) -> None:
-    p = sub.add_parser("eval", help="score a generator with metrics by name",
-                       epilog=EXAMPLES["eval"], formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_eval(p) -> None:
     p.add_argument("source", help="a run folder or a generator .safetensors snapshot")
     from .evaluation.registry import METRICS, discover
     discover()  # registers every metric module
@@ -159,9 +165,7 @@ def add_eval(sub) -> None:
     add_no_ema(p)
 
 
-def add_study(sub) -> None:
-    p = sub.add_parser("study", help="a grid of (setting x seed) runs, then curves and tables",
-                       epilog=STUDY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_study(p) -> None:
     p.add_argument("spec", help="the study's YAML or JSON spec (see below)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder of the study's runs "
                    "and results; rerun the same command to resume a stopped study")
@@ -173,40 +177,37 @@ def add_study(sub) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
-STUDY_EPILOG = """spec:
-  preset: stacked-fashion-mnist
-  set: {steps: 2000, eval_every: 250}          # every run
-  seeds: 3
-  settings:
-    gan: {objective.name: gan}
-    dfm-x1000: {objective.name: dfm, objective.lambda_scale: 1000}
-  budgets: [500, 1000, 2000]
-writes OUT/<setting>-s<seed>/ (ordinary runs), OUT/curves.png, OUT/table.md, OUT/curves.json"""
 
 
-def add_report(sub) -> None:
-    p = sub.add_parser("report", help="one self-contained HTML page for a run",
-                       epilog="example:\n  dfmgan report runs/fm     # writes runs/fm/report.html",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+
+def add_report(p) -> None:
     p.add_argument("run_dir")
     p.add_argument("--out", help="HTML file (default: RUN_DIR/report.html)")
 
 
-def add_info(sub) -> None:
-    p = sub.add_parser("info", help="what a run folder or snapshot holds",
-                       epilog=EXAMPLES["info"], formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_info(p) -> None:
     p.add_argument("path")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def build_parser() -> Parser:
+def build_parser(only: str | None = None) -> Parser:
+    """The whole CLI, or (``only``) the one subcommand about to run: the others get their
+    name and one line of help, so ``dfmgan --help`` imports no torch and no registry."""
     parser = Parser(prog="dfmgan", description="Train, evaluate and explore DCGANs with "
                     "Denoising Feature Matching.")
+    parser.add_argument("--version", action="version", version=f"dfmgan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add in (add_train, add_sample, add_eval, add_study, add_report, add_info):
-        add(sub)
-    add_tools(sub)
+    for name, (help, add, _) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help, epilog=EXAMPLES.get(name),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        if only is None or only == name:
+            add(p)
     return parser
+
+
+def chosen(argv: list[str]) -> str:
+    """The subcommand named in ``argv`` ('' for none: ``dfmgan --help``)."""
+    return next((a for a in argv if not a.startswith("-")), "")
 
 
 def train_config(args):
@@ -270,8 +271,8 @@ def class_labels(G, args):
 
     if args.label is None:
         return None
-    if not 0 <= args.label < G.config.n_classes:
-        raise DfmganError(f"--label {args.label}: this generator has {G.config.n_classes} classes")
+    if not 0 <= args.label < G.cfg.n_classes:
+        raise DfmganError(f"--label {args.label}: this generator has {G.cfg.n_classes} classes")
     return torch.full((args.n,), args.label)
 
 
@@ -350,15 +351,24 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "study": cmd_study,
-            "report": cmd_report,
-            "info": cmd_info, **TOOL_COMMANDS}
+# name -> (one line for `dfmgan --help`, what adds its flags, what runs it)
+SUBCOMMANDS = {
+    "train": ("train a GAN", add_train, cmd_train),
+    "sample": ("draw images from a trained generator", add_sample, cmd_sample),
+    "eval": ("score a generator with metrics by name", add_eval, cmd_eval),
+    "study": ("a grid of (setting x seed) runs, then curves and tables", add_study, cmd_study),
+    "report": ("one self-contained HTML page for a run", add_report, cmd_report),
+    "info": ("what a run folder or snapshot holds", add_info, cmd_info),
+    **TOOLS,
+}
+EXAMPLES.update(TOOL_EXAMPLES)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(chosen(argv)).parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return SUBCOMMANDS[args.command][2](args)
     except DfmganError as e:
         print(f"dfmgan: error: {e}", file=sys.stderr)
         return 2

@@ -44,15 +44,13 @@ def indices(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated indices, got {text!r}") from None
 
 
-def parser(sub, name: str, help: str) -> argparse.ArgumentParser:
-    p = sub.add_parser(name, help=help, epilog=EXAMPLES[name],
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+def common(p) -> None:
+    """What every analysis tool takes: a snapshot, a seed, a device, EMA or raw G."""
     p.add_argument("source", help="a run folder or a snapshot")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-ema", dest="ema", action="store_false",
                    help="use the raw generator even where the run kept an EMA of it")
-    return p
 
 
 def add_sheet(p) -> None:
@@ -61,8 +59,8 @@ def add_sheet(p) -> None:
     p.add_argument("--label", type=int, help="class to draw, for a conditional generator")
 
 
-def add_tools(sub) -> None:
-    p = parser(sub, "probe", "D's features + L2-SVM against baselines (DCGAN §5)")
+def add_probe(p) -> None:
+    common(p)
     p.add_argument("--data", help="labelled dataset (default: the run's)")
     p.add_argument("--data-root")
     p.add_argument("--labels", default="100,all", help="budgets: N per class and/or all (default 100,all)")
@@ -72,14 +70,18 @@ def add_tools(sub) -> None:
     p.add_argument("--kmeans-k", type=int, default=1600, help="K-means centroids (default 1600)")
     p.add_argument("--out", help="JSON file to write (default: RUN/probe.json)")
 
-    p = parser(sub, "interpolate", "walks in latent space, lerp and slerp (DCGAN Fig. 4)")
+
+def add_interpolate(p) -> None:
+    common(p)
     p.add_argument("--points", type=int, default=6, help="random latent points (default 6)")
     p.add_argument("--steps", type=int, default=10, help="images per segment (default 10)")
     p.add_argument("--mode", choices=["lerp", "slerp", "both"], default="both")
     p.add_argument("--label", type=int, help="class to draw, for a conditional generator")
     p.add_argument("--out", required=True, help="grid .png (GIFs are written beside it)")
 
-    p = parser(sub, "arithmetic", "vector arithmetic on averaged z (DCGAN Figs. 7, 8)")
+
+def add_arithmetic(p) -> None:
+    common(p)
     add_sheet(p)
     for k in "abc":
         p.add_argument(f"--{k}", type=indices, help=f"sheet indices of concept {k.upper()}")
@@ -88,7 +90,9 @@ def add_tools(sub) -> None:
     p.add_argument("--steps", type=int, default=10, help="--turn: images per row (default 10)")
     p.add_argument("--out", required=True, help="figure .png")
 
-    p = parser(sub, "ablate", "forget a concept by dropping G's feature maps (DCGAN §6.3.1)")
+
+def add_ablate(p) -> None:
+    common(p)
     add_sheet(p)
     p.add_argument("--boxes", help="JSON: sheet index -> boxes [x0, y0, x1, y1] in pixels")
     p.add_argument("--masks", help=".npz with indices (M,) and masks (M, H, W)")
@@ -97,23 +101,21 @@ def add_tools(sub) -> None:
     p.add_argument("--n", type=int, default=8, help="new samples to draw both ways (default 8)")
     p.add_argument("--out", required=True, help="figure .png (+ .json of dropped maps)")
 
-    p = parser(sub, "visualize", "guided backprop of D's top units vs a random D (DCGAN Fig. 5)")
+
+def add_visualize(p) -> None:
+    common(p)
     p.add_argument("--data", help="images to search for top activations (default: the run's)")
     p.add_argument("--data-root")
     p.add_argument("--layer", type=int, default=-1, help="D's conv layer (default -1, the last)")
     p.add_argument("--units", type=int, default=8, help="top units to show (default 8)")
     p.add_argument("--n", type=int, default=2000, help="images searched (default 2000)")
     p.add_argument("--out", required=True, help="figure .png")
-    add_dedup(sub)
 
 
-def add_dedup(sub) -> None:
+def add_dedup(p) -> None:
     from .tools.dedup import DedupSettings
 
     d = DedupSettings()
-    p = sub.add_parser("dedup", help="near-duplicate groups by a 128-bit autoencoder hash "
-                       "(DCGAN §4.1.1)", epilog=EXAMPLES["dedup"],
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", help="dataset name or image folder")
     p.add_argument("--data-root")
     p.add_argument("--split", help="the loader's split (default: its first, e.g. train)")
@@ -129,6 +131,7 @@ def add_dedup(sub) -> None:
     p.add_argument("--copy", help="copy the kept images into this new folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
+
 
 
 def positive(**values) -> None:
@@ -255,5 +258,17 @@ def cmd_dedup(args) -> int:
     return 0
 
 
-COMMANDS = {"probe": cmd_probe, "interpolate": cmd_interpolate, "arithmetic": cmd_arithmetic,
-            "ablate": cmd_ablate, "visualize": cmd_visualize, "dedup": cmd_dedup}
+# name -> (one line for `dfmgan --help`, what adds its flags, what runs it)
+TOOLS = {
+    "probe": ("D's features + L2-SVM against baselines (DCGAN §5)", add_probe, cmd_probe),
+    "interpolate": ("walks in latent space, lerp and slerp (DCGAN Fig. 4)", add_interpolate,
+                    cmd_interpolate),
+    "arithmetic": ("vector arithmetic on averaged z (DCGAN Figs. 7, 8)", add_arithmetic,
+                   cmd_arithmetic),
+    "ablate": ("forget a concept by dropping G's feature maps (DCGAN §6.3.1)", add_ablate,
+               cmd_ablate),
+    "visualize": ("guided backprop of D's top units vs a random D (DCGAN Fig. 5)", add_visualize,
+                  cmd_visualize),
+    "dedup": ("near-duplicate groups by a 128-bit autoencoder hash (DCGAN §4.1.1)", add_dedup,
+              cmd_dedup),
+}

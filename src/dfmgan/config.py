@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .models.dcgan import NetConfig
+from .models.netconfig import NetConfig
 
 
 @dataclass

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .checkpoint import atomic_write
+from .files import atomic_write
 from .errors import ConfigError
 
 

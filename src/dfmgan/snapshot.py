@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 
 from .checkpoint import (D_SNAPSHOT, EMA_SNAPSHOT, SNAPSHOT, load_latest_state, load_module_state,
-                         read_snapshot, snapshot_path, state_paths)
+                         read_snapshot)
+from .files import snapshot_path, state_paths
 from .models import Discriminator, Generator
 from .sampling import sample
 
@@ -24,7 +25,8 @@ class LoadedGenerator:
         self.net, self.meta = net, meta
 
     @property
-    def config(self):
+    def cfg(self):
+        """The network's ``NetConfig`` (one name everywhere: ``Generator.cfg`` too)."""
         return self.net.cfg
 
     def to(self, device) -> "LoadedGenerator":

@@ -46,15 +46,15 @@ def append_jsonl(path: Path, row: dict) -> None:
 
 def labelled_sets(G, data: str, root, n: int, seed: int) -> LabelledSets:
     """n generated images cycling through G's classes, n real training images, the test split."""
-    if not G.config.n_classes:
+    if not G.cfg.n_classes:
         raise DfmganError("labelled metrics (nn-error, cas) need a conditional generator "
                           "(train with --classes N)")
-    size, ch = G.config.size, G.config.channels
+    size, ch = G.cfg.size, G.cfg.channels
     train = load_dataset(data, root, None, size, ch)
     test = load_dataset(data, root, "test", size, ch)
     if train.labels is None or test.labels is None:
         raise DfmganError(f"labelled metrics need labels; {data} has none")
-    labels = torch.arange(n) % G.config.n_classes
+    labels = torch.arange(n) % G.cfg.n_classes
     g = torch.Generator().manual_seed(seed)
     pick = torch.randperm(len(train), generator=g)[:n]
     images, real_labels = train.get(pick)
@@ -65,8 +65,8 @@ def labelled_sets(G, data: str, root, n: int, seed: int) -> LabelledSets:
 
 def feature_scores(gen, G, metrics, data, data_root, split, n_real, seed, net, opts,
                    device) -> dict:
-    real, described = real_images(data, data_root, split, n_real or len(gen), G.config.size,
-                                  G.config.channels, seed)
+    real, described = real_images(data, data_root, split, n_real or len(gen), G.cfg.size,
+                                  G.cfg.channels, seed)
     results = score(extract(net, gen, device=device), extract(net, real, device=device),
                     metrics, opts)
     return {**results, **net.provenance(), "n_gen": len(gen), "n_real": len(real),

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import atomic_write, export_snapshot, write_state
+from ..checkpoint import export_snapshot, write_state
+from ..files import atomic_write
 from ..data import draw
 from ..errors import DfmganError
 from ..layout import RunLayout

@@ -1,13 +1,23 @@
-"""Networks only: no losses, no optimizers."""
-from .dcgan import SIZES, DFeatures, Discriminator, Generator, NetConfig, layout
+"""Networks only: no losses, no optimizers.
 
-__all__ = ["SIZES", "DFeatures", "Discriminator", "Generator", "NetConfig", "layout"]
-from .denoiser import Denoiser, annealed_sigma, corrupt  # noqa: E402
+Names are imported on first use (PEP 562), so reading a ``NetConfig`` (``dfmgan info``,
+``--help``) does not import torch."""
+from __future__ import annotations
 
-__all__ += ["Denoiser", "annealed_sigma", "corrupt"]
-from .mlp import MLPDiscriminator, MLPGenerator  # noqa: E402
+import importlib
 
-__all__ += ["MLPDiscriminator", "MLPGenerator"]
-from .autoencoder import AutoencoderConfig, HashAutoencoder  # noqa: E402
+_WHERE = {
+    "SIZES": "netconfig", "NetConfig": "netconfig",
+    "DFeatures": "interface", "GeneratorLike": "interface", "DiscriminatorLike": "interface",
+    "Discriminator": "dcgan", "Generator": "dcgan", "layout": "dcgan",
+    "Denoiser": "denoiser", "annealed_sigma": "denoiser", "corrupt": "denoiser",
+    "MLPDiscriminator": "mlp", "MLPGenerator": "mlp",
+    "AutoencoderConfig": "autoencoder", "HashAutoencoder": "autoencoder",
+}
+__all__ = list(_WHERE)
 
-__all__ += ["AutoencoderConfig", "HashAutoencoder"]
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

@@ -16,49 +16,12 @@ net of the paper's Figure 1.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
-from ..errors import ConfigError
 from .init import dcgan_init
-
-SIZES = (28, 32, 48, 64, 96, 128)
-D_NORMS = ("batch", "spectral", "none")
-
-
-@dataclass
-class NetConfig:
-    """What a generator/discriminator pair is; saved beside every snapshot."""
-
-    size: int = 32
-    channels: int = 3
-    nz: int = 100
-    latent: str = "uniform"  # "uniform" in [-1, 1] (the paper) or "normal"
-    g_width: int = 64  # channels of G's last hidden layer
-    d_width: int = 64  # channels of D's first layer
-    bn_affine: bool = True  # False: BatchNorm without scale/bias (DCGAN suppl., MNIST)
-    n_classes: int = 0  # > 0 for the conditional DCGAN
-    # D's normalisation: "batch" (DCGAN), "spectral" (SNGAN: every conv's weight divided by
-    # its largest singular value, no BatchNorm) or "none"
-    d_norm: str = "batch"
-
-    def __post_init__(self) -> None:
-        if self.size not in SIZES:
-            raise ConfigError(f"unsupported image size {self.size}; choose one of {list(SIZES)}")
-        if self.channels not in (1, 3):
-            raise ConfigError(f"unsupported channel count {self.channels}; use 1 or 3")
-        if self.latent not in ("uniform", "normal"):
-            raise ConfigError(f"unknown latent distribution {self.latent!r}; use uniform or normal")
-        if self.d_norm not in D_NORMS:
-            raise ConfigError(f"unknown D normalisation {self.d_norm!r}; use {', '.join(D_NORMS)}")
-        if min(self.g_width, self.d_width, self.nz) < 1:
-            raise ConfigError("g_width, d_width and nz must be positive")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
+from .interface import DFeatures
+from .netconfig import NetConfig
 
 def layout(size: int) -> tuple[int, int]:
     """(base, n_up): the smallest map edge in 3..7 and how many doublings reach ``size``."""
@@ -118,20 +81,6 @@ def spectral(net: nn.Module) -> None:
     for module in list(net.modules()):
         if isinstance(module, nn.Conv2d):
             spectral_norm(module)
-
-
-@dataclass
-class DFeatures:
-    """D's outputs with its intermediate activations, for objectives and probes."""
-
-    logits: torch.Tensor  # (B,)
-    blocks: list[torch.Tensor]  # each conv block after its LeakyReLU, (B, C_i, H_i, W_i)
-    inputs: torch.Tensor | None = None  # the images D saw, (B, C, H, W): gradients at them
-
-    @property
-    def penultimate(self) -> torch.Tensor:
-        """Φ(x): the last block flattened, (B, C * base * base)."""
-        return self.blocks[-1].flatten(1)
 
 
 class Discriminator(nn.Module):

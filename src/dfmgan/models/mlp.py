@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .dcgan import DFeatures
+from .interface import DFeatures
 
 
 class Maxout(nn.Module):

@@ -29,7 +29,7 @@ from torch import nn
 from ..config import ObjectiveConfig, OptimConfig
 from ..distributed import average_gradients
 from ..errors import ConfigError
-from ..models import DFeatures
+from ..models.interface import DFeatures, DiscriminatorLike, GeneratorLike
 from .adversarial import family
 
 Stats = dict[str, torch.Tensor]
@@ -71,7 +71,8 @@ class Objective:
     summary: str = ""  # one line for --help
     needs_real_for_g = False  # G's loss reads real features (feature matching)
 
-    def __init__(self, G: nn.Module, D: nn.Module, cfg: ObjectiveConfig, optim: OptimConfig):
+    def __init__(self, G: GeneratorLike, D: DiscriminatorLike, cfg: ObjectiveConfig,
+                 optim: OptimConfig):
         if cfg.scheme not in SCHEMES:
             raise ConfigError(f"unknown update scheme {cfg.scheme!r}; use {' or '.join(SCHEMES)}")
         self.G, self.D, self.cfg, self.optim_cfg = G, D, cfg, optim

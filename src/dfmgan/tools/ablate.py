@@ -121,7 +121,7 @@ def ablate_figure(G, sheet: torch.Tensor, marks: tuple[list[int], torch.Tensor],
     """OUT.png: top row as drawn, bottom row the same z with the concept's maps dropped;
     OUT.json: which maps were dropped and how well the regression fit."""
     from ..imageio import grid_array, save_png, to_pil
-    from ..checkpoint import atomic_write
+    from ..files import atomic_write
     from .latent import Renderer, pick
 
     render = Renderer(G, label, seed)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..checkpoint import atomic_write
+from ..files import atomic_write
 from ..data import to_float
 from ..errors import ConfigError
 from ..models import AutoencoderConfig, HashAutoencoder

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..checkpoint import atomic_write, export_snapshot, load_module_state, read_snapshot
+from ..checkpoint import export_snapshot, load_module_state, read_snapshot
+from ..files import atomic_write
 from ..data import load_dataset
 from ..errors import ConfigError
 from ..imageio import grid_array, save_png, to_pil

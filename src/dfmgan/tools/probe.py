@@ -177,7 +177,7 @@ def run_probe(source, data, root, labels: str, draws: int, baselines: str, k: in
     import json
     from pathlib import Path
 
-    from ..checkpoint import atomic_write
+    from ..files import atomic_write
     from ..data import load_dataset
     from ..snapshot import load_discriminator
 

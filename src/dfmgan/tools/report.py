@@ -9,7 +9,7 @@ import io
 import json
 from pathlib import Path
 
-from ..checkpoint import atomic_write
+from ..files import atomic_write
 from ..training.rundir import RunDir
 from ..training.stats import read_stats
 

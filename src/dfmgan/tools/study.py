@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..checkpoint import atomic_write, state_paths
+from ..files import atomic_write, state_paths
 from ..config import TrainConfig, differences, dotted, from_dict, merge, read_file
 from ..errors import ConfigError
 from ..layout import RunLayout

@@ -12,7 +12,7 @@ import json
 import statistics
 from pathlib import Path
 
-from ..checkpoint import atomic_write
+from ..files import atomic_write
 from ..layout import RunLayout
 from ..training.stats import read_stats
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from ..checkpoint import atomic_write, state_paths
+from ..files import atomic_write, state_paths
 from ..config import TrainConfig, differences, from_dict
 from ..errors import ConfigError
 from ..layout import RunLayout

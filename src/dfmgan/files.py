@@ -1,0 +1,115 @@
+"""File helpers every layer may use, without torch: atomic writes, the checkpoints of a
+run folder, and a snapshot's header (its tensors' shapes) read from the safetensors
+file itself. ``dfmgan info`` and ``--help`` stay fast because nothing here imports torch."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import tempfile
+from pathlib import Path
+
+from .errors import CheckpointError
+from .layout import GENERATOR, RunLayout
+from .models.netconfig import NetConfig
+
+STATE_RE = re.compile(r"state-(\d{8,})\.pt$")
+META_KEY = "dfmgan"  # the snapshot's JSON, inside its safetensors metadata
+
+
+def _file_mode() -> int:
+    """What ``open()`` would give a new file: 0o666 less the umask (mkstemp uses 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, rename over ``path``, fsync the
+    folder: a reader sees the old file or the new one, never a torn one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, _file_mode())
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def state_paths(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every saved state, oldest first."""
+    folder = RunLayout(run_dir).checkpoints
+    found = [(int(m.group(1)), p) for p in folder.glob("state-*.pt")
+             if (m := STATE_RE.search(p.name))] if folder.is_dir() else []
+    return sorted(found)
+
+
+def snapshot_path(source: str | os.PathLike, name: str = GENERATOR) -> Path:
+    """A run folder, a snapshot file or its JSON -> the .safetensors file."""
+    p = Path(source)
+    if p.is_dir():
+        p = p / name
+    if p.suffix == ".json":
+        p = p.with_suffix(".safetensors")
+    if not p.is_file():
+        what = name.split(".")[0]
+        raise CheckpointError(f"no {what} snapshot at {p} (a run folder holds {name})")
+    return p
+
+
+def safetensors_header(path: Path) -> dict:
+    """The JSON header of a safetensors file: {name: {"dtype", "shape", "data_offsets"},
+    "__metadata__": {...}}. The format is an 8-byte little-endian length, then the JSON
+    (huggingface/safetensors, "Format"); read here so that no tensor is loaded."""
+    try:
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            if n > os.path.getsize(path) - 8:
+                raise ValueError("header longer than the file")
+            header = json.loads(f.read(n))
+    except (OSError, ValueError, struct.error) as e:
+        raise CheckpointError(f"{path} is not a safetensors file ({e})") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path} is not a safetensors file (its header is no mapping)")
+    return header
+
+
+def parameter_count(path: Path) -> int:
+    """Trainable numbers in a snapshot: every tensor but BatchNorm's running buffers."""
+    total = 0
+    for k, v in safetensors_header(path).items():
+        if k != "__metadata__" and "running" not in k and "num_batches" not in k:
+            n = 1
+            for d in v["shape"]:
+                n *= d
+            total += n
+    return total
+
+
+def read_snapshot_info(source, name: str = GENERATOR, config=NetConfig) -> tuple[Path, object, dict]:
+    """(file, net config, the rest of its JSON) of a snapshot, without loading a tensor.
+    The JSON beside the file wins; a lone .safetensors file carries it in its metadata."""
+    p = snapshot_path(source, name)
+    side = p.with_suffix(".json")
+    try:
+        if side.exists():
+            info = json.loads(side.read_text())
+        else:
+            meta = safetensors_header(p).get("__metadata__") or {}
+            if META_KEY not in meta:
+                raise ValueError(f"no {side.name} beside it and no config in its metadata")
+            info = json.loads(meta[META_KEY])
+        return p, config(**info.pop("net")), info
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+        raise CheckpointError(f"cannot read the config of {p}: {e}") from None
