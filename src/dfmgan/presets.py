@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .config import ConfigError, TrainConfig, from_dict, merge
 from .data import facts
+from .objectives import objective_class
 
 
 def _p(data: str, size: int, ch: int, width: int, **extra) -> dict:
@@ -45,16 +46,6 @@ PRESETS: dict[str, dict] = {
     "faces-64": _p("folder", 64, 3, 128, steps=50_000),
 }
 
-# What choosing an objective changes, under any preset (DFM §4: Adam 1e-4, β1 0.5,
-# all three networks updated simultaneously). Explicit settings still win.
-OBJECTIVE_DEFAULTS: dict[str, dict] = {
-    "gan": {},
-    "dfm": {"optim": {"lr": 1e-4}, "objective": {"scheme": "simultaneous"}},
-    "fm": {},
-}
-
-
-
 def preset_dict(name: str) -> dict:
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
@@ -72,7 +63,7 @@ def build_config(preset: str | None = None, file: dict | None = None,
     if base is None:  # a resumed run keeps what it resolved to
         name = next((l["objective"]["name"] for l in reversed(layers)
                      if "name" in l.get("objective", {})), "gan")
-        layers.insert(1, OBJECTIVE_DEFAULTS.get(name, {}))
+        layers.insert(1, objective_class(name).defaults)
     for layer in layers:
         d = merge(d, layer)
     return from_dict(d)

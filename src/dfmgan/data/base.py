@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,6 +22,8 @@ class ArraySource:
     labels: torch.Tensor | None
     description: str
     classes: list[str] | None = None
+    names: list[str] | None = None  # each image's name in the set (a relative path), if any
+    files: list[Path] | None = None  # each image's own file, where images are files
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -42,6 +45,8 @@ class StreamingSource:
     description = ""
     labels: torch.Tensor | None = None
     classes: list[str] | None = None
+    names: list[str] | None = None  # each image's name in the set (a path, a key), if any
+    files: list[Path] | None = None  # each image's own file, where images are files
 
     def __init__(self, size: int, channels: int, workers: int = 4):
         self.size, self.channels = size, channels

@@ -14,6 +14,7 @@ import torch
 
 from ..errors import DataError
 from .base import ArraySource, describe
+from .registry import register_dataset
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
            "dog", "frog", "horse", "ship", "truck"]
@@ -72,6 +73,8 @@ def _read_batches(root: Path, names: list[str]) -> list[tuple[str, bytes]]:
     return [(str(p), p.read_bytes()) for p in find(root, names, "cifar10", SOURCE)]
 
 
+@register_dataset("cifar10", splits=("train", "test"), preset="cifar10",
+                  expects=f"cifar-10-python.tar.gz or cifar-10-batches-py/ ({SOURCE})")
 def load_cifar10(root: Path, split: str) -> ArraySource:
     xs, ys = [], []
     for where, raw in _read_batches(root, BATCHES[split]):

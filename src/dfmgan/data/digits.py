@@ -6,10 +6,13 @@ import numpy as np
 import torch
 
 from .base import ArraySource, describe
+from .registry import register_dataset
 
 TEST = 360  # the last 360 images form the test split (no official split exists)
 
 
+@register_dataset("digits", splits=("train", "test", "all"), needs_root=False, preset="digits",
+                  feature_net="digits")
 def load_digits(root, split: str) -> ArraySource:
     from sklearn.datasets import load_digits as sk_digits
 

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from ..errors import DataError
 from .base import ArraySource, StreamingSource, describe
+from .registry import register_dataset
 from .transforms import center_crop_resize
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
@@ -53,7 +54,7 @@ def decode_file(path: Path, size: int, channels: int) -> np.ndarray:
 class FolderStream(StreamingSource):
     def __init__(self, files: list[Path], size: int, channels: int):
         super().__init__(size, channels)
-        self.files = files
+        self.files = files  # (N,) paths, decoded on demand
 
     def __len__(self) -> int:
         return len(self.files)
@@ -62,12 +63,15 @@ class FolderStream(StreamingSource):
         return decode_file(self.files[i], self.size, self.channels)
 
 
+@register_dataset("folder", splits=("train",), takes="size,channels", streams=True,
+                  expects="a folder tree of .png/.jpg/.jpeg/.webp images")
 def load_folder(root: Path, split: str, size: int, channels: int,
                 memory_limit: int = MEMORY_LIMIT) -> ArraySource | FolderStream:
     files = list_images(root)
     labels, classes = folder_labels(root, files)
     stream = FolderStream(files, size, channels)
     stream.labels, stream.classes = labels, classes
+    stream.names = [str(p.relative_to(root)) for p in files]
     if len(files) > memory_limit:
         stream.description = describe(f"folder {root} (streamed)", len(files), stream.shape)
         return stream
@@ -76,4 +80,5 @@ def load_folder(root: Path, split: str, size: int, channels: int,
                        desc=f"decoding {root.name}", unit="img", leave=False,
                        disable=len(files) < 2000))
     x = torch.from_numpy(np.stack(arrays))
-    return ArraySource(x, labels, describe(f"folder {root}", len(x), x.shape[1:]), classes)
+    return ArraySource(x, labels, describe(f"folder {root}", len(x), x.shape[1:]), classes,
+                       names=stream.names, files=files)

@@ -4,6 +4,7 @@ IDX: two zero bytes, a type code (0x08 = uint8), the number of dimensions, each
 dimension as a big-endian int32, then the data."""
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from ..errors import DataError
 from .base import ArraySource, describe
 from .files import find, read_maybe_gz
+from .registry import IDX_FILES, register_dataset
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -54,3 +56,10 @@ def load_idx(root: Path, split: str, name: str) -> ArraySource:
     return ArraySource(x, torch.from_numpy(labels.astype(np.int64)),
                        describe(f"{name}[{split}] from {img_path.parent}", len(x), x.shape[1:]),
                        classes)
+
+
+for _name, _facts in (("mnist", {"preset": "mnist"}),
+                      ("fashion-mnist", {"preset": "fashion-mnist", "feature_net": "fashion-mnist",
+                                         "default_root": "/usr/share/datasets/fashion-mnist"})):
+    register_dataset(_name, splits=("train", "test"), expects=f"{IDX_FILES} ({SOURCES[_name]})",
+                     **_facts)(partial(load_idx, name=_name))

@@ -12,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
 from .base import StreamingSource, describe
+from .registry import register_dataset
 from .transforms import center_crop_resize
 
 SOURCE = "an LMDB folder from the LSUN download script, e.g. bedroom_train_lmdb (data.mdb, lock.mdb)"
@@ -37,6 +38,7 @@ class LmdbStream(StreamingSource):
         if not self.keys:
             raise DataError(f"lsun: {root} holds no images")
         self.description = describe(f"lsun {root} (streamed)", len(self.keys), self.shape)
+        self.names = [k.decode(errors="replace") for k in self.keys]
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -51,5 +53,7 @@ class LmdbStream(StreamingSource):
             raise DataError(f"cannot decode key {self.keys[i]!r} of {self.root}: {e}") from None
 
 
+@register_dataset("lsun", splits=("train",), takes="size,channels", streams=True, expects=SOURCE,
+                  preset="lsun-bedroom-64")
 def load_lsun(root: Path, split: str, size: int, channels: int) -> LmdbStream:
     return LmdbStream(root, size, channels)

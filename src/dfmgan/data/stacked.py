@@ -14,11 +14,13 @@ bundled 8×8 digits) is small, for fast tests: 10,000 and 2,600 images.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
 from ..errors import DataError
 from .base import ArraySource, describe
+from .registry import IDX_FILES, register_dataset
 
 SIZES = {"train": 128_000, "test": 26_000}
 SMALL = {"train": 10_000, "test": 2_600}  # stacked-digits: 1,437 / 360 base images
@@ -51,7 +53,7 @@ def stack(base: ArraySource, n: int, seed: int, name: str) -> StackedSource:
     triples = base.labels[members]  # (N, 3)
     classes = [f"{m:03d}" for m in range(MODES)]
     desc = describe(name, n, images.shape[1:], f" (1,000 modes; {base.description})")
-    return StackedSource(images, mode_of(triples), desc, classes, members, triples)
+    return StackedSource(images, mode_of(triples), desc, classes, members=members, base_labels=triples)
 
 
 def load_stacked(root, split: str, size: int | None, channels: int | None, base: str,
@@ -65,3 +67,14 @@ def load_stacked(root, split: str, size: int | None, channels: int | None, base:
                         f"or the {name} preset")
     grey = load_dataset(base, root, split, size, 1)  # resized once, before stacking
     return stack(grey, sizes[split], SEEDS[split], f"{name}[{split}]")
+
+
+# 1,000-mode stacked sets: three base images in R, G and B
+_STACKED = {"splits": ("train", "test"), "takes": "size,channels", "metrics": ("modes",)}
+register_dataset("stacked-mnist", expects=f"the MNIST {IDX_FILES}", preset="stacked-mnist",
+                 **_STACKED)(partial(load_stacked, base="mnist"))
+register_dataset("stacked-fashion-mnist", expects=f"the Fashion-MNIST {IDX_FILES}",
+                 default_root="/usr/share/datasets/fashion-mnist", preset="stacked-fashion-mnist",
+                 **_STACKED)(partial(load_stacked, base="fashion-mnist"))
+register_dataset("stacked-digits", needs_root=False, preset="stacked-digits",
+                 **_STACKED)(partial(load_stacked, base="digits", sizes=SMALL))

@@ -12,6 +12,7 @@ import torch
 
 from ..errors import DataError
 from .base import ArraySource, describe
+from .registry import register_dataset
 from .files import find
 from .transforms import resize_uint8
 
@@ -35,7 +36,11 @@ def _images(path: Path, size: int | None) -> torch.Tensor:
     return torch.cat(out)
 
 
+# downsampled while read, never holding 96 px copies of 100k images
+@register_dataset("stl10", splits=("unlabeled", "train", "test"), takes="size", preset="stl10-48",
+                  expects=f"stl10_binary/*_X.bin and *_y.bin ({SOURCE})")
 def load_stl10(root: Path, split: str, size: int | None = 48) -> ArraySource:
+    size = size or 48  # the DFM paper's STL-10 resolution
     x_name, y_name = FILES[split]
     paths = find(root, [x_name] + ([y_name] if y_name else []), "stl10", SOURCE)
     x = _images(paths[0], size)

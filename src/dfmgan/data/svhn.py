@@ -10,6 +10,7 @@ import torch
 
 from ..errors import DataError
 from .base import ArraySource, describe
+from .registry import register_dataset
 from .files import find
 
 SOURCE = "the cropped-digit .mat files (Format 2) from the SVHN page at Stanford"
@@ -29,6 +30,8 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return x.transpose(3, 2, 0, 1), y.astype(np.int64) % 10  # (N, 3, 32, 32); 10 -> 0
 
 
+@register_dataset("svhn", splits=tuple(SPLITS), preset="svhn",
+                  expects=f"train_32x32.mat, test_32x32.mat, extra_32x32.mat ({SOURCE})")
 def load_svhn(root: Path, split: str) -> ArraySource:
     names = [f"{s}_32x32.mat" for s in SPLITS[split]]
     parts = [_read_mat(p) for p in find(root, names, "svhn", SOURCE)]

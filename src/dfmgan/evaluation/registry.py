@@ -18,6 +18,7 @@ lower is better for every such key."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -88,25 +89,12 @@ def is_labelled(name: str) -> bool:
     return needs(name) == "labelled"
 
 
-_DISCOVERED: list[bool] = []
-
-
 def discover() -> None:
     """Import every module of this package that registers a metric, so a new metric is one
-    file with ``@register_metric`` and no list to edit. Only modules whose text holds the
-    decorator are imported (the Inception network's, say, is left alone)."""
-    import importlib
-    import pkgutil
-    from pathlib import Path
+    file with ``@register_metric`` and no list to edit."""
+    from ..discovery import discover as import_marked
 
-    if _DISCOVERED:
-        return
-    _DISCOVERED.append(True)
-    here = Path(__file__).parent
-    for info in pkgutil.iter_modules([str(here)]):
-        path = here / f"{info.name}.py"
-        if info.name != "registry" and path.exists() and "@register_metric(" in path.read_text():
-            importlib.import_module(f"{__package__}.{info.name}")
+    import_marked(__package__, Path(__file__).parent, "@register_metric(")
 
 
 def get_metric(name: str) -> MetricFn:

@@ -1,21 +1,28 @@
-"""Objectives by name. Each is a class with the ``Objective`` interface."""
+"""Objectives by name. Each is a class with the ``Objective`` interface, registered by
+``@register_objective`` in its own module of this package, with its one-line summary and
+the settings choosing it implies (``defaults``) beside it. A new objective is one file:
+the package imports every module that registers one, and `--objective` lists it."""
 from __future__ import annotations
 
-from ..config import ObjectiveConfig, OptimConfig
-from ..errors import ConfigError
-from .base import Objective
-from .dfm import DFMObjective
-from .feature_matching import FeatureMatchingObjective
-from .gan import GANObjective
+from pathlib import Path
 
-OBJECTIVES: dict[str, type[Objective]] = {
-    c.name: c for c in (GANObjective, DFMObjective, FeatureMatchingObjective)}
+from ..config import ObjectiveConfig, OptimConfig
+from ..discovery import discover
+from ..errors import ConfigError
+from .base import OBJECTIVES, Objective, register_objective
+
+discover(__name__, Path(__file__).parent, "@register_objective")
+discover(__name__, Path(__file__).parent, "@register_adversarial")  # loss families
+
+
+def objective_class(name: str) -> type[Objective]:
+    if name not in OBJECTIVES:
+        raise ConfigError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}")
+    return OBJECTIVES[name]
 
 
 def build_objective(G, D, cfg: ObjectiveConfig, optim: OptimConfig) -> Objective:
-    if cfg.name not in OBJECTIVES:
-        raise ConfigError(f"unknown objective {cfg.name!r}; choose one of {', '.join(OBJECTIVES)}")
-    return OBJECTIVES[cfg.name](G, D, cfg, optim)
+    return objective_class(cfg.name)(G, D, cfg, optim)
 
 
-__all__ = ["OBJECTIVES", "Objective", "build_objective"]
+__all__ = ["OBJECTIVES", "Objective", "build_objective", "objective_class", "register_objective"]

@@ -34,6 +34,13 @@ from .adversarial import family
 
 Stats = dict[str, torch.Tensor]
 SCHEMES = ("alternating", "simultaneous")
+OBJECTIVES: dict[str, type["Objective"]] = {}
+
+
+def register_objective(cls: type["Objective"]) -> type["Objective"]:
+    """Class decorator: ``--objective NAME`` now trains ``cls``."""
+    OBJECTIVES[cls.name] = cls
+    return cls
 
 
 def adam(module: nn.Module, cfg: OptimConfig) -> torch.optim.Adam:
@@ -69,6 +76,8 @@ def detached(stats: Stats) -> Stats:
 class Objective:
     name: str = ""
     summary: str = ""  # one line for --help
+    # what choosing this objective sets, under any preset; explicit settings still win
+    defaults: dict = {}
     needs_real_for_g = False  # G's loss reads real features (feature matching)
 
     def __init__(self, G: GeneratorLike, D: DiscriminatorLike, cfg: ObjectiveConfig,

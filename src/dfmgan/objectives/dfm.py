@@ -22,14 +22,17 @@ import torch
 
 from ..errors import ConfigError
 from ..models import Denoiser, annealed_sigma, corrupt
-from .base import Objective
+from .base import Objective, register_objective
 from .features import feature_dim, phi
 
 
+@register_objective
 class DFMObjective(Objective):
     name = "dfm"
     summary = ("denoising feature matching (Warde-Farley & Bengio 2017): + λ||Φ - r(Φ)||² "
                "on D's features; sets Adam 1e-4 and the simultaneous scheme")
+    # DFM §4: Adam 1e-4 (β1 0.5), all three networks updated simultaneously
+    defaults = {"optim": {"lr": 1e-4}, "objective": {"scheme": "simultaneous"}}
 
     def __init__(self, G, D, cfg, optim):
         super().__init__(G, D, cfg, optim)

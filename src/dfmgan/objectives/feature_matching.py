@@ -4,10 +4,11 @@ the mean of D's features on real data, on the same layer Φ that DFM uses,
 with the real mean held constant. D is trained as in the GAN."""
 from __future__ import annotations
 
-from .base import Objective
+from .base import Objective, register_objective
 from .features import feature_dim, phi
 
 
+@register_objective
 class FeatureMatchingObjective(Objective):
     name = "fm"
     summary = "feature matching (Salimans et al. 2016): ||E Φ(x) - E Φ(G(z))||² instead"

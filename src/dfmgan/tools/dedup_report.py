@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..checkpoint import export_snapshot, load_module_state, read_snapshot
 from ..files import atomic_write
-from ..data import load_dataset
+from ..data import dataset_or_folder, load_dataset
 from ..errors import ConfigError
 from ..imageio import grid_array, save_png, to_pil
 from ..models import AutoencoderConfig, HashAutoencoder
@@ -30,26 +30,10 @@ from .hashes import to_hex
 AE_SNAPSHOT = "autoencoder.safetensors"
 
 
-def resolve_data(data: str, root: str | None) -> tuple[str, str | None]:
-    """A dataset name, or a path to a folder of images (then read with the folder loader)."""
-    from ..data import DATASETS
-
-    if data not in DATASETS and Path(data).is_dir():
-        return "folder", data
-    return data, root
-
-
-def image_names(data: str, root, source) -> list[str]:
-    """Each image's file path under ``root`` for folder data, its key for LSUN, else
-    its index in the loader's order."""
-    if data == "folder":
-        from ..data.folder import list_images
-
-        base = Path(root).expanduser()
-        return [str(p.relative_to(base)) for p in list_images(base)]
-    if hasattr(source, "keys"):  # LSUN's LMDB keys
-        return [k.decode(errors="replace") for k in source.keys]
-    return [str(i) for i in range(len(source))]
+def image_names(source) -> list[str]:
+    """Each image's name as its data set gives it (a file's path under the folder, an LMDB
+    key), else its index in the loader's order."""
+    return list(source.names) if source.names is not None else [str(i) for i in range(len(source))]
 
 
 def reuse_autoencoder(out: Path, record: dict, device):
@@ -100,15 +84,15 @@ def contact_sheet(source, groups: list[np.ndarray], path: Path, rows: int = 16,
     return save_png(to_pil(grid_array(tiles, nrow=cols), scale=2), path)
 
 
-def copy_kept(data: str, root, split, keep: np.ndarray, names: list[str], dest: Path) -> int:
-    """Folder data: the kept files themselves; other data: a PNG per kept image at its
-    own size, under a subfolder per class, so ``--data folder`` reads the copy back."""
-    kept = np.flatnonzero(keep)
-    if data == "folder":
-        base = Path(root).expanduser()
+def copy_kept(data: str, root, split, keep: np.ndarray, source, dest: Path) -> int:
+    """Images that are files (a folder): the kept files themselves, at their names; other
+    data: a PNG per kept image at its own size, under a subfolder per class, so
+    ``--data folder`` reads the copy back."""
+    kept, names = np.flatnonzero(keep), image_names(source)
+    if source.files is not None:
         for i in tqdm(kept, desc="copying", unit="img", leave=False):
             (dest / names[i]).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(base / names[i], dest / names[i])
+            shutil.copy2(source.files[i], dest / names[i])
         return len(kept)
     full = load_dataset(data, root, split)
     for s in tqdm(range(0, len(kept), 1024), desc="copying", unit="batch", leave=False):
@@ -132,7 +116,7 @@ def class_name(source, labels, k: int) -> str:
 def run_dedup(data: str, root, split, s: DedupSettings, out: Path, index: bool,
               copy: Path | None, device="cpu") -> dict:
     """``dfmgan dedup``: returns the summary written at the top of groups.json."""
-    data, root = resolve_data(data, root)
+    data, root = dataset_or_folder(data, root)
     if copy is not None and copy.exists() and any(copy.iterdir()):  # checked before any work
         raise ConfigError(f"--copy {copy} exists and is not empty; give a new folder")
     source = load_dataset(data, root, split, size=SIZE)
@@ -146,7 +130,7 @@ def run_dedup(data: str, root, split, s: DedupSettings, out: Path, index: bool,
 
     ae, result = dedup(source, s, reuse_autoencoder(out, record, device), device,
                        resume=out, on_trained=save)
-    names = image_names(data, root, source)
+    names = image_names(source)
     keep = kept_mask(len(source), result.groups)
     header = {"description": source.description, **record, "radius": s.radius,
               "groups_found": len(result.groups), "images_removed": int((~keep).sum()),
@@ -158,5 +142,5 @@ def run_dedup(data: str, root, split, s: DedupSettings, out: Path, index: bool,
     if index:
         atomic_write(out / "kept.txt", "".join(names[i] + "\n" for i in np.flatnonzero(keep)).encode())
     if copy is not None:
-        header["copied"] = copy_kept(data, root, split, keep, names, copy)
+        header["copied"] = copy_kept(data, root, split, keep, source, copy)
     return header

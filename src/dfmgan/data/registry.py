@@ -1,0 +1,36 @@
+"""Datasets by name: each loader module registers its data with the facts the rest of the
+package asks about (where the files come from, its splits, its preset, its bundled
+feature net, its default metrics). A new dataset is one module with ``register_dataset``;
+``dfmgan.data`` imports every module that calls it, and no code outside ``data/`` asks
+for a dataset by name."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+IDX_FILES = "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-*.gz"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    load: Callable  # (root, split[, size][, channels]) -> source, as ``takes`` says
+    splits: tuple[str, ...]
+    default_root: str | None = None
+    expects: str = ""  # what --data-root must hold, and where it comes from
+    takes: str = ""  # "": (root, split); "size": + size; "size,channels": + size, channels
+    streams: bool = False  # decoded batch by batch at the target size (folder, lsun)
+    needs_root: bool = True  # False: the data ships with a package (no --data-root)
+    metrics: tuple[str, ...] = ()  # what `eval` and evaluation in training score by default
+    preset: str | None = None  # the preset a run naming this data without one gets
+    feature_net: str | None = None  # the bundled feature network that matches it
+
+
+DATASETS: dict[str, DatasetInfo] = {}
+
+
+def register_dataset(name: str, **facts) -> Callable[[Callable], Callable]:
+    """``register_dataset("cifar10", splits=(...), ...)(load)`` or as a decorator."""
+    def wrap(load: Callable) -> Callable:
+        DATASETS[name] = DatasetInfo(load, **facts)
+        return load
+    return wrap
