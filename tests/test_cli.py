@@ -142,7 +142,7 @@ def test_unwritable_output(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("I am a file")
     _assert_one_line_error(run_cli("train", "--preset", "digits", "--out", str(blocker / "run"),
-                                   *TINY_FLAGS), "cannot write to output folder")
+                                   *TINY_FLAGS), f"cannot write to {blocker / 'run'}: {blocker} is a file")
     assert blocker.read_text() == "I am a file"
 
 

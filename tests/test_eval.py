@@ -61,7 +61,7 @@ def test_eval_is_deterministic_and_real_data_scores_well(digits_run):
     (["--metrics", "fid,bogus"], "unknown metric"),
     (["--feature-net", "vgg"], "unknown feature network 'vgg'; known: digits, fashion-mnist, inception"),
     (["--feature-net", "digits", "--data", "cifar10", "--data-root", "/nonexistent"], "cifar10"),
-    (["--n", "1"], "at least 2"),
+    (["--n", "1"], "argument --n: must be in 2..1,000,000"),
 ])
 def test_eval_bad_input(digits_run, args, needle):
     before = (digits_run / "metrics.jsonl").read_bytes() if (digits_run / "metrics.jsonl").exists() else b""

@@ -256,7 +256,7 @@ def test_probe_command(run, tmp_path):
     (["ablate", "--boxes", "b.json", "--layer", "5", "--out", "x.png"], "this generator has 2 hidden layers"),
     (["probe", "--labels", "ten"], "neither a positive count"),
     (["probe", "--baselines", "sift"], "unknown baseline 'sift'"),
-    (["interpolate", "--points", "1", "--out", "x.png"], "--points must be at least"),
+    (["interpolate", "--points", "1", "--out", "x.png"], "argument --points: must be in 2..1,000"),
     (["interpolate", "--out", "x.jpg"], "the figure is a .png"),
     (["visualize", "--layer", "7", "--out", "x.png"], "D has 2 conv layers"),
     (["sample", "--label", "0", "--out", "x.png"], "this generator has 0 classes"),

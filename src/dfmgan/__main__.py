@@ -1,5 +1,24 @@
+"""``python -m dfmgan`` and the ``dfmgan`` script: Ctrl-C at any moment, start-up imports
+included, ends quietly with status 130, and a closed pipe (``dfmgan info RUN | head``) with
+the shell's 141; neither prints a traceback."""
+import os
+import signal
 import sys
 
-from .cli import main
 
-sys.exit(main())
+def run() -> None:
+    try:
+        from .cli import main
+
+        code = main()
+        sys.stdout.flush()
+    except KeyboardInterrupt:
+        code = 128 + signal.SIGINT
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        code = 128 + signal.SIGPIPE
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    run()

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from . import __version__
 from .cli_tools import EXAMPLES as TOOL_EXAMPLES
-from .cli_tools import TOOLS
+from .cli_tools import LABEL, SEED, TOOLS, device, number
 from .errors import DfmganError
+from .files import writable_file, writable_folder
 from .layout import RunLayout
 
 EXAMPLES = {
@@ -66,6 +67,12 @@ TRAIN_FLAGS = {
 }
 
 
+def device_name(text: str) -> str:
+    """--device for a command that hands it on (train, study): checked, kept as written."""
+    device(text)
+    return text
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse prints usage too)
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -88,7 +95,8 @@ def add_train(p) -> None:
                        ("--checkpoint-every", int), ("--keep", int), ("--log-every", int),
                        ("--eval-every", int), ("--eval-n", int)]:
         p.add_argument(flag, type=kind)
-    p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--device", type=device_name, help="auto (default: a GPU when there is one, "
+                   "else the CPU), cpu, cuda or cuda:N")
     from .objectives import OBJECTIVES
     p.add_argument("--objective", choices=sorted(OBJECTIVES), help="; ".join(
         f"{k}: {c.summary}" for k, c in OBJECTIVES.items()))
@@ -117,8 +125,13 @@ def add_train(p) -> None:
                    "the tools then use it (default: off)")
     p.add_argument("--eval-metrics", metavar="LIST", help="metrics for --eval-every "
                    "(default: the data's own: fid, or modes on stacked-*)")
-    p.add_argument("--nproc", type=int, metavar="N", help="train on N processes: the same as "
+    p.add_argument("--nproc", type=number(1, 1_024), metavar="N", help="train on N processes: the same as "
                    "torchrun --standalone --nproc_per_node N -m dfmgan train ...")
+
+
+def add_device(p) -> None:
+    p.add_argument("--device", type=device, default="auto",
+                   help="auto (default: a GPU when there is one, else the CPU), cpu, cuda, cuda:N")
 
 
 def add_no_ema(p) -> None:
@@ -128,15 +141,15 @@ def add_no_ema(p) -> None:
 
 def add_sample(p) -> None:
     p.add_argument("source", help="a run folder or a generator .safetensors snapshot")
-    p.add_argument("--n", type=int, default=64, help="how many images (default 64)")
+    p.add_argument("--n", type=number(1, 1_000_000), default=64, help="how many images (default 64)")
     p.add_argument("--out", required=True, help="grid .png, .npz (uint8 NHWC) or a folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--bn", choices=["batch", "running"], default="batch",
                    help="BatchNorm statistics to sample with (default: batch)")
     p.add_argument("--numbered", action="store_true", help="print each image's index on the grid")
-    p.add_argument("--label", type=int, help="class of every image (conditional generator; "
+    p.add_argument("--label", type=LABEL, help="class of every image (conditional generator; "
                    "default: cycle through the classes)")
-    p.add_argument("--device", default="cpu")
+    add_device(p)
     add_no_ema(p)
 
 
@@ -147,8 +160,8 @@ def add_eval(p) -> None:
     p.add_argument("--metrics", help="comma-separated, of: " + ", ".join(sorted(METRICS)) +
                    ". Default: the data's own (modes on stacked-*), else fid,kid,pr,is,coverage; "
                    "nn-error and cas score a conditional generator against the test split")
-    p.add_argument("--n", type=int, default=10_000, help="generated samples (default 10000)")
-    p.add_argument("--n-real", type=int, help="reference images (default: --n)")
+    p.add_argument("--n", type=number(2, 1_000_000), default=10_000, help="generated samples (default 10000)")
+    p.add_argument("--n-real", type=number(2, 1_000_000), help="reference images (default: --n)")
     p.add_argument("--data", help="reference dataset (default: the run's)")
     p.add_argument("--data-root")
     p.add_argument("--split", help="reference split (default: the dataset's training split)")
@@ -157,11 +170,11 @@ def add_eval(p) -> None:
     p.add_argument("--inception-weights", metavar="PATH",
                    help="the FID Inception weight file (default: $DFMGAN_INCEPTION_WEIGHTS, "
                    "else torch's hub cache, downloaded on first use)")
-    p.add_argument("--splits", type=int, default=10, help="Inception-score groups (default 10)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--splits", type=number(1, 1_000), default=10, help="Inception-score groups (default 10)")
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--bn", choices=["batch", "running"], default="batch")
     p.add_argument("--out", help="JSON-lines file to append to (default: RUN/metrics.jsonl)")
-    p.add_argument("--device", default="cpu")
+    add_device(p)
     add_no_ema(p)
 
 
@@ -169,9 +182,10 @@ def add_study(p) -> None:
     p.add_argument("spec", help="the study's YAML or JSON spec (see below)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder of the study's runs "
                    "and results; rerun the same command to resume a stopped study")
-    p.add_argument("--jobs", type=int, help="runs at a time (default: the spec's, else 2)")
-    p.add_argument("--threads", type=int, help="torch threads per run (default: the spec's, else 1)")
-    p.add_argument("--device", help="device of every run (default: the spec's, else auto)")
+    p.add_argument("--jobs", type=number(1, 256), help="runs at a time (default: the spec's, else 2)")
+    p.add_argument("--threads", type=number(1, 1_024), help="torch threads per run (default: the spec's, else 1)")
+    p.add_argument("--device", type=device_name, help="device of every run (default: the "
+                   "spec's, else auto)")
     p.add_argument("--report-only", action="store_true", help="write the results of the runs "
                    "there are, training nothing")
     p.add_argument("--no-progress", action="store_true")
@@ -245,9 +259,8 @@ def cmd_train(args) -> int:
 
     if bool(args.out) == bool(args.resume):
         raise DfmganError("give either --out DIR for a new run or --resume RUN_DIR")
+    writable_folder(args.out or args.resume)
     cfg = train_config(args)
-    if args.nproc is not None and args.nproc < 1:
-        raise DfmganError("--nproc must be at least 1")
     if (args.nproc or 1) > 1 and "WORLD_SIZE" not in os.environ:  # not yet under torchrun
         relaunch(args.nproc, sys.argv[1:])
     try:
@@ -280,8 +293,8 @@ def cmd_sample(args) -> int:
     from .imageio import save_images
     from .snapshot import load_generator
 
-    if args.n < 1:
-        raise DfmganError("--n must be at least 1")
+    out = Path(args.out)
+    writable_file(out) if out.suffix.lower() in (".png", ".npz") else writable_folder(out)
     G = load_generator(args.source, device=args.device, ema=args.ema)
     path = save_images(G.sample(args.n, seed=args.seed, mode=args.bn, labels=class_labels(G, args)),
                        Path(args.out), numbered=args.numbered)
@@ -293,10 +306,8 @@ def cmd_eval(args) -> int:
     from .evaluation.api import evaluate
     from .evaluation.registry import MetricOptions
 
-    if args.n < 2 or (args.n_real is not None and args.n_real < 2):
-        raise DfmganError("--n and --n-real must be at least 2")
     src = Path(args.source)
-    out = Path(args.out) if args.out else RunLayout(src if src.is_dir() else src.parent).metrics
+    out = writable_file(args.out or RunLayout(src if src.is_dir() else src.parent).metrics)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     row = evaluate(src, metrics, data=args.data, data_root=args.data_root, split=args.split, n=args.n,
                    n_real=args.n_real, seed=args.seed, feature_net=args.feature_net, bn=args.bn,
@@ -320,11 +331,9 @@ def cmd_study(args) -> int:
     from .tools.study import load_study, run_study
     from .tools.study_report import write_results
 
-    study = load_study(Path(args.spec), Path(args.out), args.device)
+    study = load_study(Path(args.spec), writable_folder(args.out), args.device)
     for flag in ("jobs", "threads"):
         if getattr(args, flag) is not None:
-            if getattr(args, flag) < 1:
-                raise DfmganError(f"--{flag} must be at least 1")
             setattr(study, flag, getattr(args, flag))
     study.out.mkdir(parents=True, exist_ok=True)
     failed = [] if args.report_only else run_study(study, progress=not args.no_progress)
@@ -340,6 +349,8 @@ def cmd_study(args) -> int:
 def cmd_report(args) -> int:
     from .tools.report import write_report
 
+    if args.out:
+        writable_file(args.out)
     print(f"wrote {write_report(Path(args.run_dir), args.out)}")
     return 0
 
@@ -365,15 +376,26 @@ EXAMPLES.update(TOOL_EXAMPLES)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand. A problem with the input (a ``DfmganError``, or a file the
+    system refuses: missing, unwritable, a full disk) is one line and status 2."""
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(chosen(argv)).parse_args(argv)
     try:
+        args = build_parser(chosen(argv)).parse_args(argv)
         return SUBCOMMANDS[args.command][2](args)
     except DfmganError as e:
-        print(f"dfmgan: error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
+    except OSError as e:  # a path the system refused, met after the checks up front
+        where = f"{e.filename}: " if e.filename else ""
+        return fail(f"{where}{e.strerror or e}")
+    except MemoryError:
+        return fail("out of memory; ask for fewer samples, a smaller batch or narrower nets")
     except KeyboardInterrupt as e:
         return 128 + (e.args[0] if e.args and isinstance(e.args[0], int) else signal.SIGINT)
+
+
+def fail(message: str) -> int:
+    print(f"dfmgan: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

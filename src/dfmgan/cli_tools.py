@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from .errors import DfmganError
+from .files import writable_file, writable_folder
 from .layout import RunLayout
 
 EXAMPLES = {
@@ -37,6 +38,37 @@ DATA is a dataset name (see dfmgan train --help) or a folder of images.""",
 }
 
 
+def device(text: str) -> str:
+    """--device, checked against this machine and resolved (auto -> cuda or cpu)."""
+    from .devices import resolve_device
+
+    try:
+        return str(resolve_device(text))
+    except DfmganError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def number(lo: float, hi: float, kind=int):
+    """An argparse type: a ``kind`` number in lo..hi (both included), else one line naming
+    the range. Every count, seed and size a subcommand takes goes through it."""
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}"
+                                             f"number, got {text!r}") from None
+        if not lo <= v <= hi:  # False for NaN
+            raise argparse.ArgumentTypeError(f"must be in {lo:,}..{hi:,}, got {text}")
+        return v
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+SEED = number(0, 2 ** 32 - 1)
+LABEL = number(0, 99_999)
+LAYER = number(-64, 63)
+
+
 def indices(text: str) -> list[int]:
     try:
         return [int(t) for t in text.split(",") if t.strip()]
@@ -47,16 +79,17 @@ def indices(text: str) -> list[int]:
 def common(p) -> None:
     """What every analysis tool takes: a snapshot, a seed, a device, EMA or raw G."""
     p.add_argument("source", help="a run folder or a snapshot")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--device", type=device, default="auto",
+                   help="auto (default: a GPU when there is one, else the CPU), cpu, cuda, cuda:N")
     p.add_argument("--no-ema", dest="ema", action="store_false",
                    help="use the raw generator even where the run kept an EMA of it")
 
 
 def add_sheet(p) -> None:
-    p.add_argument("--sheet-n", type=int, default=64, help="the numbered sheet's --n (default 64)")
-    p.add_argument("--sheet-seed", type=int, default=0, help="the sheet's --seed (default 0)")
-    p.add_argument("--label", type=int, help="class to draw, for a conditional generator")
+    p.add_argument("--sheet-n", type=number(1, 10_000), default=64, help="the numbered sheet's --n (default 64)")
+    p.add_argument("--sheet-seed", type=SEED, default=0, help="the sheet's --seed (default 0)")
+    p.add_argument("--label", type=LABEL, help="class to draw, for a conditional generator")
 
 
 def add_probe(p) -> None:
@@ -64,19 +97,19 @@ def add_probe(p) -> None:
     p.add_argument("--data", help="labelled dataset (default: the run's)")
     p.add_argument("--data-root")
     p.add_argument("--labels", default="100,all", help="budgets: N per class and/or all (default 100,all)")
-    p.add_argument("--draws", type=int, default=5, help="draws per N-per-class budget (default 5)")
+    p.add_argument("--draws", type=number(1, 1_000), default=5, help="draws per N-per-class budget (default 5)")
     p.add_argument("--baselines", default="random-d,pixels,kmeans",
                    help="any of random-d, pixels, kmeans (default: all three)")
-    p.add_argument("--kmeans-k", type=int, default=1600, help="K-means centroids (default 1600)")
+    p.add_argument("--kmeans-k", type=number(1, 100_000), default=1600, help="K-means centroids (default 1600)")
     p.add_argument("--out", help="JSON file to write (default: RUN/probe.json)")
 
 
 def add_interpolate(p) -> None:
     common(p)
-    p.add_argument("--points", type=int, default=6, help="random latent points (default 6)")
-    p.add_argument("--steps", type=int, default=10, help="images per segment (default 10)")
+    p.add_argument("--points", type=number(2, 1_000), default=6, help="random latent points (default 6)")
+    p.add_argument("--steps", type=number(2, 1_000), default=10, help="images per segment (default 10)")
     p.add_argument("--mode", choices=["lerp", "slerp", "both"], default="both")
-    p.add_argument("--label", type=int, help="class to draw, for a conditional generator")
+    p.add_argument("--label", type=LABEL, help="class to draw, for a conditional generator")
     p.add_argument("--out", required=True, help="grid .png (GIFs are written beside it)")
 
 
@@ -87,7 +120,7 @@ def add_arithmetic(p) -> None:
         p.add_argument(f"--{k}", type=indices, help=f"sheet indices of concept {k.upper()}")
     p.add_argument("--turn", action="store_true", help="interpolate along mean(B) − mean(A)")
     p.add_argument("--base", type=indices, help="--turn: sheet indices to move (default: --a)")
-    p.add_argument("--steps", type=int, default=10, help="--turn: images per row (default 10)")
+    p.add_argument("--steps", type=number(2, 1_000), default=10, help="--turn: images per row (default 10)")
     p.add_argument("--out", required=True, help="figure .png")
 
 
@@ -96,9 +129,9 @@ def add_ablate(p) -> None:
     add_sheet(p)
     p.add_argument("--boxes", help="JSON: sheet index -> boxes [x0, y0, x1, y1] in pixels")
     p.add_argument("--masks", help=".npz with indices (M,) and masks (M, H, W)")
-    p.add_argument("--layer", type=int, default=-2, help="G's hidden layer (default -2, the "
+    p.add_argument("--layer", type=LAYER, default=-2, help="G's hidden layer (default -2, the "
                    "second highest, as in the paper)")
-    p.add_argument("--n", type=int, default=8, help="new samples to draw both ways (default 8)")
+    p.add_argument("--n", type=number(1, 10_000), default=8, help="new samples to draw both ways (default 8)")
     p.add_argument("--out", required=True, help="figure .png (+ .json of dropped maps)")
 
 
@@ -106,9 +139,9 @@ def add_visualize(p) -> None:
     common(p)
     p.add_argument("--data", help="images to search for top activations (default: the run's)")
     p.add_argument("--data-root")
-    p.add_argument("--layer", type=int, default=-1, help="D's conv layer (default -1, the last)")
-    p.add_argument("--units", type=int, default=8, help="top units to show (default 8)")
-    p.add_argument("--n", type=int, default=2000, help="images searched (default 2000)")
+    p.add_argument("--layer", type=LAYER, default=-1, help="D's conv layer (default -1, the last)")
+    p.add_argument("--units", type=number(1, 4_096), default=8, help="top units to show (default 8)")
+    p.add_argument("--n", type=number(1, 1_000_000), default=2000, help="images searched (default 2000)")
     p.add_argument("--out", required=True, help="figure .png")
 
 
@@ -120,31 +153,25 @@ def add_dedup(p) -> None:
     p.add_argument("--data-root")
     p.add_argument("--split", help="the loader's split (default: its first, e.g. train)")
     p.add_argument("--out", required=True, help="report folder")
-    p.add_argument("--steps", type=int, default=d.steps, help=f"autoencoder steps (default {d.steps})")
-    p.add_argument("--noise", type=float, default=d.noise,
+    p.add_argument("--steps", type=number(1, 10 ** 8), default=d.steps, help=f"autoencoder steps (default {d.steps})")
+    p.add_argument("--noise", type=number(0, 100, float), default=d.noise,
                    help=f"σ of the input corruption, pixels in [-1, 1] (default {d.noise})")
-    p.add_argument("--dropout", type=float, default=d.dropout, help=f"on the code (default {d.dropout})")
-    p.add_argument("--radius", type=int, default=d.radius,
+    p.add_argument("--dropout", type=number(0, 0.99, float), default=d.dropout, help=f"on the code (default {d.dropout})")
+    p.add_argument("--radius", type=number(0, 64), default=d.radius,
                    help="also group hashes up to this many bits from a group's first "
                    "(default 0: identical only)")
     p.add_argument("--index", action="store_true", help="write kept.txt, the filtered index")
     p.add_argument("--copy", help="copy the kept images into this new folder")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--device", type=device, default="auto",
+                   help="auto (default: a GPU when there is one, else the CPU), cpu, cuda, cuda:N")
 
-
-
-def positive(**values) -> None:
-    for k, v in values.items():
-        if v is not None and v < 1:
-            raise DfmganError(f"--{k.replace('_', '-')} must be at least 1")
 
 
 def cmd_probe(args) -> int:
     from .tools.probe import run_probe
 
-    positive(draws=args.draws, kmeans_k=args.kmeans_k)
-    out = Path(args.out) if args.out else RunLayout(args.source).probe
+    out = writable_file(args.out if args.out else RunLayout(args.source).probe)
     rows, text = run_probe(args.source, args.data, args.data_root, args.labels, args.draws,
                            args.baselines, args.kmeans_k, args.seed, args.device, out)
     print(text)
@@ -161,7 +188,6 @@ def load_G(args):
 def cmd_interpolate(args) -> int:
     from .tools.latent_figures import interpolate_figure
 
-    positive(points=args.points - 1, steps=args.steps - 1)  # a walk needs 2 of each
     modes = ["lerp", "slerp"] if args.mode == "both" else [args.mode]
     paths = interpolate_figure(load_G(args), args.points, args.steps, modes, args.seed,
                                png_path(args.out), args.label)
@@ -172,7 +198,7 @@ def cmd_interpolate(args) -> int:
 def png_path(out: str) -> Path:
     if not out.lower().endswith(".png"):
         raise DfmganError(f"--out {out}: the figure is a .png")
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    writable_file(out).parent.mkdir(parents=True, exist_ok=True)
     return Path(out)
 
 
@@ -218,7 +244,6 @@ def cmd_ablate(args) -> int:
     from .tools.ablate import ablate_figure
     from .tools.latent import sheet_latents
 
-    positive(n=args.n)
     G = load_G(args)
     marks = read_marks(args, G.cfg.size)
     if marks[1].shape[1:] != (G.cfg.size, G.cfg.size):
@@ -236,7 +261,6 @@ def cmd_ablate(args) -> int:
 def cmd_visualize(args) -> int:
     from .tools.guided import run_visualize
 
-    positive(units=args.units, n=args.n)
     print(f"wrote {run_visualize(args.source, args.data, args.data_root, args.layer, args.units, args.n, args.seed, png_path(args.out))}")
     return 0
 
@@ -247,9 +271,9 @@ def cmd_dedup(args) -> int:
 
     s = DedupSettings(steps=args.steps, noise=args.noise, dropout=args.dropout,
                       radius=args.radius, seed=args.seed)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise DfmganError(f"--out {out} is a file; give a folder")
+    out = writable_folder(args.out)
+    if args.copy:
+        writable_folder(args.copy)
     h = run_dedup(args.data, args.data_root, args.split, s, out, args.index,
                   Path(args.copy) if args.copy else None, args.device)
     print(f"{h['description']}: {h['groups_found']:,} duplicate groups, {h['images_removed']:,} "

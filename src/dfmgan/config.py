@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,37 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
+# The allowed range of every number a user can set: (low, high), both included; a
+# setting that may be null says so. Checked before any work starts (``check_ranges``).
+BIG = 2 ** 31 - 1
+RANGES: dict[str, tuple[float, float]] = {
+    "batch_size": (1, 65_536), "steps": (1, 10 ** 12), "epochs": (1e-6, 1e6),
+    "seed": (0, 2 ** 32 - 1), "sample_every": (1, BIG), "checkpoint_every": (1, BIG),
+    "keep": (1, 10_000), "log_every": (1, BIG), "grid": (1, 4_096), "eval_every": (0, BIG),
+    "eval_n": (2, 10 ** 7), "ema": (0, 1e12),
+    "optim.lr": (1e-12, 10.0), "optim.beta1": (0.0, 0.999999), "optim.beta2": (0.0, 0.999999),
+    "net.nz": (1, 16_384), "net.g_width": (1, 4_096), "net.d_width": (1, 4_096),
+    "net.n_classes": (0, 100_000),
+    "objective.lambda_denoise": (0.0, 1e6), "objective.lambda_scale": (0.0, 1e9),
+    "objective.dfm_grad_share": (0.0, 1e6), "objective.lambda_adv": (0.0, 1e6),
+    "objective.feature_layer": (-64, 63), "objective.denoiser.depth": (1, 64),
+    "objective.denoiser.width": (0, 65_536), "objective.denoiser.sigma": (0.0, 1e6),
+    "objective.denoiser.anneal_steps": (0, 10 ** 12),
+}
+NULLABLE = {"epochs", "objective.lambda_denoise"}
+
+
+def check_ranges(cfg: "TrainConfig") -> None:
+    """One line naming the first setting outside its range (NaN and inf included)."""
+    values = flatten(cfg.to_dict())
+    for key, (lo, hi) in RANGES.items():
+        v = values[key]
+        if v is None and key in NULLABLE:
+            continue
+        if not (isinstance(v, (int, float)) and lo <= v <= hi):  # False for NaN
+            raise ConfigError(f"{key} must be in {lo:,}..{hi:,}, got {v!r}")
+
+
 # Settings that may change when a run is resumed; everything else must match.
 RESUMABLE = {"steps", "epochs", "device", "sample_every", "checkpoint_every", "keep",
              "log_every", "preset", "data.root", "eval_every", "eval_n", "eval_metrics", "eval_best",
@@ -125,9 +157,12 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
         sub = _dataclass_type(known[k])
         kwargs[k] = from_dict(v, sub, f"{where}.{k}") if sub else _typed(known[k], v, where)
     try:
-        return cls(**kwargs)
+        out = cls(**kwargs)
     except TypeError as e:
         raise ConfigError(f"{where}: {e}") from None
+    if cls is TrainConfig:
+        check_ranges(out)
+    return out
 
 
 def _dataclass_type(f: dataclasses.Field):
@@ -140,7 +175,15 @@ def _dataclass_type(f: dataclasses.Field):
 def _typed(f: dataclasses.Field, v, where: str):
     """Check ``v`` against the kind of the field's default; ints stay ints."""
     default, name = f.default, f"{where}.{f.name}"
-    if isinstance(default, bool):
+    if default is None and v is not None:  # "str | None", "float | None": the annotation says
+        kind = str(f.type)
+        if kind.startswith("str") and not isinstance(v, str):
+            raise ConfigError(f"{name} must be a string or null, got {v!r}")
+        if kind.startswith("float"):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ConfigError(f"{name} must be a number or null, got {v!r}")
+            return float(v)
+    elif isinstance(default, bool):
         if not isinstance(v, bool):
             raise ConfigError(f"{name} must be true or false, got {v!r}")
     elif isinstance(default, (int, float)):
@@ -169,6 +212,22 @@ def dotted(key: str, value: Any) -> dict:
     return value
 
 
+def load_yaml(text: str):
+    """YAML as a user means it: ``1e-3`` is a number. PyYAML follows YAML 1.1, whose floats
+    need a dot (``1.0e-3``), and reads ``1e-3`` as a string; this loader adds YAML 1.2's
+    float pattern to PyYAML's safe loader. JSON is YAML, so config files may be either."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_12, list("-+0123456789."))
+    return yaml.load(text, Loader=Loader)  # noqa: S506 (a SafeLoader subclass)
+
+
+FLOAT_12 = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
+
+
 def parse_set(item: str) -> dict:
     """--set KEY=VALUE, the value read as YAML (numbers, booleans, null, strings)."""
     import yaml
@@ -176,8 +235,10 @@ def parse_set(item: str) -> dict:
     if "=" not in item:
         raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
     key, raw = item.split("=", 1)
+    if not key.strip() or any(not part for part in key.strip().split(".")):
+        raise ConfigError(f"--set {item!r}: the key must be a setting's dotted name")
     try:
-        return dotted(key.strip(), yaml.safe_load(raw))
+        return dotted(key.strip(), load_yaml(raw))
     except yaml.YAMLError as e:
         raise ConfigError(f"--set {key}: cannot parse {raw!r}: {e}") from None
 
@@ -188,7 +249,9 @@ def read_file(path: str | Path) -> dict:
 
     p = Path(path)
     try:
-        d = yaml.safe_load(p.read_text())
+        d = load_yaml(p.read_text())
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {p} is not text (YAML or JSON)") from None
     except OSError as e:
         raise ConfigError(f"cannot read config file {p}: {e.strerror}") from None
     except yaml.YAMLError as e:

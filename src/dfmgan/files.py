@@ -10,7 +10,7 @@ import struct
 import tempfile
 from pathlib import Path
 
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 from .layout import GENERATOR, RunLayout
 from .models.netconfig import NetConfig
 
@@ -113,3 +113,37 @@ def read_snapshot_info(source, name: str = GENERATOR, config=NetConfig) -> tuple
         return p, config(**info.pop("net")), info
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
         raise CheckpointError(f"cannot read the config of {p}: {e}") from None
+
+
+def writable_folder(path: str | os.PathLike) -> Path:
+    """Checked before the work whose output goes there: ``path`` is a folder or can be
+    made one, and a file can be created in it (tried, not guessed: ``os.access`` says yes
+    to root on a read-only mount). Nothing is created here."""
+    p = Path(path)
+    for part in p.parts:
+        if len(os.fsencode(part)) > 255:
+            raise ConfigError(f"{part[:20]}...: a name longer than 255 bytes")
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"{p} is a file; give a folder")
+    ancestor = p
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigError(f"cannot write to {p}: {ancestor} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
+    except OSError as e:
+        raise ConfigError(f"cannot write to {p}: {e.strerror or e}") from None
+    return p
+
+
+def writable_file(path: str | os.PathLike) -> Path:
+    """As ``writable_folder``, for a file: its folder is writable and it is no folder."""
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{p} is a folder; give a file name")
+    writable_folder(p.parent)
+    if len(os.fsencode(p.name)) > 255:
+        raise ConfigError(f"{p.name[:20]}...: a file name longer than 255 bytes")
+    return p

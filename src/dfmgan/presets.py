@@ -52,6 +52,16 @@ def preset_dict(name: str) -> dict:
     return merge(PRESETS[name], {"preset": name})
 
 
+def explicit_steps(layer: dict) -> dict:
+    """A layer that sets ``steps`` and not ``epochs`` clears any ``epochs`` below it (a
+    preset's): an explicit --steps always wins. Both in one layer is a conflict."""
+    if "steps" not in layer:
+        return layer
+    if layer.get("epochs") is not None:
+        raise ConfigError("give steps or epochs, not both (epochs sets steps from the data's size)")
+    return {**layer, "epochs": None}
+
+
 def build_config(preset: str | None = None, file: dict | None = None,
                  overrides: dict | None = None, base: dict | None = None) -> TrainConfig:
     """defaults (or ``base``, a saved run's config) < preset < file < overrides."""
@@ -62,8 +72,34 @@ def build_config(preset: str | None = None, file: dict | None = None,
     layers = [preset_dict(preset) if preset else {}, file or {}, overrides or {}]
     if base is None:  # a resumed run keeps what it resolved to
         name = next((l["objective"]["name"] for l in reversed(layers)
-                     if "name" in l.get("objective", {})), "gan")
+                     if isinstance(l.get("objective"), dict) and "name" in l["objective"]), "gan")
         layers.insert(1, objective_class(name).defaults)
     for layer in layers:
-        d = merge(d, layer)
-    return from_dict(d)
+        d = merge(d, explicit_steps(layer))
+    return check_names(from_dict(d))
+
+
+def check_names(cfg: TrainConfig) -> TrainConfig:
+    """Every name a config holds is one the registries know: checked before any work."""
+    from .data import dataset_info
+    from .objectives.adversarial import family
+    from .objectives.base import SCHEMES
+
+    objective_class(cfg.objective.name)
+    family(cfg.objective.adversarial)
+    dataset_info(cfg.data.name)
+    if cfg.objective.scheme not in SCHEMES:
+        raise ConfigError(f"unknown update scheme {cfg.objective.scheme!r}; use {' or '.join(SCHEMES)}")
+    if cfg.sample_bn not in ("batch", "running"):
+        raise ConfigError(f"sample_bn must be batch or running, got {cfg.sample_bn!r}")
+    check_device(cfg.device)
+    return cfg
+
+
+def check_device(name) -> None:
+    """The form of a device string (auto, cpu, cuda, cuda:N, mps); whether it exists is
+    asked when the run starts (``devices.resolve_device``)."""
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]{1,3})?", name):
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")

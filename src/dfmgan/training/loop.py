@@ -14,6 +14,7 @@ from .. import distributed
 from ..checkpoint import D_SNAPSHOT, EMA_SNAPSHOT, export_snapshot, load_latest_state, save_state
 from ..config import TrainConfig, differences, from_dict
 from ..data import ArraySource, BatchSampler, load_dataset, to_float
+from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError
 from ..evaluation.during import BestKeeper, TrainingEvaluator
 from ..imageio import save_grid
@@ -25,18 +26,6 @@ from .ema import GeneratorEMA
 from .rundir import RunDir
 from .signals import StopFlag
 from .stats import StatsSink
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but no CUDA device is available")
-    return dev
 
 
 @dataclass
