@@ -12,7 +12,7 @@ import torch
 from conftest import REPO, TINY_FLAGS, run_cli
 from safetensors.torch import load_file
 
-from dfmgan.checkpoint import state_paths
+from dfmgan.checkpoint import read_state, state_paths
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 
@@ -114,8 +114,8 @@ def test_two_process_dfm_resumes_bitwise(tmp_path):
         assert r.returncode == 0, r.stderr[-2000:]
     r = run_cli("train", "--resume", str(part), "--steps", "4", "--nproc", "2", "--no-progress")
     assert r.returncode == 0, r.stderr[-2000:]
-    a = torch.load(state_paths(straight)[-1][1], weights_only=True)["objective"]["modules"]
-    b = torch.load(state_paths(part)[-1][1], weights_only=True)["objective"]["modules"]
+    a = read_state(state_paths(straight)[-1][1])["objective"]["modules"]
+    b = read_state(state_paths(part)[-1][1])["objective"]["modules"]
     assert set(a) == {"G", "D", "R"}
     for net in a:
         for k in a[net]:
@@ -173,8 +173,8 @@ def test_two_nodes_train_stop_on_one_node_and_resume_bitwise(tmp_path):
     # resume on two nodes, to two steps past the stop, and against a straight run as long
     finish(two_nodes(["--resume", str(part), "--steps", str(last + 2), "--no-progress"], tmp_path))
     finish(two_nodes([*flags, "--steps", str(last + 2), "--out", str(tmp_path / "s2")], tmp_path))
-    a = torch.load(state_paths(tmp_path / "s2")[-1][1], weights_only=True)["objective"]["modules"]
-    b = torch.load(state_paths(part)[-1][1], weights_only=True)["objective"]["modules"]
+    a = read_state(state_paths(tmp_path / "s2")[-1][1])["objective"]["modules"]
+    b = read_state(state_paths(part)[-1][1])["objective"]["modules"]
     for net in a:
         for k in a[net]:
             assert torch.equal(a[net][k], b[net][k]), (net, k)

@@ -112,14 +112,17 @@ def test_resume_is_bitwise_exact(tmp_path, tiny_cfg):
     assert rows == ref
 
 
-def test_checkpoints_keep_last_k_and_are_atomic(tmp_path):
+def test_checkpoints_keep_last_k_and_are_atomic(tmp_path, capsys):
     for step in range(1, 6):
         save_state(tmp_path, step, {"x": torch.tensor([step])}, keep=2)
     assert [s for s, _ in state_paths(tmp_path)] == [4, 5]
     assert load_latest_state(tmp_path)["x"].item() == 5
     (tmp_path / "checkpoints" / "state-00000006.pt").write_bytes(b"torn")  # not via atomic_write
-    with pytest.warns(UserWarning, match="falling back"):
-        assert load_latest_state(tmp_path)["step"] == 5
+    assert load_latest_state(tmp_path)["step"] == 5
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["dfmgan: skipping state-00000006.pt: "
+                   f"{tmp_path / 'checkpoints' / 'state-00000006.pt'} is not a dfmgan checkpoint "
+                   "(empty or foreign)"]
     assert not list((tmp_path / "checkpoints").glob(".*tmp"))
 
 
@@ -132,7 +135,7 @@ def test_checkpoint_loading_never_unpickles_code(tmp_path):
 
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "state-00000001.pt").write_bytes(pickle.dumps({"format": 1, "e": Evil()}))
-    with pytest.raises(CheckpointError), pytest.warns(UserWarning):
+    with pytest.raises(CheckpointError):
         load_latest_state(tmp_path)
     assert not (tmp_path / "pwned").exists()
 

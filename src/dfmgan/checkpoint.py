@@ -8,15 +8,17 @@
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
-import warnings
+import sys
 from pathlib import Path
 
 import torch
 
 from .errors import CheckpointError
-from .files import META_KEY, atomic_write, read_snapshot_info, state_paths
+from .files import (META_KEY, atomic_write, read_snapshot_info, state_paths, verify_snapshot,
+                    with_digest)
 from .layout import DISCRIMINATOR, GENERATOR, GENERATOR_EMA, RunLayout
 from .models import NetConfig
 
@@ -24,26 +26,68 @@ FORMAT = 1
 SNAPSHOT, D_SNAPSHOT, EMA_SNAPSHOT = GENERATOR, DISCRIMINATOR, GENERATOR_EMA
 
 
+# A state file is this line, the SHA-256 of the payload in hex and a newline, then the
+# payload (torch.save's zip). The digest catches any flipped byte before torch reads it.
+HEADER = b"dfmgan-state sha256="
+_VERIFIED: dict[tuple[str, int, int], bool] = {}  # (path, size, mtime) -> checked good
+
+
 def write_state(path: Path, step: int, state: dict) -> Path:
     """One training state, atomically, in the format ``read_state`` accepts."""
     buf = io.BytesIO()
     torch.save({"format": FORMAT, "step": step, **state}, buf)
-    atomic_write(path, buf.getvalue())
+    payload = buf.getvalue()
+    atomic_write(path, HEADER + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
     return path
+
+
+def state_payload(path: Path) -> bytes:
+    """The verified payload of a state file (one from before digests: the whole file)."""
+    try:
+        blob = Path(path).read_bytes()
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror}") from None
+    if not blob.startswith(HEADER):
+        if blob[:4] != b"PK\x03\x04":  # torch's zip, written before digests were
+            raise CheckpointError(f"{path} is not a dfmgan checkpoint (empty or foreign)")
+        return blob
+    digest, _, payload = blob[len(HEADER):].partition(b"\n")
+    if hashlib.sha256(payload).hexdigest().encode() != digest:
+        raise CheckpointError(f"{path} is corrupt: its checksum does not match")
+    return payload
+
+
+def is_state(path: Path) -> bool:
+    """Whether ``path`` is a readable checkpoint (its digest checked; cached per version of
+    the file). Only these count towards --keep, so pruning never deletes a good checkpoint
+    to keep a bad one."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _VERIFIED:
+        try:
+            with open(path, "rb") as f:
+                digested = f.read(len(HEADER)) == HEADER
+            state_payload(path) if digested else read_state(path)  # older files: load them
+            _VERIFIED[key] = True
+        except CheckpointError:
+            _VERIFIED[key] = False
+    return _VERIFIED[key]
 
 
 def save_state(run_dir: Path, step: int, state: dict, keep: int) -> Path:
     layout = RunLayout(run_dir)
     layout.checkpoints.mkdir(parents=True, exist_ok=True)
     path = write_state(layout.state(step), step, state)
-    for _, old in state_paths(run_dir)[:-keep]:  # prune only after the new one is safe
+    good = [p for _, p in state_paths(run_dir) if is_state(p)]
+    for old in good[:-keep]:  # prune only after the new one is safe, and only good ones
         old.unlink(missing_ok=True)
     return path
 
 
 def read_state(path: Path) -> dict:
+    payload = state_payload(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for a bad file
         raise CheckpointError(f"cannot read checkpoint {path}: {str(e).splitlines()[0]}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
@@ -51,17 +95,18 @@ def read_state(path: Path) -> dict:
     return state
 
 
-def load_latest_state(run_dir: Path) -> dict:
-    """The newest readable state; an unreadable newer one is reported and skipped."""
+def load_latest_state(run_dir: Path) -> dict | None:
+    """The newest readable state (None when the run has none yet); an unreadable newer
+    one is reported in one line on stderr and skipped."""
     paths = state_paths(run_dir)
-    if not paths:
-        raise CheckpointError(f"{run_dir} holds no checkpoints/state-*.pt to resume from")
     for step, path in reversed(paths):
         try:
             return read_state(path)
         except CheckpointError as e:
-            warnings.warn(f"{e}; falling back to an older checkpoint", stacklevel=2)
-    raise CheckpointError(f"no readable checkpoint in {run_dir}/checkpoints")
+            print(f"dfmgan: skipping {path.name}: {e}", file=sys.stderr)
+    if paths:
+        raise CheckpointError(f"no readable checkpoint in {run_dir}/checkpoints")
+    return None
 
 
 def export_snapshot(folder: Path, net: torch.nn.Module, meta: dict | None = None,
@@ -73,7 +118,8 @@ def export_snapshot(folder: Path, net: torch.nn.Module, meta: dict | None = None
     sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     path = Path(folder) / name
     info = json.dumps({"net": net.cfg.to_dict(), **(meta or {})}, indent=2)
-    atomic_write(path, save(sd, metadata={META_KEY: info}))
+    blob = with_digest(save(sd), lambda extra: save(sd, metadata={META_KEY: info, **extra}))
+    atomic_write(path, blob)
     atomic_write(path.with_suffix(".json"), info.encode())
     return path
 
@@ -84,6 +130,7 @@ def read_snapshot(source, name: str = SNAPSHOT, config=NetConfig) -> tuple[objec
     from safetensors.torch import load_file
 
     p, cfg, info = read_snapshot_info(source, name, config)
+    verify_snapshot(p)
     try:
         weights = load_file(p)
     except Exception as e:

@@ -10,7 +10,7 @@ from pathlib import Path
 from . import __version__
 from .cli_tools import EXAMPLES as TOOL_EXAMPLES
 from .cli_tools import LABEL, SEED, TOOLS, device, number
-from .errors import DfmganError
+from .errors import DfmganError, DivergedError
 from .files import writable_file, writable_folder
 from .layout import RunLayout
 
@@ -382,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser(chosen(argv)).parse_args(argv)
         return SUBCOMMANDS[args.command][2](args)
+    except DivergedError as e:
+        print(f"dfmgan: error: {e}", file=sys.stderr)
+        return 3
     except DfmganError as e:
         return fail(str(e))
     except OSError as e:  # a path the system refused, met after the checks up front

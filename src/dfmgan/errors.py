@@ -20,3 +20,8 @@ class ConfigError(DfmganError):
 
 class CheckpointError(DfmganError):
     """A checkpoint or snapshot is missing, corrupt or from another configuration."""
+
+
+class DivergedError(DfmganError):
+    """Training produced a NaN or inf loss; the run stopped, its last good state kept.
+    The CLI exits with status 3 (not 2: the input was fine, the optimisation was not)."""

@@ -3,6 +3,7 @@ run folder, and a snapshot's header (its tensors' shapes) read from the safetens
 file itself. ``dfmgan info`` and ``--help`` stay fast because nothing here imports torch."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -10,7 +11,7 @@ import struct
 import tempfile
 from pathlib import Path
 
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, DfmganError
 from .layout import GENERATOR, RunLayout
 from .models.netconfig import NetConfig
 
@@ -25,10 +26,23 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
+class WriteError(DfmganError):
+    """A file could not be written (a full disk, no permission); the old one is intact."""
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temp file in the same folder, fsync, rename over ``path``, fsync the
-    folder: a reader sees the old file or the new one, never a torn one."""
+    folder: a reader sees the old file or the new one, never a torn one. A failure (a
+    full disk, say) leaves the old file as it was and no temp file behind."""
     path = Path(path)
+    try:
+        _atomic_write(path, data)
+    except OSError as e:
+        raise WriteError(f"cannot write {path}: {e.strerror or e}; the previous "
+                         f"{path.name} (if any) is intact") from None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, _file_mode())
@@ -45,6 +59,13 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def temp_files(run_dir: Path) -> list[Path]:
+    """What a write killed halfway leaves: ``atomic_write``'s ``.NAME.XXXX.tmp`` files."""
+    run = Path(run_dir)
+    return [p for folder in (run, *(d for d in run.iterdir() if d.is_dir()))
+            for p in folder.glob(".*.tmp") if p.is_file()] if run.is_dir() else []
 
 
 def state_paths(run_dir: Path) -> list[tuple[int, Path]]:
@@ -83,6 +104,34 @@ def safetensors_header(path: Path) -> dict:
     if not isinstance(header, dict):
         raise CheckpointError(f"{path} is not a safetensors file (its header is no mapping)")
     return header
+
+
+DIGEST_KEY = "dfmgan-sha256"  # of a snapshot's data section, in its metadata
+
+
+def with_digest(blob: bytes, save) -> bytes:
+    """A safetensors file whose metadata holds the SHA-256 of its data section.
+    ``save(extra_metadata) -> bytes``; the data section does not depend on the metadata
+    (offsets count from its start), so one digest serves both serialisations."""
+    digest = hashlib.sha256(_data_section(blob)).hexdigest()
+    out = save({DIGEST_KEY: digest})
+    assert _data_section(out) == _data_section(blob)
+    return out
+
+
+def _data_section(blob: bytes) -> bytes:
+    (n,) = struct.unpack("<Q", blob[:8])
+    return blob[8 + n:]
+
+
+def verify_snapshot(path: Path) -> None:
+    """A flipped byte anywhere in a snapshot is a clear error, not a silently different
+    network: the header must parse and the data must match its stored digest (files
+    written before digests were stored are read as they are)."""
+    header = safetensors_header(path)
+    digest = (header.get("__metadata__") or {}).get(DIGEST_KEY)
+    if digest is not None and hashlib.sha256(_data_section(Path(path).read_bytes())).hexdigest() != digest:
+        raise CheckpointError(f"{path} is corrupt: its data do not match the checksum stored in it")
 
 
 def parameter_count(path: Path) -> int:

@@ -15,7 +15,8 @@ from ..checkpoint import D_SNAPSHOT, EMA_SNAPSHOT, export_snapshot, load_latest_
 from ..config import TrainConfig, differences, from_dict
 from ..data import ArraySource, BatchSampler, load_dataset, to_float
 from ..devices import resolve_device
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, DivergedError
+from ..files import WriteError, temp_files
 from ..evaluation.during import BestKeeper, TrainingEvaluator
 from ..imageio import save_grid
 from ..models import Discriminator, Generator
@@ -81,6 +82,10 @@ class Trainer:
         self.z_grid = G.sample_latent(cfg.grid, grid_gen)
         self.grid_labels = (torch.arange(cfg.grid) % cfg.net.n_classes) if cfg.net.n_classes else None
         self.step = 0
+        self.last_saved = 0  # the step of the newest checkpoint on disk
+        self.bad = torch.zeros((), dtype=torch.bool, device=self.device)  # a loss not finite
+        # checked every step where that is free: one process on the CPU
+        self.host_checks = self.device.type == "cpu" and self.world.size == 1
         check_labels(self.source, cfg)
         if isinstance(self.source, ArraySource) and self.device.type == "cuda":
             self.source.images = self.source.images.to(self.device)  # uint8 set on the GPU
@@ -133,7 +138,7 @@ class Trainer:
         self.zgen.set_state(state["rng"]["z"])
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        self.step = int(state["step"])
+        self.step = self.last_saved = int(state["step"])
 
     def seed_rank_stream(self) -> None:
         """Under several processes, each rank's noise (DFM's corruption) comes from a stream
@@ -151,6 +156,14 @@ class Trainer:
         return self.ema.net if self.ema is not None else self.G
 
     def save(self) -> None:
+        try:
+            self._save()
+        except WriteError as e:
+            raise WriteError(f"{e}. The run stopped at step {self.step}; once there is "
+                             f"space, continue with: dfmgan train --resume {self.run_dir.path}") from None
+        self.last_saved = self.step
+
+    def _save(self) -> None:
         save_state(self.run_dir.path, self.step, self.state(), self.cfg.keep)
         export_snapshot(self.run_dir.path, self.G, self.meta())
         if self.ema is not None:
@@ -192,17 +205,37 @@ class Trainer:
             # the objective's costlier diagnostics (DFM's gradient ratio) on logged steps only
             self.objective.diagnose = (self.step + 1) % self.cfg.log_every == 0
             stats = self.objective.step(*self.next_batch())
+            self.bad |= ~torch.isfinite(torch.stack([v for k, v in stats.items()
+                                                     if k.startswith("loss/")])).all()
             if self.ema is not None:
                 self.ema.update(self.G)
             self.step += 1
+            if self.host_checks or self.writes_now():
+                self.check_finite()  # else only before logs and saves: no sync a step on a GPU
             if self.world.main:
                 self.after_step(stats, sink, bar)
         bar.close()
+        self.check_finite()
         if self.world.main:
             sink.flush()
             self.write_grid()
             self.save()
         distributed.barrier()  # nobody leaves (or resumes) before the checkpoint is written
+
+    def writes_now(self) -> bool:
+        """Whether this step logs, draws a grid or saves (every rank agrees)."""
+        c = self.cfg
+        every = (c.log_every, c.sample_every, c.checkpoint_every, c.eval_every or c.log_every)
+        return any(self.step % k == 0 for k in every)
+
+    def check_finite(self) -> None:
+        """Stop the run when any loss since the last check was NaN or inf (on any rank),
+        before anything is saved: the last good checkpoint stays the newest."""
+        if distributed.any_signal(int(self.bad), self.device):
+            raise DivergedError(
+                f"a loss became NaN or inf at or before step {self.step}; the run stopped and "
+                f"kept its last good checkpoint (step {self.last_saved}). Try a lower learning "
+                f"rate, or fp32 if a lower precision was on")
 
     def after_step(self, stats: dict, sink: StatsSink, bar) -> None:
         """Rank 0's bookkeeping: FID, stats, the bar, grids and checkpoints."""
@@ -221,21 +254,25 @@ class Trainer:
         if self.step % cfg.sample_every == 0:
             self.write_grid()
         if self.step % cfg.checkpoint_every == 0:
+            sink.flush()  # every row up to the checkpoint is on disk before it is
             self.save()
 
 
 def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train (or, with ``resume``, continue) the run in folder ``out``."""
     run = RunDir(Path(out))
+    state = None
     if resume:
         run.check_resume(cfg)
-        state = load_latest_state(run.path)
+        for tmp in temp_files(run.path):  # left by a write that a kill cut short
+            tmp.unlink(missing_ok=True)
+        state = load_latest_state(run.path)  # None: killed before its first checkpoint
     trainer = Trainer(cfg, run, progress)  # loads the data: fails before anything is written
     main = trainer.world.main  # only rank 0 writes files
-    if resume:
+    if state is not None:
         trainer.restore(state)
-        if main:
-            run.write_config(cfg)
+    if resume and main:
+        run.write_config(cfg)
     elif main:
         run.create(cfg)
     sink = StatsSink(run.stats, run.tensorboard, enabled=main)
