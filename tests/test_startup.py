@@ -1,7 +1,6 @@
 """Start-up: `dfmgan --help`, `--version` and `dfmgan info` import no torch (they answer
 at once); a generator loads from its one safetensors file; the networks satisfy the
 model protocols."""
-import json
 import subprocess
 import sys
 
