@@ -91,3 +91,53 @@ def test_the_networks_satisfy_the_model_protocols():
     for G, D in ((Generator(cfg), Discriminator(cfg)), (MLPGenerator(), MLPDiscriminator())):
         assert isinstance(G, GeneratorLike) and isinstance(D, DiscriminatorLike)
     assert not isinstance(Generator(cfg), DiscriminatorLike)  # no features(): not a D
+
+
+def test_sample_draws_grids_the_size_training_draws_them(run, tmp_path):
+    from PIL import Image
+
+    from conftest import run_cli
+
+    out = tmp_path / "g.png"
+    assert run_cli("sample", str(run), "--n", "16", "--out", str(out)).returncode == 0
+    assert Image.open(out).size == Image.open(run / "samples" / "latest.png").size
+
+
+def test_print_config_prints_yaml_that_reads_back_as_the_same_config(tmp_path):
+    import yaml
+
+    from conftest import run_cli
+    from dfmgan.presets import build_config
+
+    r = run_cli("train", "--preset", "fashion-mnist", "--objective", "dfm", "--set",
+                "objective.lambda_scale=1e3", "--print-config")
+    assert r.returncode == 0 and not (tmp_path / "run").exists()
+    printed = yaml.safe_load(r.stdout)
+    assert printed["optim"]["lr"] == 1e-4 and printed["objective"]["lambda_scale"] == 1000.0
+    again = build_config(file=printed)
+    assert again.to_dict() == printed
+
+
+def test_every_flag_of_every_command_has_help():
+    from dfmgan.cli import build_parser
+
+    subs = build_parser()._subparsers._group_actions[0].choices
+    missing = [f"{name} {a.option_strings or a.dest}" for name, sp in subs.items()
+               for a in sp._actions if not a.help]
+    assert missing == []
+
+
+def test_every_command_that_runs_a_network_defaults_to_auto_and_auto_is_the_cpu_here():
+    import torch
+
+    from dfmgan.cli import build_parser
+    from dfmgan.devices import resolve_device
+
+    subs = build_parser()._subparsers._group_actions[0].choices
+    with_device = {name: next(a for a in sp._actions if a.dest == "device")
+                   for name, sp in subs.items() if any(a.dest == "device" for a in sp._actions)}
+    assert set(with_device) >= {"train", "sample", "eval", "study", "probe", "interpolate",
+                                "arithmetic", "ablate", "visualize", "dedup"}
+    for name, action in with_device.items():  # train and study: auto unless the config says
+        assert action.default in ("auto", None), name
+    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -11,6 +11,7 @@ from . import __version__
 from .cli_tools import EXAMPLES as TOOL_EXAMPLES
 from .cli_tools import LABEL, SEED, TOOLS, device, number
 from .errors import DfmganError, DivergedError
+from .config import TrainConfig, flatten
 from .files import writable_file, writable_folder
 from .layout import RunLayout
 
@@ -73,6 +74,35 @@ def device_name(text: str) -> str:
     return text
 
 
+# train's numeric flags: (flag, type, what it sets); defaults come from TrainConfig
+TRAIN_NUMBERS = [
+    ("--steps", int, "training steps"),
+    ("--epochs", float, "passes over the data, instead of --steps"),
+    ("--batch-size", int, "images per step, over all processes"),
+    ("--seed", int, "seed of the init, the data order and the latents"),
+    ("--lr", float, "Adam's learning rate, every network"),
+    ("--size", int, "image size in px: 28, 32, 48, 64, 96 or 128"),
+    ("--channels", int, "1 (grey) or 3 (RGB)"),
+    ("--g-width", int, "channels of G's last hidden layer (doubling towards z)"),
+    ("--d-width", int, "channels of D's first layer (doubling with depth)"),
+    ("--sample-every", int, "steps between sample grids"),
+    ("--checkpoint-every", int, "steps between checkpoints"),
+    ("--keep", int, "checkpoints kept on disk"),
+    ("--log-every", int, "steps between stats rows flushed and the bar's update"),
+    ("--eval-every", int, "steps between evaluations (FID, or modes on stacked-*); 0 = none"),
+    ("--eval-n", int, "samples (and real images) per evaluation"),
+]
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written; every flag's default shown unless its help names it."""
+
+    def _get_help_string(self, action):
+        text, d = action.help or "", action.default
+        shown = action.nargs != 0 and d is not None and d is not argparse.SUPPRESS and d != []
+        return text + " (default: %(default)s)" if shown and "default" not in text else text
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse prints usage too)
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -88,25 +118,28 @@ def add_train(p) -> None:
     p.add_argument("--data", metavar="NAME", help="the dataset: " + ", ".join(DATASETS) +
                    " (default: the preset's, else digits)")
     p.add_argument("--data-root", metavar="PATH", help="where the dataset's files are")
-    p.add_argument("--split")
-    for flag, kind in [("--steps", int), ("--epochs", float), ("--batch-size", int),
-                       ("--seed", int), ("--lr", float), ("--size", int), ("--channels", int),
-                       ("--g-width", int), ("--d-width", int), ("--sample-every", int),
-                       ("--checkpoint-every", int), ("--keep", int), ("--log-every", int),
-                       ("--eval-every", int), ("--eval-n", int)]:
-        p.add_argument(flag, type=kind)
+    p.add_argument("--split", help="the dataset's split to train on (default: its training split)")
+    for flag, kind, text in TRAIN_NUMBERS:
+        default = flatten(TrainConfig().to_dict())[TRAIN_FLAGS[flag[2:].replace("-", "_")]]
+        p.add_argument(flag, type=kind, help=text + " (default: the preset's, else "
+                       f"{'unset' if default is None else default})")
+    p.add_argument("--print-config", action="store_true", help="print the resolved "
+                   "configuration as YAML and exit, training nothing")
     p.add_argument("--device", type=device_name, help="auto (default: a GPU when there is one, "
                    "else the CPU), cpu, cuda or cuda:N")
     from .objectives import OBJECTIVES
     p.add_argument("--objective", choices=sorted(OBJECTIVES), help="; ".join(
         f"{k}: {c.summary}" for k, c in OBJECTIVES.items()))
-    p.add_argument("--scheme", choices=["alternating", "simultaneous"])
+    p.add_argument("--scheme", choices=["alternating", "simultaneous"], help="alternating: D, then "
+                   "G against the updated D (DCGAN); simultaneous: every network steps on the same "
+                   "parameters (DFM) (default: the objective's)")
     from .objectives.adversarial import ADVERSARIAL
     p.add_argument("--adversarial", choices=sorted(ADVERSARIAL), help="D's loss and G's "
                    "adversarial term; DFM and FM add to any: " + "; ".join(
                        f"{k}: {(c.__doc__ or '').split(':')[0].strip()}" for k, c in ADVERSARIAL.items())
                    + " (default: non-saturating). With hinge, try --set net.d_norm=spectral")
-    p.add_argument("--latent", choices=["uniform", "normal"])
+    p.add_argument("--latent", choices=["uniform", "normal"],
+                   help="z's distribution: uniform in [-1, 1] (DCGAN) or normal (default: uniform)")
     p.add_argument("--classes", type=int, metavar="K",
                    help="conditional DCGAN on K classes (the label enters G and D)")
     p.add_argument("--sample-bn", choices=["batch", "running"], help="BatchNorm mode for grids")
@@ -143,7 +176,7 @@ def add_sample(p) -> None:
     p.add_argument("source", help="a run folder or a generator .safetensors snapshot")
     p.add_argument("--n", type=number(1, 1_000_000), default=64, help="how many images (default 64)")
     p.add_argument("--out", required=True, help="grid .png, .npz (uint8 NHWC) or a folder")
-    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the latents drawn")
     p.add_argument("--bn", choices=["batch", "running"], default="batch",
                    help="BatchNorm statistics to sample with (default: batch)")
     p.add_argument("--numbered", action="store_true", help="print each image's index on the grid")
@@ -163,7 +196,7 @@ def add_eval(p) -> None:
     p.add_argument("--n", type=number(2, 1_000_000), default=10_000, help="generated samples (default 10000)")
     p.add_argument("--n-real", type=number(2, 1_000_000), help="reference images (default: --n)")
     p.add_argument("--data", help="reference dataset (default: the run's)")
-    p.add_argument("--data-root")
+    p.add_argument("--data-root", help="where the reference data's files are (default: the run's)")
     p.add_argument("--split", help="reference split (default: the dataset's training split)")
     p.add_argument("--feature-net", help="fashion-mnist, digits (bundled) or inception "
                    "(default: the bundled net that matches --data, else inception)")
@@ -171,8 +204,9 @@ def add_eval(p) -> None:
                    help="the FID Inception weight file (default: $DFMGAN_INCEPTION_WEIGHTS, "
                    "else torch's hub cache, downloaded on first use)")
     p.add_argument("--splits", type=number(1, 1_000), default=10, help="Inception-score groups (default 10)")
-    p.add_argument("--seed", type=SEED, default=0)
-    p.add_argument("--bn", choices=["batch", "running"], default="batch")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the latents drawn")
+    p.add_argument("--bn", choices=["batch", "running"], default="batch",
+                   help="BatchNorm statistics to sample with")
     p.add_argument("--out", help="JSON-lines file to append to (default: RUN/metrics.jsonl)")
     add_device(p)
     add_no_ema(p)
@@ -188,19 +222,19 @@ def add_study(p) -> None:
                    "spec's, else auto)")
     p.add_argument("--report-only", action="store_true", help="write the results of the runs "
                    "there are, training nothing")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 
 
 
 def add_report(p) -> None:
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a run folder")
     p.add_argument("--out", help="HTML file (default: RUN_DIR/report.html)")
 
 
 def add_info(p) -> None:
-    p.add_argument("path")
+    p.add_argument("path", help="a run folder or a generator .safetensors snapshot")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -213,7 +247,7 @@ def build_parser(only: str | None = None) -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, (help, add, _) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help, epilog=EXAMPLES.get(name),
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=Formatter)
         if only is None or only == name:
             add(p)
     return parser
@@ -257,6 +291,11 @@ def cmd_train(args) -> int:
     from . import distributed
     from .training import train
 
+    if args.print_config:
+        import yaml
+
+        print(yaml.safe_dump(train_config(args).to_dict(), sort_keys=False), end="")
+        return 0
     if bool(args.out) == bool(args.resume):
         raise DfmganError("give either --out DIR for a new run or --resume RUN_DIR")
     writable_folder(args.out or args.resume)

@@ -79,7 +79,7 @@ def indices(text: str) -> list[int]:
 def common(p) -> None:
     """What every analysis tool takes: a snapshot, a seed, a device, EMA or raw G."""
     p.add_argument("source", help="a run folder or a snapshot")
-    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--seed", type=SEED, default=0, help="seed of every random draw")
     p.add_argument("--device", type=device, default="auto",
                    help="auto (default: a GPU when there is one, else the CPU), cpu, cuda, cuda:N")
     p.add_argument("--no-ema", dest="ema", action="store_false",
@@ -95,7 +95,7 @@ def add_sheet(p) -> None:
 def add_probe(p) -> None:
     common(p)
     p.add_argument("--data", help="labelled dataset (default: the run's)")
-    p.add_argument("--data-root")
+    p.add_argument("--data-root", help="where the dataset's files are")
     p.add_argument("--labels", default="100,all", help="budgets: N per class and/or all (default 100,all)")
     p.add_argument("--draws", type=number(1, 1_000), default=5, help="draws per N-per-class budget (default 5)")
     p.add_argument("--baselines", default="random-d,pixels,kmeans",
@@ -108,7 +108,8 @@ def add_interpolate(p) -> None:
     common(p)
     p.add_argument("--points", type=number(2, 1_000), default=6, help="random latent points (default 6)")
     p.add_argument("--steps", type=number(2, 1_000), default=10, help="images per segment (default 10)")
-    p.add_argument("--mode", choices=["lerp", "slerp", "both"], default="both")
+    p.add_argument("--mode", choices=["lerp", "slerp", "both"], default="both",
+                   help="straight lines or great circles between the points, or both")
     p.add_argument("--label", type=LABEL, help="class to draw, for a conditional generator")
     p.add_argument("--out", required=True, help="grid .png (GIFs are written beside it)")
 
@@ -138,7 +139,7 @@ def add_ablate(p) -> None:
 def add_visualize(p) -> None:
     common(p)
     p.add_argument("--data", help="images to search for top activations (default: the run's)")
-    p.add_argument("--data-root")
+    p.add_argument("--data-root", help="where the dataset's files are")
     p.add_argument("--layer", type=LAYER, default=-1, help="D's conv layer (default -1, the last)")
     p.add_argument("--units", type=number(1, 4_096), default=8, help="top units to show (default 8)")
     p.add_argument("--n", type=number(1, 1_000_000), default=2000, help="images searched (default 2000)")
@@ -150,7 +151,7 @@ def add_dedup(p) -> None:
 
     d = DedupSettings()
     p.add_argument("data", help="dataset name or image folder")
-    p.add_argument("--data-root")
+    p.add_argument("--data-root", help="where the dataset's files are")
     p.add_argument("--split", help="the loader's split (default: its first, e.g. train)")
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--steps", type=number(1, 10 ** 8), default=d.steps, help=f"autoencoder steps (default {d.steps})")
@@ -162,7 +163,7 @@ def add_dedup(p) -> None:
                    "(default 0: identical only)")
     p.add_argument("--index", action="store_true", help="write kept.txt, the filtered index")
     p.add_argument("--copy", help="copy the kept images into this new folder")
-    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--seed", type=SEED, default=0, help="seed of every random draw")
     p.add_argument("--device", type=device, default="auto",
                    help="auto (default: a GPU when there is one, else the CPU), cpu, cuda, cuda:N")
 

@@ -59,12 +59,14 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None, scale: 
     return save_png(img, path)
 
 
+GRID_SCALE = 2  # training's grids and `dfmgan sample`'s, drawn at the same size
+
+
 def save_images(images: torch.Tensor, out: Path, numbered: bool = False) -> Path:
     """The suffix of ``out`` picks the format: .png grid, .npz (uint8 NHWC), else a folder."""
     out = Path(out)
     if out.suffix.lower() == ".png":
-        # small grids drawn at >= ~256 px
-        return save_grid(images, out, scale=upscale(images), numbered=numbered)
+        return save_grid(images, out, scale=GRID_SCALE, numbered=numbered)
     if out.suffix.lower() == ".npz":
         buf = io.BytesIO()
         np.savez_compressed(buf, images=images.numpy().transpose(0, 2, 3, 1))
@@ -78,10 +80,14 @@ def save_images(images: torch.Tensor, out: Path, numbered: bool = False) -> Path
     return out
 
 
-def upscale(images: torch.Tensor, target: int = 256) -> int:
-    """The integer scale that draws a row of ``images`` at about ``target`` pixels."""
-    cols = math.ceil(math.sqrt(len(images)))
-    return max(1, target // (images.shape[-1] * cols))
+def label_rows(img: Image.Image, labels: list[str], rows: int, margin: int = 44) -> Image.Image:
+    """``img``, a grid of ``rows`` equal rows, with each row's label written in a left margin."""
+    out = Image.new("RGB", (img.width + margin, img.height), (255, 255, 255))
+    out.paste(img.convert("RGB"), (margin, 0))
+    draw, h = ImageDraw.Draw(out), img.height / rows
+    for r, text in enumerate(labels):
+        draw.text((4, int(r * h + h / 2 - 5)), text, fill=(0, 0, 0))
+    return out
 
 
 def save_gif(frames: torch.Tensor, path: Path, scale: int = 4, ms: int = 80) -> Path:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from ..imageio import grid_array, save_gif, save_png, side_by_side, to_pil
+from ..imageio import grid_array, label_rows, save_gif, save_png, side_by_side, to_pil
 from .latent import Renderer, arithmetic, neighbours, pick, turn, walk
 
 SCALE = 3
@@ -23,7 +23,8 @@ def interpolate_figure(G, points: int, steps: int, modes: list[str], seed: int, 
     z = G.sample_latent(points, torch.Generator().manual_seed(seed))  # (points, nz)
     frames = {m: render(walk(z, steps, m)) for m in modes}  # each ((points-1)*steps, C, H, W)
     rows = [frames[m][i * steps:(i + 1) * steps] for i in range(points - 1) for m in modes]
-    written = [save_png(grid_image(torch.cat(rows), steps), out)]
+    names = [m for _ in range(points - 1) for m in modes]  # each row says how it walks
+    written = [save_png(label_rows(grid_image(torch.cat(rows), steps), names, len(names)), out)]
     keep = [i for i in range(len(frames[modes[0]])) if i < steps or i % steps]  # no repeated joints
     for m in modes:
         written.append(save_gif(frames[m][keep], out.with_name(f"{out.stem}-{m}.gif"), SCALE))

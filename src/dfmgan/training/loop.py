@@ -29,6 +29,10 @@ from .signals import StopFlag
 from .stats import StatsSink
 
 
+# the progress bar's fields, in this order (every value is in stats.jsonl and TensorBoard)
+BAR = ("loss/D", "loss/G", "D(x)", "D(G(z))", "eval/fid", "eval/modes")
+
+
 @dataclass
 class TrainResult:
     run_dir: Path
@@ -146,6 +150,16 @@ class Trainer:
         saved, so a resumed run draws exactly the noise an uninterrupted one would."""
         torch.manual_seed((self.cfg.seed * 7919 + self.world.rank) * 1_000_003 + self.step)
 
+    def banner(self) -> str:
+        """The first line of a run: where it runs, in what precision, on what, into where."""
+        dev = self.device
+        where = f"{dev} ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else str(dev)
+        if self.world.size > 1:
+            where += f" x {self.world.size} processes"
+        start = f"from step {self.step}" if self.step else "from scratch"
+        return (f"dfmgan train on {where}, {self.cfg.speed.precision}: {self.source.description}"
+                f" -> {self.run_dir.path} ({start}, {self.steps:,} steps)")
+
     def meta(self) -> dict:
         return {"step": self.step, "objective": self.cfg.objective.name,
                 "data": self.cfg.data.name, "preset": self.cfg.preset, "seed": self.cfg.seed}
@@ -196,7 +210,7 @@ class Trainer:
     def run(self, stop: StopFlag, sink: StatsSink) -> None:
         bar = tqdm(total=self.steps, initial=self.step, desc="train", unit="step",
                    disable=not self.progress, dynamic_ncols=True)
-        self.clock = (time.perf_counter(), self.step)
+        self.clock, self.started = (time.perf_counter(), self.step), self.step
         while self.step < self.steps:
             signum = distributed.any_signal(stop.signum, self.device)
             if signum:  # on any rank: every rank stops here and reports it
@@ -244,13 +258,14 @@ class Trainer:
             stats.update(self.evaluate())
         sink.report(self.step, stats)
         bar.update()
-        if self.step % cfg.log_every == 0 or self.step == self.steps:
+        first = self.step == self.started + 1  # values on the bar from the first step on
+        if self.step % cfg.log_every == 0 or self.step == self.steps or first:
             means = sink.flush()
             t0, n0 = self.clock
             rate = (self.step - n0) * cfg.batch_size / (time.perf_counter() - t0)
             self.clock = (time.perf_counter(), self.step)
-            bar.set_postfix({k.replace("loss/", ""): f"{v:.3f}" for k, v in means.items()}
-                            | {"img/s": f"{rate:.0f}"})
+            bar.set_postfix({k.replace("loss/", ""): f"{means[k]:.3f}" for k in BAR if k in means}
+                            | {"img/s": f"{rate:.0f}"}, refresh=False)
         if self.step % cfg.sample_every == 0:
             self.write_grid()
         if self.step % cfg.checkpoint_every == 0:
@@ -277,8 +292,8 @@ def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True) ->
         run.create(cfg)
     sink = StatsSink(run.stats, run.tensorboard, enabled=main)
     sink.truncate_after(trainer.step)
-    if trainer.progress:
-        tqdm.write(trainer.source.description)
+    if main:
+        tqdm.write(trainer.banner())
     with StopFlag() as stop:
         try:
             trainer.run(stop, sink)
