@@ -47,6 +47,8 @@ results are appended as JSON lines to RUN/metrics.jsonl (or --out FILE)""",
     dfm-x1000: {objective.name: dfm, objective.lambda_scale: 1000}
   budgets: [500, 1000, 2000]
 writes OUT/<setting>-s<seed>/ (ordinary runs), OUT/curves.png, OUT/table.md, OUT/curves.json""",
+    "export": """example:
+  dfmgan eval runs/fm && dfmgan export runs/fm --out share/fm --license CC-BY-4.0""",
     "info": """examples:
   dfmgan info runs/demo
   dfmgan info runs/demo/generator.safetensors --json""",
@@ -385,6 +387,23 @@ def cmd_study(args) -> int:
     return 0
 
 
+def add_export(p) -> None:
+    p.add_argument("run_dir", help="a run folder")
+    p.add_argument("--out", required=True, help="folder for generator.safetensors (+ .json) and "
+                   "README.md, the model card")
+    p.add_argument("--license", default="unspecified", help="the licence the card states "
+                   "(e.g. CC-BY-4.0; mind the training data's own terms)")
+    add_no_ema(p)
+
+
+def cmd_export(args) -> int:
+    from .tools.export import export
+
+    out = export(Path(args.run_dir), writable_folder(args.out), args.license, args.ema)
+    print(f"wrote {out / 'generator.safetensors'} and its model card {out / 'README.md'}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from .tools.report import write_report
 
@@ -409,6 +428,8 @@ SUBCOMMANDS = {
     "study": ("a grid of (setting x seed) runs, then curves and tables", add_study, cmd_study),
     "report": ("one self-contained HTML page for a run", add_report, cmd_report),
     "info": ("what a run folder or snapshot holds", add_info, cmd_info),
+    "export": ("a generator to share: the snapshot and a README.md model card", add_export,
+               cmd_export),
     **TOOLS,
 }
 EXAMPLES.update(TOOL_EXAMPLES)

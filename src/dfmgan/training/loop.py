@@ -18,7 +18,7 @@ from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, DivergedError
 from ..files import WriteError, temp_files
 from ..evaluation.during import BestKeeper, TrainingEvaluator
-from ..imageio import save_grid
+from ..imageio import GRID_SCALE, grid_array, save_grid
 from ..models import Discriminator, Generator
 from ..objectives import build_objective
 from ..sampling import generate
@@ -199,11 +199,12 @@ class Trainer:
             out[f"eval/best_{key}"] = torch.tensor(self.best.best[key])
         return out
 
-    def write_grid(self) -> Path:
+    def write_grid(self, sink: StatsSink) -> Path:
         images = generate(self.G_eval, self.z_grid, self.grid_labels, self.cfg.sample_bn,
                           batch_size=max(len(self.z_grid), 2))
-        path = save_grid(images, self.run_dir.grid(self.step), scale=2)
-        save_grid(images, self.run_dir.grid(), scale=2)
+        path = save_grid(images, self.run_dir.grid(self.step), scale=GRID_SCALE)
+        save_grid(images, self.run_dir.grid(), scale=GRID_SCALE)
+        sink.image("samples", self.step, grid_array(images))  # TensorBoard's Images tab
         return path
 
     # --- the loop ---------------------------------------------------------------------
@@ -232,7 +233,7 @@ class Trainer:
         self.check_finite()
         if self.world.main:
             sink.flush()
-            self.write_grid()
+            self.write_grid(sink)
             self.save()
         distributed.barrier()  # nobody leaves (or resumes) before the checkpoint is written
 
@@ -267,7 +268,7 @@ class Trainer:
             bar.set_postfix({k.replace("loss/", ""): f"{means[k]:.3f}" for k in BAR if k in means}
                             | {"img/s": f"{rate:.0f}"}, refresh=False)
         if self.step % cfg.sample_every == 0:
-            self.write_grid()
+            self.write_grid(sink)
         if self.step % cfg.checkpoint_every == 0:
             sink.flush()  # every row up to the checkpoint is on disk before it is
             self.save()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..files import atomic_write
+from ..files import WriteError, atomic_write
 
 
 class StatsSink:
@@ -31,14 +31,23 @@ class StatsSink:
         rows = [(s, {k: float(v) for k, v in d.items()}) for s, d in self.pending]
         self.pending.clear()
         if self.enabled and rows:
-            with self.path.open("a") as f:
-                f.writelines(json.dumps({"step": s, **d}) + "\n" for s, d in rows)
+            try:
+                with self.path.open("a") as f:
+                    f.writelines(json.dumps({"step": s, **d}) + "\n" for s, d in rows)
+            except OSError as e:  # a torn last line is cut on resume (``truncate_after``)
+                raise WriteError(f"cannot write {self.path}: {e.strerror or e}") from None
             if self.tb is not None:
                 for s, d in rows:
                     for k, v in d.items():
                         self.tb.add_scalar(k, v, s)
         keys = {k for _, d in rows for k in d}
         return {k: sum(d[k] for _, d in rows if k in d) / sum(k in d for _, d in rows) for k in keys}
+
+    def image(self, tag: str, step: int, image) -> None:
+        """An (H, W, C) uint8 image (a sample grid) to TensorBoard, when it is installed."""
+        if self.tb is not None:
+            self.tb.add_image(tag, image, step, dataformats="HWC")
+            self.tb.flush()
 
     def truncate_after(self, step: int) -> None:
         """On resume, drop rows from after the checkpoint: those steps are run again."""
