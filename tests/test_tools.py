@@ -209,8 +209,12 @@ def test_interpolate_writes_a_grid_and_gifs(run, tmp_path):
 
     with Image.open(tmp_path / "w-slerp.gif") as gif:
         assert gif.n_frames == 7  # 2 segments of 4, the shared joint once
-    # 2 segments x 2 modes rows of 4 images of 28 px (+2 px borders), drawn 3x
-    assert png_size(tmp_path / "w.png") == (3 * (4 * 30 + 2), 3 * (4 * 30 + 2))
+    # 2 segments x 2 modes rows of 4 images of 28 px (+2 px borders), drawn 3x, after a
+    # 44 px margin naming each row's walk; lerp rows are darker text on white there
+    assert png_size(tmp_path / "w.png") == (44 + 3 * (4 * 30 + 2), 3 * (4 * 30 + 2))
+    with Image.open(tmp_path / "w.png") as img:
+        margin = np.asarray(img.convert("L"))[:, :44]
+    assert (margin < 128).any() and (margin[:, :2] == 255).all()  # text, on white
 
 
 def test_arithmetic_and_turn_figures(run, tmp_path):

@@ -153,7 +153,9 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
     p = tmp_path / "f.bin"
     atomic_write(p, b"old")
     monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
-    with pytest.raises(OSError):
+    from dfmgan.files import WriteError
+
+    with pytest.raises(WriteError, match="disk full; the previous f.bin"):
         atomic_write(p, b"new")
     assert p.read_bytes() == b"old" and [x.name for x in tmp_path.iterdir()] == ["f.bin"]
 

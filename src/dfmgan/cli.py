@@ -125,6 +125,9 @@ def add_train(p) -> None:
         default = flatten(TrainConfig().to_dict())[TRAIN_FLAGS[flag[2:].replace("-", "_")]]
         p.add_argument(flag, type=kind, help=text + " (default: the preset's, else "
                        f"{'unset' if default is None else default})")
+    p.add_argument("--download", action="store_true", help="fetch the data first (mnist, "
+                   "fashion-mnist, cifar10, svhn, stl10 and their stacked-* sets) from the official "
+                   "addresses, MD5-checked, into --data-root or ~/.cache/dfmgan (never by default)")
     p.add_argument("--print-config", action="store_true", help="print the resolved "
                    "configuration as YAML and exit, training nothing")
     p.add_argument("--device", type=device_name, help="auto (default: a GPU when there is one, "
@@ -302,6 +305,10 @@ def cmd_train(args) -> int:
         raise DfmganError("give either --out DIR for a new run or --resume RUN_DIR")
     writable_folder(args.out or args.resume)
     cfg = train_config(args)
+    if args.download:
+        from .data.download import download
+
+        cfg.data.root = str(download(cfg.data.name, cfg.data.root, progress=not args.no_progress))
     if (args.nproc or 1) > 1 and "WORLD_SIZE" not in os.environ:  # not yet under torchrun
         relaunch(args.nproc, sys.argv[1:])
     try:

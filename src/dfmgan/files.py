@@ -100,9 +100,9 @@ def safetensors_header(path: Path) -> dict:
                 raise ValueError("header longer than the file")
             header = json.loads(f.read(n))
     except (OSError, ValueError, struct.error) as e:
-        raise CheckpointError(f"{path} is not a safetensors file ({e})") from None
+        raise CheckpointError(f"cannot read {path}: not a safetensors file ({e})") from None
     if not isinstance(header, dict):
-        raise CheckpointError(f"{path} is not a safetensors file (its header is no mapping)")
+        raise CheckpointError(f"cannot read {path}: not a safetensors file (no header mapping)")
     return header
 
 

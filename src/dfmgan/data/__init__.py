@@ -13,6 +13,7 @@ from ..discovery import discover
 from ..errors import DataError
 from .base import ArraySource, StreamingSource, describe, draw
 from .batches import BatchSampler
+from .download import REMOTES, cache_dir
 from .registry import DATASETS, DatasetInfo, register_dataset
 from .transforms import match_channels, resize_uint8, to_float, to_uint8
 
@@ -38,6 +39,10 @@ def default_metrics(name: str | None) -> tuple[str, ...]:
     return info.metrics if info is not None else ()
 
 
+def downloadable(name: str) -> bool:
+    return name.removeprefix("stacked-") in REMOTES
+
+
 def dataset_or_folder(data: str, root: str | None) -> tuple[str, str | None]:
     """A dataset name, or the path of a folder of images (then read by the folder loader)."""
     if data not in DATASETS and Path(data).is_dir():
@@ -50,8 +55,11 @@ def resolve_root(name: str, root: str | os.PathLike | None, info: DatasetInfo) -
         return None
     if root is None:
         root = info.default_root or os.environ.get(f"DFMGAN_{name.upper().replace('-', '_')}_ROOT")
+    if root is None and downloadable(name) and (cached := cache_dir(name)).is_dir():
+        root = cached  # fetched earlier by --download
     if root is None:
-        raise DataError(f"{name}: no data root given; pass --data-root with {info.expects}")
+        fetch = " (or add --download to fetch it)" if downloadable(name) else ""
+        raise DataError(f"{name}: no data root given; pass --data-root with {info.expects}{fetch}")
     path = Path(root).expanduser()
     if not path.exists():
         raise DataError(f"{name}: data root {path} does not exist; it should hold {info.expects}")
@@ -88,5 +96,5 @@ def _fit(source: ArraySource, size: int | None, channels: int | None) -> ArraySo
     return replace(source, images=x, description=source.description + note)
 
 
-__all__ = ["ArraySource", "BatchSampler", "DATASETS", "DatasetInfo", "StreamingSource", "dataset_info", "dataset_or_folder", "register_dataset",
+__all__ = ["ArraySource", "BatchSampler", "DATASETS", "DatasetInfo", "StreamingSource", "dataset_info", "dataset_or_folder", "downloadable", "register_dataset",
            "default_metrics", "describe", "facts", "draw", "load_dataset", "match_channels", "resize_uint8", "to_float", "to_uint8"]

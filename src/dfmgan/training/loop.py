@@ -293,7 +293,7 @@ def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True) ->
         run.create(cfg)
     sink = StatsSink(run.stats, run.tensorboard, enabled=main)
     sink.truncate_after(trainer.step)
-    if main:
+    if trainer.progress:
         tqdm.write(trainer.banner())
     with StopFlag() as stop:
         try:
