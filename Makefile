@@ -12,7 +12,7 @@ TORCH ?= torch==2.13.0
 INC := .venv-inception
 INC_TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test test-inception bench gpu-check clean
+.PHONY: demo test test-fast test-inception bench gpu-check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
+
+# the unit tier: no training subprocesses, under 2 minutes on an idle 2-core machine
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -m "not slow and not inception"
 
 $(INC)/.installed: pyproject.toml
 	$(PY) -m venv $(INC)

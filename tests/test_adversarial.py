@@ -46,6 +46,7 @@ def test_spectral_norm_matches_the_largest_singular_value():
         assert torch.linalg.svdvals(conv.weight.detach().flatten(1))[0].item() == pytest.approx(1.0, rel=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["gan", "dfm", "fm"])
 def test_every_objective_trains_with_hinge_and_spectral_norm(tmp_path, tiny_cfg, objective):
     over = {"objective": {"name": objective, "adversarial": "hinge", "denoiser": {"width": 32}},
@@ -59,6 +60,7 @@ def test_every_objective_trains_with_hinge_and_spectral_norm(tmp_path, tiny_cfg,
             assert torch.isfinite(v.float()).all() and torch.equal(v, b["objective"]["modules"][net][k]), k
 
 
+@pytest.mark.slow
 def test_the_cli_line_of_the_issue_trains(tmp_path):
     r = run_cli("train", "--preset", "digits", "--objective", "dfm", "--adversarial", "hinge",
                 "--set", "net.d_norm=spectral", "--steps", "2", *TINY_FLAGS, "--out", str(tmp_path / "r"))

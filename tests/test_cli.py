@@ -9,6 +9,8 @@ from PIL import Image
 
 from dfmgan.checkpoint import read_state, state_paths
 
+pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
+
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):

@@ -19,6 +19,8 @@ from dfmgan.tools.hashes import (bucket_ids, dhash_codes, exact_pixel_codes, gro
                                  pack, pair_scores)
 from dfmgan.tools.perturb import KINDS, jpeg, plant, scale, shift
 
+pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
+
 
 def codes(*rows: int) -> np.ndarray:
     """8-bit codes given as integers -> (N, 1) uint8."""

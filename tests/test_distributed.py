@@ -14,6 +14,8 @@ from safetensors.torch import load_file
 
 from dfmgan.checkpoint import read_state, state_paths
 
+pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
+
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 
 

@@ -106,6 +106,7 @@ def test_stl10_is_unpacked_and_a_stacked_set_downloads_its_base(server, tmp_path
         dl.source_of("lsun")
 
 
+@pytest.mark.slow
 def test_train_download_flag_fetches_into_the_cache_then_trains(server, tmp_path):
     import os
     import subprocess

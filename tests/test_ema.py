@@ -13,6 +13,8 @@ from dfmgan.snapshot import load_generator
 from dfmgan.training import train
 from dfmgan.training.ema import GeneratorEMA
 
+pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
+
 
 def test_one_update_is_the_formula():
     G = Generator(NetConfig(size=28, channels=1, g_width=4, nz=8))

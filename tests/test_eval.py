@@ -9,6 +9,8 @@ from dfmgan.data import load_dataset
 from dfmgan.evaluation.classifier import accuracy
 from dfmgan.evaluation.features import BundledNet, extract, feature_net_for
 
+pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
+
 
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):

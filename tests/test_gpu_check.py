@@ -6,6 +6,8 @@ import sys
 import pytest
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
+
 
 @pytest.mark.slow
 def test_gpu_check_passes_on_the_cpu(tmp_path):

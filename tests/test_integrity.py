@@ -24,6 +24,8 @@ from conftest import TINY_FLAGS, run_cli
 from dfmgan.checkpoint import load_latest_state, read_state, save_state, state_paths
 from dfmgan.errors import CheckpointError
 
+pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
+
 TRAIN = ["train", "--preset", "digits", *TINY_FLAGS]
 
 

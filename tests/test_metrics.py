@@ -120,6 +120,7 @@ def test_unknown_metric():
         get_metric("bogus")
 
 
+@pytest.mark.slow
 def test_a_new_metric_module_is_found_without_editing_any_list(tmp_path):
     """One file with @register_metric in dfmgan/evaluation/ is all a metric needs."""
     import subprocess

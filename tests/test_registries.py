@@ -8,6 +8,8 @@ import pytest
 
 import dfmgan
 
+pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
+
 PKG = Path(dfmgan.__file__).parent
 
 OBJECTIVE = '''

@@ -10,6 +10,8 @@ import pytest
 from conftest import TINY_FLAGS, run_cli
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]

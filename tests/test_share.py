@@ -8,6 +8,8 @@ import torch
 
 from conftest import TINY_FLAGS, run_cli
 
+pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

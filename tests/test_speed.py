@@ -5,6 +5,10 @@ import torch
 from conftest import TINY_FLAGS, run_cli
 from safetensors.torch import load_file
 
+import pytest
+
+pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
+
 FLAGS = ["--preset", "digits", "--steps", "2", *TINY_FLAGS]
 
 

@@ -85,6 +85,7 @@ def test_modes_needs_stacked_data():
                             MetricOptions())
 
 
+@pytest.mark.slow
 def test_stacked_trains_and_evaluates_everywhere(tmp_path):
     """Training with modes during training, `eval` (modes by default) and the report."""
     out = tmp_path / "run"
@@ -103,6 +104,7 @@ def test_stacked_trains_and_evaluates_everywhere(tmp_path):
     assert 'alt="Modes covered (of 1,000) during training"' in page
 
 
+@pytest.mark.slow
 def test_stacked_mnist_with_a_classifier_trained_here(tmp_path, monkeypatch):
     """The MNIST classifier is not bundled: `train_feature_net mnist` makes one from the
     official IDX files, and `modes` then scores stacked-mnist with it."""
@@ -119,6 +121,7 @@ def test_stacked_mnist_with_a_classifier_trained_here(tmp_path, monkeypatch):
     assert 1 <= out["modes"] <= 64 and out["modes_kl"] >= 0
 
 
+@pytest.mark.slow
 def test_the_best_checkpoint_key_can_be_named(tmp_path):
     args = ["train", "--preset", "stacked-digits", "--steps", "2", "--eval-every", "2",
             "--set", "eval_n=300", *TINY_FLAGS]

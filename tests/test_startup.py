@@ -93,6 +93,7 @@ def test_the_networks_satisfy_the_model_protocols():
     assert not isinstance(Generator(cfg), DiscriminatorLike)  # no features(): not a D
 
 
+@pytest.mark.slow
 def test_sample_draws_grids_the_size_training_draws_them(run, tmp_path):
     from PIL import Image
 
@@ -103,6 +104,7 @@ def test_sample_draws_grids_the_size_training_draws_them(run, tmp_path):
     assert Image.open(out).size == Image.open(run / "samples" / "latest.png").size
 
 
+@pytest.mark.slow
 def test_print_config_prints_yaml_that_reads_back_as_the_same_config(tmp_path):
     import yaml
 

@@ -11,6 +11,8 @@ from conftest import run_cli
 
 from dfmgan.tools.study_report import aligned, at_budget, grad_ratio, run_curves, table
 
+pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
+
 SPEC = """
 preset: stacked-digits
 set: {steps: 12, eval_every: 4, eval_n: 300, batch_size: 16, log_every: 2,

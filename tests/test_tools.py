@@ -16,6 +16,8 @@ from dfmgan.tools import ablate, latent
 from dfmgan.tools.guided import guided
 from dfmgan.tools.probe import parse_budgets, per_class, pixels, pooled_features, probe
 
+pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
+
 
 # --- latent walks and arithmetic ------------------------------------------------------
 @pytest.mark.parametrize("mode", ["lerp", "slerp"])

@@ -96,6 +96,7 @@ def _states_equal(a: dict, b: dict) -> None:
             assert a[k] == b[k], k
 
 
+@pytest.mark.slow
 def test_resume_is_bitwise_exact(tmp_path, tiny_cfg):
     straight = train(tiny_cfg(steps=8), tmp_path / "a", progress=False)
     assert straight.step == 8
@@ -177,6 +178,7 @@ def _wait_for_checkpoint(out, min_step, proc, timeout=120):
     raise AssertionError("no checkpoint appeared")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume(tmp_path):
     out = tmp_path / "run"
     proc = _spawn(out, 100000)
@@ -191,6 +193,7 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     assert steps == list(range(1, killed_at + 8))  # nothing lost, nothing doubled
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_writes_a_checkpoint_and_exits_cleanly(tmp_path, sig):
     out = tmp_path / "run"
@@ -205,6 +208,7 @@ def test_signal_writes_a_checkpoint_and_exits_cleanly(tmp_path, sig):
     assert steps[-1] == last  # the checkpoint is of the very last step run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["dfm", "fm"])
 def test_resume_is_bitwise_exact_for_every_objective(tmp_path, tiny_cfg, objective):
     """DFM's corruption noise and step counter (σ schedule) resume too."""
