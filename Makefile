@@ -15,9 +15,12 @@ INC_TORCH ?= torch==2.14.1 torchvision==0.29.1
 .PHONY: demo test test-fast test-inception bench gpu-check clean
 
 $(VENV)/.installed: pyproject.toml
+	@echo "[1/3] creating $(VENV)"
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[dev]'
+	@echo "[2/3] installing $(TORCH) (set TORCH=... for another build, e.g. CUDA; README: Using a GPU)"
+	$(BIN)/pip install $(TORCH)
+	@echo "[3/3] installing dfmgan and its dependencies"
+	$(BIN)/pip install -e '.[dev]'
 	touch $@
 
 demo: $(VENV)/.installed
