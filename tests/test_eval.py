@@ -31,15 +31,30 @@ def test_eval_writes_a_row_with_provenance(digits_run):
     assert r.returncode == 0, r.stderr
     rows = [json.loads(l) for l in (digits_run / "metrics.jsonl").read_text().splitlines()]
     row = rows[-1]
-    assert {"fid", "kid", "kid_std", "precision", "recall", "is", "is_std", "class_entropy",
-            "class_histogram"} <= set(row)
-    assert row["feature_net"] == "bundled:digits" and len(row["feature_net_sha256"]) == 64
-    assert row["n_gen"] == row["n_real"] == 300 and row["seed"] == 5 and row["splits"] == 3
-    assert row["step"] == 3 and "digits[train]" in row["reference"]
+    assert set(row) == {"fid", "kid", "kid_std", "precision", "recall", "is", "is_std",
+                        "class_entropy", "class_histogram", "provenance"}  # scores, then where from
+    prov = row["provenance"]
+    assert prov["feature_net"] == "bundled:digits" and len(prov["feature_net_sha256"]) == 64
+    assert prov["feature_scale"] > 0 and "feature_scale" not in row
+    assert prov["n_gen"] == prov["n_real"] == 300 and prov["seed"] == 5 and prov["splits"] == 3
+    assert prov["step"] == 3 and "digits[train]" in prov["reference"]
     assert sum(row["class_histogram"]) == 300 and 1 <= row["is"] <= 10
     assert row["fid"] > 0 and 0 <= row["precision"] <= 1
+    assert "provenance: " in r.stdout and "feature_scale" not in r.stdout.split("provenance: ")[0]
+    assert "recall near 0 means" in r.stdout  # each metric's meaning, in a line
     info = json.loads(run_cli("info", str(digits_run), "--json").stdout)
     assert info["last_eval"]["fid"] == row["fid"] and info["last_eval"]["seed"] == 5
+
+
+def test_eval_list_names_every_metric_with_its_meaning():
+    from dfmgan.evaluation.registry import METRICS, discover
+
+    discover()
+    r = run_cli("eval", "--list")
+    assert r.returncode == 0
+    lines = r.stdout.strip().splitlines()
+    assert sorted(line.split()[0] for line in lines) == sorted(METRICS)
+    assert all(len(line.split("]  ")[1]) > 20 for line in lines)
 
 
 def test_eval_is_deterministic_and_real_data_scores_well(digits_run):
@@ -149,11 +164,12 @@ def test_nn_error_and_cas(conditional_run):
     r = run_cli("eval", str(conditional_run), "--metrics", "nn-error,cas", "--n", "500")
     assert r.returncode == 0, r.stderr
     row = json.loads((conditional_run / "metrics.jsonl").read_text().splitlines()[-1])
-    assert row["n_gen"] == 500 and row["n_test"] == 360 and row["labelled_reference"] == "test"
+    prov = row["provenance"]
+    assert prov["n_gen"] == 500 and prov["n_test"] == 360 and prov["labelled_reference"] == "test"
     # 1-NN on 500 real digits errs ~5%; on samples of a G that follows its labels, well under chance
     assert row["nn_error_real"] < 0.1 and row["nn_error"] < 0.5
     assert row["cas"] > 0.5 and row["cas_real"] > 0.8
-    assert "generated vs the 360-image test split" in r.stdout
+    assert "n_gen 500, n_test 360, labelled_reference test" in r.stdout  # the provenance line
 
 
 def test_labelled_metrics_need_a_conditional_generator(digits_run):

@@ -139,8 +139,8 @@ def test_eval_cli_with_the_inception_network(tmp_path, random_weights):
     assert r.returncode == 0, r.stderr
     import json
     row = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
-    assert row["feature_net"] == "inception-v3-fid" and row["n_gen"] == 12
-    assert row["feature_net_sha256"] == hashlib.sha256(random_weights.read_bytes()).hexdigest()
+    assert row["provenance"]["feature_net"] == "inception-v3-fid" and row["provenance"]["n_gen"] == 12
+    assert row["provenance"]["feature_net_sha256"] == hashlib.sha256(random_weights.read_bytes()).hexdigest()
     assert {"fid", "kid", "is", "precision"} <= set(row)
     assert row["fid"] > 0 and 1 <= row["is"] <= 1008
 

@@ -38,7 +38,10 @@ def test_page_is_self_contained(report):
     page = report.read_text()
     imgs = images(page)
     # 3 curve panels (losses, D outputs, FID during training) + 3 grids (steps 2, 4, 6)
-    assert len(imgs) == 3 + 3 and all(i.size[0] > 50 for i in imgs)
+    # + the class histogram of the samples
+    assert len(imgs) == 3 + 3 + 1 and all(i.size[0] > 50 for i in imgs)
+    assert "Class histogram" in page or "class histogram" in page
+    assert "<b>fid</b>: Fréchet distance" in page  # each metric explained in a line
     assert "src=\"http" not in page and "<link" not in page  # nothing fetched
     assert "step 6" in page and "bundled:digits" in page and "&quot;batch_size&quot;: 16" in page
     assert "<th>fid</th>" in page

@@ -24,7 +24,7 @@ def test_export_writes_a_card_and_a_snapshot_that_loads_alone(run, tmp_path):
     from dfmgan import load_generator
 
     (run / "metrics.jsonl").write_text(json.dumps(
-        {"fid": 12.5, "n_gen": 300, "feature_net": "digits", "step": 4}) + "\n")
+        {"fid": 12.5, "provenance": {"n_gen": 300, "feature_net": "digits", "step": 4}}) + "\n")
     out = tmp_path / "share"
     r = run_cli("export", str(run), "--out", str(out), "--license", "CC-BY-4.0")
     assert r.returncode == 0, r.stderr

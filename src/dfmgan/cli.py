@@ -192,7 +192,10 @@ def add_sample(p) -> None:
 
 
 def add_eval(p) -> None:
-    p.add_argument("source", help="a run folder or a generator .safetensors snapshot")
+    p.add_argument("source", nargs="?", help="a run folder or a generator .safetensors snapshot")
+    p.add_argument("--list", action="store_true", help="list every metric with what it needs "
+                   "and what its numbers mean, and exit")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     from .evaluation.registry import METRICS, discover
     discover()  # registers every metric module
     p.add_argument("--metrics", help="comma-separated, of: " + ", ".join(sorted(METRICS)) +
@@ -351,6 +354,10 @@ def cmd_sample(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    if args.list:
+        return list_metrics()
+    if args.source is None:
+        raise DfmganError("give a run folder or snapshot to score (or --list)")
     from .evaluation.api import evaluate
     from .evaluation.registry import MetricOptions
 
@@ -360,18 +367,33 @@ def cmd_eval(args) -> int:
     row = evaluate(src, metrics, data=args.data, data_root=args.data_root, split=args.split, n=args.n,
                    n_real=args.n_real, seed=args.seed, feature_net=args.feature_net, bn=args.bn,
                    out=out, opts=MetricOptions(splits=args.splits, seed=args.seed),
-                   device=args.device, inception_weights=args.inception_weights, ema=args.ema)
+                   device=args.device, inception_weights=args.inception_weights, ema=args.ema,
+                   progress=not args.no_progress)
+    print_scores(row, metrics or row["provenance"]["metrics"])
+    prov = row["provenance"]
+    print("provenance: " + ", ".join(f"{k} {v}" for k, v in prov.items()
+                                     if k not in ("metrics", "seconds")))
+    print(f"(appended to {out})")
+    return 0
+
+
+def print_scores(row: dict, metrics: list[str]) -> None:
+    """Each metric's numbers, then what they mean, in one line each."""
+    from .evaluation.registry import meaning
+
     for k, v in row.items():
-        if k in ("seconds", "ema") or not isinstance(v, float) and k != "modes":
-            continue
-        print(f"{k:>16}: {v:.4f}" if isinstance(v, float) else f"{k:>16}: {v}")
-    if "feature_net" in row:
-        against = f"{row['feature_net']}, {row['n_gen']} vs {row['n_real']}"
-    elif "n_test" in row:
-        against = f"{row['n_gen']} generated vs the {row['n_test']}-image test split"
-    else:
-        against = f"{row['n_gen']} generated"
-    print(f"{'':>16}  ({against}; appended to {out})")
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            print(f"{k:>18}: {v:.4f}" if isinstance(v, float) else f"{k:>18}: {v}")
+    for name in metrics:
+        print(f"{'':>18}  {name}: {meaning(name)}")
+
+
+def list_metrics() -> int:
+    from .evaluation.registry import METRICS, NEEDS, discover, meaning
+
+    discover()
+    for name in sorted(METRICS):
+        print(f"{name:>9}  [{NEEDS[name]}]  {meaning(name)}")
     return 0
 
 

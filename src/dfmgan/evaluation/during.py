@@ -49,7 +49,7 @@ class TrainingEvaluator:
 
     def scores(self, G) -> dict[str, float]:
         images = generate(G, self.z, self.labels, "batch")
-        out = image_scores(images, self.data, self.by_images, MetricOptions())
+        out = image_scores(images, self.data, self.by_images, MetricOptions(), lambda _: None)
         if self.by_features:
             gen = extract(self.net, images, device=self.device)
             out.update(score(gen, self.real, self.by_features, MetricOptions()))

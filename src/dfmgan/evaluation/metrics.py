@@ -37,7 +37,7 @@ class Given(nn.Module):
         return x
 
 
-@register_metric("fid", best="fid")
+@register_metric("fid", best="fid", meaning="Fréchet distance between Gaussians fit to real and generated features; lower is better, 0 = identical statistics")
 def fid(gen: Features, real: Features, opts: MetricOptions) -> dict:
     from torchmetrics.image.fid import FrechetInceptionDistance
 
@@ -47,7 +47,7 @@ def fid(gen: Features, real: Features, opts: MetricOptions) -> dict:
     return {"fid": float(m.compute())}
 
 
-@register_metric("kid")
+@register_metric("kid", meaning="kernel (MMD²) distance between real and generated features, unbiased; lower is better, about 0 = same distribution")
 def kid(gen: Features, real: Features, opts: MetricOptions) -> dict:
     from torchmetrics.image.kid import KernelInceptionDistance
 
@@ -62,7 +62,7 @@ def kid(gen: Features, real: Features, opts: MetricOptions) -> dict:
     return {"kid": float(mean), "kid_std": float(std)}
 
 
-@register_metric("is")
+@register_metric("is", meaning="Inception score, exp E KL(p(y|x) || p(y)): confident and varied class predictions; higher is better, at most the class count")
 def inception_score(gen: Features, real: Features, opts: MetricOptions) -> dict:
     from torchmetrics.image.inception import InceptionScore
 
@@ -92,7 +92,7 @@ def covered(query: torch.Tensor, ref: torch.Tensor, radii: torch.Tensor, chunk: 
     return torch.cat(out)
 
 
-@register_metric("pr")
+@register_metric("pr", meaning="precision: share of samples inside the real data's k-NN manifold (fidelity); recall: share of real data inside the samples' (diversity); 0..1, higher is better; a recall near 0 means the samples cover little of the data")
 def precision_recall(gen: Features, real: Features, opts: MetricOptions) -> dict:
     r, g = real.pool.float(), gen.pool.float()
     precision = covered(g, r, kth_radius(r, opts.k)).double().mean().item()
@@ -100,7 +100,7 @@ def precision_recall(gen: Features, real: Features, opts: MetricOptions) -> dict
     return {"precision": precision, "recall": recall}
 
 
-@register_metric("coverage")
+@register_metric("coverage", meaning="predicted-class histogram of the samples; entropy / log K, 1 = every class equally often, low = a few classes only")
 def class_coverage(gen: Features, real: Features, opts: MetricOptions) -> dict:
     """Histogram of predicted classes over the samples and its entropy / log K (1 = even)."""
     k = gen.logits.shape[1]

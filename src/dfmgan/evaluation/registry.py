@@ -59,16 +59,23 @@ MetricFn = Callable[..., dict]
 METRICS: dict[str, MetricFn] = {}
 NEEDS: dict[str, str] = {}  # name -> "features" | "labelled" | "images"
 BEST: dict[str, str] = {}  # name -> the key a best checkpoint is chosen by (lower wins)
+MEANINGS: dict[str, str] = {}  # name -> what its numbers mean, in one line
 
 
 def register_metric(name: str, labelled: bool = False, needs: str = "features",
-                    best: str | None = None) -> Callable[[MetricFn], MetricFn]:
+                    best: str | None = None, meaning: str = "") -> Callable[[MetricFn], MetricFn]:
     def wrap(fn: MetricFn) -> MetricFn:
         METRICS[name], NEEDS[name] = fn, "labelled" if labelled else needs
+        MEANINGS[name] = meaning or (fn.__doc__ or "").strip().split("\n")[0]
         if best:
             BEST[name] = best
         return fn
     return wrap
+
+
+def meaning(name: str) -> str:
+    get_metric(name)
+    return MEANINGS[name]
 
 
 def needs(name: str) -> str:

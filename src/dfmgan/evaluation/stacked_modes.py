@@ -49,6 +49,7 @@ def mode_histogram_scores(modes: torch.Tensor) -> dict:
             "modes_max_share": float(p.max())}
 
 
-@register_metric("modes", needs="images", best="modes_kl")
+@register_metric("modes", needs="images", best="modes_kl",
+                 meaning="modes of 1,000 covered by at least one sample, and KL(sample histogram || uniform); more modes and lower KL are better")
 def stacked_modes(gen: Images, opts: MetricOptions) -> dict:
     return mode_histogram_scores(classify_modes(base_classifier(gen.data), gen.images))

@@ -71,7 +71,8 @@ def metrics_section(scores: dict, source: str) -> list[str]:
     if not scores:
         return ["## Metrics", "", "None recorded: run `dfmgan eval RUN` before exporting.", ""]
     values = {k: v for k, v in scores.items() if isinstance(v, float)}
-    where = {k: v for k, v in scores.items() if not isinstance(v, float) and k != "class_histogram"}
+    where = scores.get("provenance") or {k: v for k, v in scores.items()
+                                         if not isinstance(v, (float, list, dict))}
     return (["## Metrics", "", f"From {source}.", "", "| metric | value |", "|---|---|"]
             + [f"| {k} | {v:.4g} |" for k, v in values.items()]
             + ["", "Provenance: " + ", ".join(f"{k} = {v}" for k, v in where.items()), ""])

@@ -33,7 +33,8 @@ def run_info(path: Path) -> dict:
     if run.best_record.exists():
         info["best"] = json.loads(run.best_record.read_text())
     if run.metrics.exists() and (evals := read_stats(run.metrics)):
-        info["last_eval"] = {k: v for k, v in evals[-1].items()
+        last = evals[-1]
+        info["last_eval"] = {k: v for k, v in {**last, **last.get("provenance", {})}.items()
                              if isinstance(v, (int, float, str)) and k != "seconds"}
     for key, name in (("generator", GENERATOR), ("generator_ema", GENERATOR_EMA)):
         if (path / name).exists():

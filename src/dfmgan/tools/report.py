@@ -45,7 +45,10 @@ def curve_png(rows: list[dict], keys: list[str], title: str) -> bytes | None:
     for k in present:
         pts = [(r["step"], r[k]) for r in rows if k in r]
         window = max(1, len(pts) // 100)
-        ax.plot([p[0] for p in pts], smooth([p[1] for p in pts], window), label=k, lw=1.2)
+        steps, raw = [p[0] for p in pts], [p[1] for p in pts]
+        line, = ax.plot(steps, smooth(raw, window), label=k, lw=1.2)
+        if window > 1:  # the raw values, faint, behind their moving average
+            ax.plot(steps, raw, color=line.get_color(), lw=0.6, alpha=0.25)
     ax.set_title(title), ax.set_xlabel("step"), ax.legend(fontsize=8), ax.grid(alpha=0.3)
     buf = io.BytesIO()
     fig.tight_layout()
@@ -69,15 +72,41 @@ def grids_section(samples: Path) -> str:
 
 
 def metrics_section(path: Path) -> str:
+    from ..evaluation.registry import meaning
+
     if not path.exists():
         return "<h2>Metrics</h2><p>No <code>dfmgan eval</code> results yet.</p>"
     rows = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
     last = rows[-1]
+    prov = last.get("provenance", last)  # rows from before the provenance block: flat
     cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{v:.4f}</td></tr>"
                     for k, v in last.items() if isinstance(v, float) and k != "seconds")
-    prov = html.escape(f"{last.get('feature_net')} · {last.get('n_gen')} generated vs "
-                       f"{last.get('n_real')} real · step {last.get('step')}")
-    return f"<h2>Metrics</h2><p>{prov}</p><table>{cells}</table>"
+    notes = "".join(f"<li><b>{html.escape(m)}</b>: {html.escape(meaning(m))}</li>"
+                    for m in prov.get("metrics", []))
+    where = html.escape(f"{prov.get('feature_net')} · {prov.get('n_gen')} generated vs "
+                        f"{prov.get('n_real')} real · step {prov.get('step')}")
+    hist = histogram_png(last.get("class_histogram"))
+    return (f"<h2>Metrics</h2><p>{where}</p><table>{cells}</table><ul>{notes}</ul>"
+            + (img_tag(hist, "class histogram of the samples") if hist else ""))
+
+
+def histogram_png(counts: list | None) -> bytes | None:
+    """The samples' predicted classes, one bar each (from the coverage metric)."""
+    if not counts:
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 2.6))
+    ax.bar(range(len(counts)), counts, color="#4477aa")
+    ax.set_title("Class histogram of the samples (the bundled classifier's predictions)")
+    ax.set_xlabel("class"), ax.set_ylabel("samples"), ax.grid(alpha=0.3, axis="y")
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
 
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1300px;color:#222}
