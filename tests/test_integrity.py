@@ -221,3 +221,49 @@ def test_ctrl_c_at_any_moment_prints_no_traceback(tmp_path, delay):
     _, err = p.communicate(timeout=120)
     assert "Traceback" not in err, err
     assert p.returncode in (130, 0), (p.returncode, err)
+
+
+CORRUPT = {
+    "config.json": b"{bad",
+    "generator.json": b"[1, 2]",
+    "discriminator.safetensors": b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":",
+    "generator.safetensors": b"",
+}
+
+
+@pytest.mark.parametrize("name,argv", [
+    ("config.json", ["train", "--resume", "{run}", "--no-progress"]),
+    ("config.json", ["info", "{run}"]),
+    ("generator.json", ["sample", "{run}", "--out", "{tmp}/x.png"]),
+    ("discriminator.safetensors", ["visualize", "{run}", "--n", "20", "--out", "{tmp}/v.png"]),
+    ("generator.safetensors", ["info", "{run}/generator.safetensors"]),
+    ("generator.safetensors", ["export", "{run}", "--out", "{tmp}/share"]),
+])
+def test_a_corrupt_file_of_a_run_is_one_line_naming_it(run4, tmp_path, name, argv):
+    import shutil
+
+    from dfmgan.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(run4, run)
+    (run / name).write_bytes(CORRUPT[name])
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main([a.format(run=run, tmp=tmp_path) for a in argv])
+    lines = err.getvalue().strip().splitlines()
+    assert code == 2 and len(lines) == 1 and name.split(".")[0] in lines[0], err.getvalue()
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "share").exists()
+
+
+def test_a_report_skips_lines_of_metrics_jsonl_that_are_not_rows(run4, tmp_path):
+    import shutil
+
+    from dfmgan.tools.report import write_report
+
+    run = tmp_path / "run"
+    shutil.copytree(run4, run)
+    (run / "metrics.jsonl").write_text("garbage\n[1, 2]\n")
+    page = write_report(run).read_text()
+    assert "No <code>dfmgan eval</code> results yet" in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import struct
@@ -137,12 +138,12 @@ def verify_snapshot(path: Path) -> None:
 def parameter_count(path: Path) -> int:
     """Trainable numbers in a snapshot: every tensor but BatchNorm's running buffers."""
     total = 0
-    for k, v in safetensors_header(path).items():
-        if k != "__metadata__" and "running" not in k and "num_batches" not in k:
-            n = 1
-            for d in v["shape"]:
-                n *= d
-            total += n
+    try:
+        for k, v in safetensors_header(path).items():
+            if k != "__metadata__" and "running" not in k and "num_batches" not in k:
+                total += math.prod(int(d) for d in v["shape"])
+    except (TypeError, KeyError, ValueError):
+        raise CheckpointError(f"cannot read {path}: its header does not list tensor shapes") from None
     return total
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from pathlib import Path
 
 from ..files import atomic_write
@@ -74,9 +73,9 @@ def grids_section(samples: Path) -> str:
 def metrics_section(path: Path) -> str:
     from ..evaluation.registry import meaning
 
-    if not path.exists():
+    rows = [r for r in read_stats(path) if isinstance(r, dict)] if path.exists() else []
+    if not rows:  # none yet, or only lines that are not JSON rows
         return "<h2>Metrics</h2><p>No <code>dfmgan eval</code> results yet.</p>"
-    rows = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
     last = rows[-1]
     prov = last.get("provenance", last)  # rows from before the provenance block: flat
     cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{v:.4f}</td></tr>"
