@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine; each builds .venv on first use.
-#   make demo   train a DCGAN on the embedded digits (about 3 minutes on 2 CPU cores)
+#   make demo   train a DCGAN on the embedded digits (about 2.5 minutes on 2 CPU cores, install included)
 #   make test   the test suite
 #   make test-inception   the standard-Inception tests, in their own venv (torchvision needs
 #                         torch 2.14.1 here: a ~5.5 GB CUDA build, installed from local disk)
