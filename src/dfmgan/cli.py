@@ -10,8 +10,8 @@ from pathlib import Path
 from . import __version__
 from .cli_tools import EXAMPLES as TOOL_EXAMPLES
 from .cli_tools import LABEL, SEED, TOOLS, device, number
+from .cli_train import add_train, cmd_train, device_name
 from .errors import DfmganError, DivergedError
-from .config import TrainConfig, flatten
 from .files import writable_file, writable_folder
 from .layout import RunLayout
 
@@ -54,48 +54,6 @@ writes OUT/<setting>-s<seed>/ (ordinary runs), OUT/curves.png, OUT/table.md, OUT
   dfmgan info runs/demo/generator.safetensors --json""",
 }
 
-# flag dest -> dotted config key
-TRAIN_FLAGS = {
-    "data": "data.name", "data_root": "data.root", "split": "data.split",
-    "steps": "steps", "epochs": "epochs", "batch_size": "batch_size", "seed": "seed",
-    "device": "device", "objective": "objective.name", "scheme": "objective.scheme",
-    "adversarial": "objective.adversarial",
-    "lr": "optim.lr", "size": "net.size", "channels": "net.channels",
-    "g_width": "net.g_width", "d_width": "net.d_width", "latent": "net.latent",
-    "sample_every": "sample_every", "checkpoint_every": "checkpoint_every", "keep": "keep",
-    "log_every": "log_every", "sample_bn": "sample_bn", "eval_every": "eval_every",
-    "eval_n": "eval_n", "classes": "net.n_classes", "precision": "speed.precision",
-    "channels_last": "speed.channels_last", "compile": "speed.compile", "ema": "ema",
-    "eval_metrics": "eval_metrics",
-}
-
-
-def device_name(text: str) -> str:
-    """--device for a command that hands it on (train, study): checked, kept as written."""
-    device(text)
-    return text
-
-
-# train's numeric flags: (flag, type, what it sets); defaults come from TrainConfig
-TRAIN_NUMBERS = [
-    ("--steps", int, "training steps"),
-    ("--epochs", float, "passes over the data, instead of --steps"),
-    ("--batch-size", int, "images per step, over all processes"),
-    ("--seed", int, "seed of the init, the data order and the latents"),
-    ("--lr", float, "Adam's learning rate, every network"),
-    ("--size", int, "image size in px: 28, 32, 48, 64, 96 or 128"),
-    ("--channels", int, "1 (grey) or 3 (RGB)"),
-    ("--g-width", int, "channels of G's last hidden layer (doubling towards z)"),
-    ("--d-width", int, "channels of D's first layer (doubling with depth)"),
-    ("--sample-every", int, "steps between sample grids"),
-    ("--checkpoint-every", int, "steps between checkpoints"),
-    ("--keep", int, "checkpoints kept on disk"),
-    ("--log-every", int, "steps between stats rows flushed and the bar's update"),
-    ("--eval-every", int, "steps between evaluations (FID, or modes on stacked-*); 0 = none"),
-    ("--eval-n", int, "samples (and real images) per evaluation"),
-]
-
-
 class Formatter(argparse.RawDescriptionHelpFormatter):
     """Examples kept as written; every flag's default shown unless its help names it."""
 
@@ -108,63 +66,6 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse prints usage too)
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def add_train(p) -> None:
-    from .presets import PRESETS
-    p.add_argument("--preset", choices=sorted(PRESETS), help="a named setup from the papers")
-    p.add_argument("--config", metavar="FILE", help="YAML or JSON settings; flags override it")
-    p.add_argument("--out", metavar="DIR", help="run folder to create")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR exactly")
-    from .data import DATASETS
-    p.add_argument("--data", metavar="NAME", help="the dataset: " + ", ".join(DATASETS) +
-                   " (default: the preset's, else digits)")
-    p.add_argument("--data-root", metavar="PATH", help="where the dataset's files are")
-    p.add_argument("--split", help="the dataset's split to train on (default: its training split)")
-    for flag, kind, text in TRAIN_NUMBERS:
-        default = flatten(TrainConfig().to_dict())[TRAIN_FLAGS[flag[2:].replace("-", "_")]]
-        p.add_argument(flag, type=kind, help=text + " (default: the preset's, else "
-                       f"{'unset' if default is None else default})")
-    p.add_argument("--download", action="store_true", help="fetch the data first (mnist, "
-                   "fashion-mnist, cifar10, svhn, stl10 and their stacked-* sets) from the official "
-                   "addresses, MD5-checked, into --data-root or ~/.cache/dfmgan (never by default)")
-    p.add_argument("--print-config", action="store_true", help="print the resolved "
-                   "configuration as YAML and exit, training nothing")
-    p.add_argument("--device", type=device_name, help="auto (default: a GPU when there is one, "
-                   "else the CPU), cpu, cuda or cuda:N")
-    from .objectives import OBJECTIVES
-    p.add_argument("--objective", choices=sorted(OBJECTIVES), help="; ".join(
-        f"{k}: {c.summary}" for k, c in OBJECTIVES.items()))
-    p.add_argument("--scheme", choices=["alternating", "simultaneous"], help="alternating: D, then "
-                   "G against the updated D (DCGAN); simultaneous: every network steps on the same "
-                   "parameters (DFM) (default: the objective's)")
-    from .objectives.adversarial import ADVERSARIAL
-    p.add_argument("--adversarial", choices=sorted(ADVERSARIAL), help="D's loss and G's "
-                   "adversarial term; DFM and FM add to any: " + "; ".join(
-                       f"{k}: {(c.__doc__ or '').split(':')[0].strip()}" for k, c in ADVERSARIAL.items())
-                   + " (default: non-saturating). With hinge, try --set net.d_norm=spectral")
-    p.add_argument("--latent", choices=["uniform", "normal"],
-                   help="z's distribution: uniform in [-1, 1] (DCGAN) or normal (default: uniform)")
-    p.add_argument("--classes", type=int, metavar="K",
-                   help="conditional DCGAN on K classes (the label enters G and D)")
-    p.add_argument("--sample-bn", choices=["batch", "running"], help="BatchNorm mode for grids")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any setting, e.g. net.bn_affine=false (repeatable)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
-                   help="autocast the forward passes (fp16 on a GPU, with loss scaling)")
-    p.add_argument("--channels-last", action="store_const", const=True,
-                   help="NHWC memory layout for the convolutions (the default)")
-    p.add_argument("--no-channels-last", dest="channels_last", action="store_const",
-                   const=False, help="NCHW layout instead")
-    p.add_argument("--compile", action="store_const", const=True, help="torch.compile the networks")
-    p.add_argument("--ema", type=float, metavar="IMAGES", help="keep an exponential moving "
-                   "average of G with this half-life in images (e.g. 10000); sample, eval and "
-                   "the tools then use it (default: off)")
-    p.add_argument("--eval-metrics", metavar="LIST", help="metrics for --eval-every "
-                   "(default: the data's own: fid, or modes on stacked-*)")
-    p.add_argument("--nproc", type=number(1, 1_024), metavar="N", help="train on N processes: the same as "
-                   "torchrun --standalone --nproc_per_node N -m dfmgan train ...")
 
 
 def add_device(p) -> None:
@@ -264,70 +165,6 @@ def build_parser(only: str | None = None) -> Parser:
 def chosen(argv: list[str]) -> str:
     """The subcommand named in ``argv`` ('' for none: ``dfmgan --help``)."""
     return next((a for a in argv if not a.startswith("-")), "")
-
-
-def train_config(args):
-    """defaults < preset < --config < flags; on --resume the saved config is the base."""
-    from .config import dotted, merge, parse_set, read_file
-    from .presets import build_config
-    from .training.rundir import RunDir
-
-    over: dict = {}
-    for dest, key in TRAIN_FLAGS.items():
-        if getattr(args, dest) is not None:
-            over = merge(over, dotted(key, getattr(args, dest)))
-    for item in args.set:
-        over = merge(over, parse_set(item))
-    file = read_file(args.config) if args.config else None
-    base = RunDir(Path(args.resume)).saved_config().to_dict() if args.resume else None
-    return build_config(args.preset, file, over, base=base)
-
-
-def relaunch(nproc: int, argv: list[str]) -> None:
-    """``--nproc N``: replace this process by torchrun running N of the same command."""
-    import os
-
-    rest = [a for i, a in enumerate(argv) if a != "--nproc" and (i == 0 or argv[i - 1] != "--nproc")
-            and not a.startswith("--nproc=")]
-    os.execv(sys.executable, [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                              f"--nproc_per_node={nproc}", "-m", "dfmgan", *rest])
-
-
-def cmd_train(args) -> int:
-    import os
-
-    from . import distributed
-    from .training import train
-
-    if args.print_config:
-        import yaml
-
-        print(yaml.safe_dump(train_config(args).to_dict(), sort_keys=False), end="")
-        return 0
-    if bool(args.out) == bool(args.resume):
-        raise DfmganError("give either --out DIR for a new run or --resume RUN_DIR")
-    writable_folder(args.out or args.resume)
-    cfg = train_config(args)
-    if args.download:
-        from .data.download import download
-
-        cfg.data.root = str(download(cfg.data.name, cfg.data.root, progress=not args.no_progress))
-    if (args.nproc or 1) > 1 and "WORLD_SIZE" not in os.environ:  # not yet under torchrun
-        relaunch(args.nproc, sys.argv[1:])
-    try:
-        result = train(cfg, args.resume or args.out, resume=bool(args.resume),
-                       progress=not args.no_progress)
-    finally:
-        distributed.shutdown()
-    if not distributed.from_env().main:
-        return 128 + result.stopped_by if result.stopped_by is not None else 0
-    if result.stopped_by is not None:
-        print(f"stopped at step {result.step}/{result.steps}; checkpoint written. "
-              f"Continue with: dfmgan train --resume {result.run_dir}", file=sys.stderr)
-        return 128 + result.stopped_by
-    print(f"done: {result.step} steps; samples in {result.run_dir / 'samples'}, "
-          f"generator in {result.run_dir / 'generator.safetensors'}")
-    return 0
 
 
 def class_labels(G, args):
