@@ -57,12 +57,16 @@ def state_payload(path: Path) -> bytes:
     return payload
 
 
+def version(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return str(path), st.st_size, st.st_mtime_ns
+
+
 def is_state(path: Path) -> bool:
     """Whether ``path`` is a readable checkpoint (its digest checked; cached per version of
     the file). Only these count towards --keep, so pruning never deletes a good checkpoint
     to keep a bad one."""
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
+    key = version(path)
     if key not in _VERIFIED:
         try:
             with open(path, "rb") as f:
@@ -78,6 +82,7 @@ def save_state(run_dir: Path, step: int, state: dict, keep: int) -> Path:
     layout = RunLayout(run_dir)
     layout.checkpoints.mkdir(parents=True, exist_ok=True)
     path = write_state(layout.state(step), step, state)
+    _VERIFIED[version(path)] = True  # just written and digested: no second read
     good = [p for _, p in state_paths(run_dir) if is_state(p)]
     for old in good[:-keep]:  # prune only after the new one is safe, and only good ones
         old.unlink(missing_ok=True)

@@ -16,8 +16,8 @@ from ..config import TrainConfig, differences, from_dict
 from ..data import ArraySource, BatchSampler, load_dataset, to_float
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, DivergedError
-from ..files import WriteError, temp_files
 from ..evaluation.during import BestKeeper, TrainingEvaluator
+from ..files import WriteError, temp_files
 from ..imageio import GRID_SCALE, grid_array, save_grid
 from ..models import Discriminator, Generator
 from ..objectives import build_objective
