@@ -143,3 +143,15 @@ def test_every_command_that_runs_a_network_defaults_to_auto_and_auto_is_the_cpu_
     for name, action in with_device.items():  # train and study: auto unless the config says
         assert action.default in ("auto", None), name
     assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.slow
+def test_train_first_line_names_device_precision_data_and_folder(tmp_path):
+    from conftest import TINY_FLAGS, run_cli
+
+    out = tmp_path / "run"
+    r = run_cli("train", "--preset", "digits", "--out", str(out), "--steps", "2", *TINY_FLAGS)
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.startswith("dfmgan train on cpu, fp32: digits[train] (scikit-learn)")
+    assert f"-> {out} (from scratch, 2 steps)" in first

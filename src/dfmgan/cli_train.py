@@ -159,7 +159,7 @@ def cmd_train(args) -> int:
         relaunch(args.nproc, sys.argv[1:])
     try:
         result = train(cfg, args.resume or args.out, resume=bool(args.resume),
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, banner=True)
     finally:
         distributed.shutdown()
     if not distributed.from_env().main:

@@ -274,8 +274,10 @@ class Trainer:
             self.save()
 
 
-def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True) -> TrainResult:
-    """Train (or, with ``resume``, continue) the run in folder ``out``."""
+def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True,
+          banner: bool | None = None) -> TrainResult:
+    """Train (or, with ``resume``, continue) the run in folder ``out``. ``banner``: print
+    the line naming device, precision, data and folder first (default: with the bar)."""
     run = RunDir(Path(out))
     state = None
     if resume:
@@ -293,7 +295,7 @@ def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True) ->
         run.create(cfg)
     sink = StatsSink(run.stats, run.tensorboard, enabled=main)
     sink.truncate_after(trainer.step)
-    if trainer.progress:
+    if main and (progress if banner is None else banner):
         tqdm.write(trainer.banner())
     with StopFlag() as stop:
         try:
