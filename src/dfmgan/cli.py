@@ -206,7 +206,7 @@ def cmd_eval(args) -> int:
                    out=out, opts=MetricOptions(splits=args.splits, seed=args.seed),
                    device=args.device, inception_weights=args.inception_weights, ema=args.ema,
                    progress=not args.no_progress)
-    print_scores(row, metrics or row["provenance"]["metrics"])
+    print_scores(row, row["provenance"]["metrics"])
     prov = row["provenance"]
     print("provenance: " + ", ".join(f"{k} {v}" for k, v in prov.items()
                                      if k not in ("metrics", "seconds")))
