@@ -174,7 +174,8 @@ def test_dfm_end_to_end_from_the_cli(tmp_path):
                 *TINY_FLAGS)
     assert r.returncode == 0, r.stderr
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["objective"]["scheme"] == "simultaneous" and cfg["optim"]["lr"] == 1e-4
+    assert cfg["objective"]["scheme"] == "simultaneous" and cfg["optim"]["lr"] == 2e-4
+    assert cfg["objective"]["lambda_scale"] == 1000.0  # the dfm defaults (BENCHMARKS.md)
     rows = [json.loads(l) for l in (out / "stats.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and {"dfm/denoiser_loss", "dfm/residual_gen", "loss/G_adv",
                                "dfm/G_denoise"} <= set(rows[0])

@@ -236,5 +236,7 @@ def test_gradient_share_sets_lambda_every_step():
 def test_lambda_scale_multiplies_the_papers_lambda():
     obj, _, _ = setup(lambda_scale=1000.0)
     assert obj.lambda_denoise == pytest.approx(1000 * 0.03 / (8 * 7 * 7))
+    obj, _, _ = setup(lambda_scale=1000.0, lambda_denoise=2e-5)  # an explicit λ: as given
+    assert obj.lambda_denoise == 2e-5
     with pytest.raises(Exception, match=">= 0"):
         setup(dfm_grad_share=-1.0)
