@@ -220,7 +220,9 @@ def test_ctrl_c_at_any_moment_prints_no_traceback(tmp_path, delay):
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
     assert "Traceback" not in err, err
-    assert p.returncode in (130, 0), (p.returncode, err)
+    # 130: our handler caught it; -2: the interpreter ended by the signal itself (it does
+    # when SIGINT lands while it starts or finalises): a shell shows 130 for both
+    assert p.returncode in (130, -signal.SIGINT, 0), (p.returncode, err)
 
 
 CORRUPT = {
