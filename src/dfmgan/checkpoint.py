@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .errors import CheckpointError
-from .files import (META_KEY, atomic_write, read_snapshot_info, state_paths, verify_snapshot,
+from .files import (DIGEST_KEY, META_KEY, atomic_write, read_snapshot_info, state_paths, verify_snapshot,
                     with_digest)
 from .layout import DISCRIMINATOR, GENERATOR, GENERATOR_EMA, RunLayout
 from .models import NetConfig
@@ -122,10 +122,11 @@ def export_snapshot(folder: Path, net: torch.nn.Module, meta: dict | None = None
 
     sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     path = Path(folder) / name
-    info = json.dumps({"net": net.cfg.to_dict(), **(meta or {})}, indent=2)
-    blob = with_digest(save(sd), lambda extra: save(sd, metadata={META_KEY: info, **extra}))
+    info = {"net": net.cfg.to_dict(), **(meta or {})}
+    blob = with_digest(save(sd), lambda digest: save(sd, metadata={
+        META_KEY: json.dumps({**info, DIGEST_KEY: digest}, indent=2)}))
     atomic_write(path, blob)
-    atomic_write(path.with_suffix(".json"), info.encode())
+    atomic_write(path.with_suffix(".json"), json.dumps(info, indent=2).encode())
     return path
 
 

@@ -107,15 +107,16 @@ def safetensors_header(path: Path) -> dict:
     return header
 
 
-DIGEST_KEY = "dfmgan-sha256"  # of a snapshot's data section, in its metadata
+DIGEST_KEY = "data_sha256"  # inside the snapshot's metadata JSON: its data section's SHA-256
 
 
 def with_digest(blob: bytes, save) -> bytes:
-    """A safetensors file whose metadata holds the SHA-256 of its data section.
-    ``save(extra_metadata) -> bytes``; the data section does not depend on the metadata
-    (offsets count from its start), so one digest serves both serialisations."""
+    """A safetensors file whose metadata JSON also holds the SHA-256 of its data section.
+    ``save(digest) -> bytes``; the data section does not depend on the metadata (offsets
+    count from its start), so one digest serves both serialisations. One metadata key
+    only: safetensors writes several in no fixed order, and snapshots stay bitwise equal."""
     digest = hashlib.sha256(_data_section(blob)).hexdigest()
-    out = save({DIGEST_KEY: digest})
+    out = save(digest)
     assert _data_section(out) == _data_section(blob)
     return out
 
@@ -129,8 +130,11 @@ def verify_snapshot(path: Path) -> None:
     """A flipped byte anywhere in a snapshot is a clear error, not a silently different
     network: the header must parse and the data must match its stored digest (files
     written before digests were stored are read as they are)."""
-    header = safetensors_header(path)
-    digest = (header.get("__metadata__") or {}).get(DIGEST_KEY)
+    meta = safetensors_header(path).get("__metadata__") or {}
+    try:
+        digest = json.loads(meta[META_KEY]).get(DIGEST_KEY) if META_KEY in meta else None
+    except (ValueError, AttributeError):
+        raise CheckpointError(f"{path} is corrupt: its metadata is not JSON") from None
     if digest is not None and hashlib.sha256(_data_section(Path(path).read_bytes())).hexdigest() != digest:
         raise CheckpointError(f"{path} is corrupt: its data do not match the checksum stored in it")
 
@@ -160,6 +164,7 @@ def read_snapshot_info(source, name: str = GENERATOR, config=NetConfig) -> tuple
             if META_KEY not in meta:
                 raise ValueError(f"no {side.name} beside it and no config in its metadata")
             info = json.loads(meta[META_KEY])
+            info.pop(DIGEST_KEY, None)
         return p, config(**info.pop("net")), info
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
         raise CheckpointError(f"cannot read the config of {p}: {e}") from None
