@@ -133,12 +133,12 @@ def export_snapshot(folder: Path, net: torch.nn.Module, meta: dict | None = None
 def read_snapshot(source, name: str = SNAPSHOT, config=NetConfig) -> tuple[object, dict, dict]:
     """(net config, weights, meta) of a snapshot; weights on the CPU. ``config`` is the
     dataclass its JSON's "net" fills (the GAN's NetConfig unless told)."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     p, cfg, info = read_snapshot_info(source, name, config)
-    verify_snapshot(p)
+    blob = verify_snapshot(p)  # the file read once: checked, then parsed from memory
     try:
-        weights = load_file(p)
+        weights = load(blob)
     except Exception as e:
         raise CheckpointError(f"cannot read {p}: {str(e).splitlines()[0]}") from None
     return cfg, weights, info

@@ -149,8 +149,10 @@ def cmd_train(args) -> int:
         return 0
     if bool(args.out) == bool(args.resume):
         raise DfmganError("give either --out DIR for a new run or --resume RUN_DIR")
-    writable_folder(args.out or args.resume)
     cfg = train_config(args)
+    # train() checks this too (for library callers); here it comes before a download or
+    # a torchrun relaunch, so neither happens for a run that could not be written
+    writable_folder(args.out or args.resume)
     if args.download:
         from .data.download import download
 

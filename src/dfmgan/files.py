@@ -126,17 +126,19 @@ def _data_section(blob: bytes) -> bytes:
     return blob[8 + n:]
 
 
-def verify_snapshot(path: Path) -> None:
-    """A flipped byte anywhere in a snapshot is a clear error, not a silently different
-    network: the header must parse and the data must match its stored digest (files
-    written before digests were stored are read as they are)."""
+def verify_snapshot(path: Path) -> bytes:
+    """The snapshot's bytes, read once, after checking them: a flipped byte anywhere is a
+    clear error, not a silently different network (the header must parse and the data must
+    match its stored digest; files written before digests were stored are read as they are)."""
     meta = safetensors_header(path).get("__metadata__") or {}
     try:
         digest = json.loads(meta[META_KEY]).get(DIGEST_KEY) if META_KEY in meta else None
     except (ValueError, AttributeError):
         raise CheckpointError(f"{path} is corrupt: its metadata is not JSON") from None
-    if digest is not None and hashlib.sha256(_data_section(Path(path).read_bytes())).hexdigest() != digest:
+    blob = Path(path).read_bytes()
+    if digest is not None and hashlib.sha256(_data_section(blob)).hexdigest() != digest:
         raise CheckpointError(f"{path} is corrupt: its data do not match the checksum stored in it")
+    return blob
 
 
 def parameter_count(path: Path) -> int:

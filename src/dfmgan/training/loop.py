@@ -17,7 +17,7 @@ from ..data import ArraySource, BatchSampler, load_dataset, to_float
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, DivergedError
 from ..evaluation.during import BestKeeper, TrainingEvaluator
-from ..files import WriteError, temp_files
+from ..files import WriteError, temp_files, writable_folder
 from ..imageio import GRID_SCALE, grid_array, save_grid
 from ..models import Discriminator, Generator
 from ..objectives import build_objective
@@ -278,7 +278,7 @@ def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True,
           banner: bool | None = None) -> TrainResult:
     """Train (or, with ``resume``, continue) the run in folder ``out``. ``banner``: print
     the line naming device, precision, data and folder first (default: with the bar)."""
-    run = RunDir(Path(out))
+    run = RunDir(writable_folder(out))  # tried, not guessed: before any data is loaded
     state = None
     if resume:
         run.check_resume(cfg)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 from ..files import atomic_write, state_paths
 from ..config import TrainConfig, differences, from_dict
@@ -16,14 +15,13 @@ class RunDir(RunLayout):
         return self.config_path.exists() or bool(state_paths(self.path))
 
     def create(self, cfg: TrainConfig) -> None:
-        """A new run: refuses a folder that already holds one, or one it cannot write."""
+        """A new run: refuses a folder that already holds one (``train`` has checked that
+        it can write there, with ``files.writable_folder``, before loading anything)."""
         if self.is_run():
             raise ConfigError(f"{self.path} already holds a run; continue it with --resume "
                               f"{self.path} or choose another --out")
         try:
             self.samples.mkdir(parents=True, exist_ok=True)
-            if not os.access(self.path, os.W_OK):
-                raise PermissionError(13, "Permission denied")
             atomic_write(self.config_path, cfg.to_json().encode())
         except OSError as e:
             raise ConfigError(f"cannot write to output folder {self.path}: "
@@ -42,8 +40,6 @@ class RunDir(RunLayout):
         diff = differences(self.saved_config(), cfg)
         if diff:
             raise ConfigError(f"cannot resume {self.path} with a different config ({'; '.join(diff)})")
-        if not os.access(self.path, os.W_OK):
-            raise ConfigError(f"cannot write to output folder {self.path}: Permission denied")
 
     def write_config(self, cfg: TrainConfig) -> None:
         atomic_write(self.config_path, cfg.to_json().encode())  # e.g. a longer --steps
