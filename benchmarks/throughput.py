@@ -81,7 +81,7 @@ def ours(preset: str, loss: str, steps: int, device: str, **over):
 
 
 W64 = {"net": {"g_width": 64, "d_width": 64}}  # the PyTorch example's ngf = ndf = 64
-R10 = {"objective": {"denoiser": {"depth": 10, "width": 2048}}}
+R10 = {"objective": {"dfm": {"denoiser": {"depth": 10, "width": 2048}}}}
 
 
 class PerSampleSet(torch.utils.data.Dataset):

@@ -49,7 +49,8 @@ def test_spectral_norm_matches_the_largest_singular_value():
 @pytest.mark.slow
 @pytest.mark.parametrize("objective", ["gan", "dfm", "fm"])
 def test_every_objective_trains_with_hinge_and_spectral_norm(tmp_path, tiny_cfg, objective):
-    over = {"objective": {"name": objective, "adversarial": "hinge", "denoiser": {"width": 32}},
+    own = {"dfm": {"denoiser": {"width": 32}}} if objective == "dfm" else {}
+    over = {"objective": {"name": objective, "adversarial": "hinge", **own},
             "net": {"d_norm": "spectral"}}
     train(tiny_cfg(steps=4, **over), tmp_path / "a", progress=False)
     train(tiny_cfg(steps=2, **over), tmp_path / "b", progress=False)

@@ -109,7 +109,7 @@ def test_a_signal_to_one_rank_stops_every_rank_at_the_same_step(tmp_path):
 def test_two_process_dfm_resumes_bitwise(tmp_path):
     """Each rank draws its own corruption noise; a resumed run must draw the same."""
     flags = ["--preset", "digits", *TINY_FLAGS, "--objective", "dfm",
-             "--set", "objective.denoiser.width=32", "--set", "checkpoint_every=2"]
+             "--set", "objective.dfm.denoiser.width=32", "--set", "checkpoint_every=2"]
     straight, part = tmp_path / "straight", tmp_path / "part"
     for out, steps in ((straight, 4), (part, 2)):
         r = run_cli("train", *flags, "--steps", str(steps), "--nproc", "2", "--out", str(out))

@@ -69,6 +69,18 @@ GOOD = {"int": ["1", "2", "3", "0"], "float": ["0.5", "1e-3", "2"], "device": ["
 BAD_DEVICES = ["cuda", "cuda:7", "tpu", "", "cpu:x"]
 
 
+def own_keys() -> list[str]:
+    """Every objective's own settings, objective.NAME.* (not in the default config)."""
+    from dataclasses import asdict
+
+    from dfmgan.objectives import OBJECTIVES
+
+    return list(flatten({"objective": {n: asdict(c.Settings()) for n, c in OBJECTIVES.items()}}))
+
+
+OWN_KEYS = own_keys()
+
+
 def flag_values(action, pool: list[str], outs: list[str]):
     """Mostly plausible values, so that commands get past argparse into the checks and
     the work behind them; a third of the time, something bad of any kind."""
@@ -78,7 +90,7 @@ def flag_values(action, pool: list[str], outs: list[str]):
         good = list(map(str, action.choices))
         return st.sampled_from(good * 3 + ["bogus"]).map(lambda v: [v])
     if action.dest == "set":
-        keys = [*flatten(TrainConfig().to_dict()), "net", "bogus.key", "=", ""]
+        keys = [*flatten(TrainConfig().to_dict()), *OWN_KEYS, "net", "bogus.key", "=", ""]
         values = ["2", "1", "0", "true", "null", "1e-3"] * 2 + NUMBERS + ["[1]", "{a: 1}"]
         return st.tuples(st.sampled_from(keys), st.sampled_from(values)) \
             .map(lambda kv: [f"{kv[0]}={kv[1]}"])

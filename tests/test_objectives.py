@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.func import functional_call, jacrev, replace_all_batch_norm_modules_
 
-from dfmgan.config import DenoiserConfig, ObjectiveConfig, OptimConfig
+from dfmgan.config import ObjectiveConfig, OptimConfig
 from dfmgan.models import Denoiser, Discriminator, Generator, NetConfig
 from dfmgan.objectives import OBJECTIVES, build_objective
 from dfmgan.objectives.adversarial import NonSaturating
@@ -15,11 +15,14 @@ from dfmgan.objectives.features import phi
 ATOL = dict(rtol=1e-4, atol=1e-7)
 
 
-def setup(name="dfm", scheme="simultaneous", seed=0, **over):
+def setup(name="dfm", scheme="simultaneous", seed=0, **own):
+    """``own``: the objective's own settings (objective.NAME.*)."""
     torch.manual_seed(seed)
     cfg = NetConfig(size=28, channels=1, g_width=4, d_width=4)
     G, D = Generator(cfg), Discriminator(cfg)
-    ocfg = ObjectiveConfig(name=name, scheme=scheme, denoiser=DenoiserConfig(depth=2, width=32), **over)
+    if name == "dfm":
+        own = {"denoiser": {"depth": 2, "width": 32}, **own}
+    ocfg = ObjectiveConfig(name=name, scheme=scheme, own=own)
     obj = build_objective(G, D, ocfg, OptimConfig(lr=1e-3))
     real = torch.rand(6, 1, 28, 28) * 2 - 1
     z = G.sample_latent(6, torch.Generator().manual_seed(seed + 1))
@@ -194,7 +197,7 @@ def linear_setup(**over):
     torch.manual_seed(0)
     G, D = torch.nn.Linear(3, 12), LinearD(12)
     ocfg = ObjectiveConfig(name="dfm", scheme="simultaneous",
-                           denoiser=DenoiserConfig(depth=1, width=16), **over)
+                           own={"denoiser": {"depth": 1, "width": 16}, **over})
     obj = build_objective(G, D, ocfg, OptimConfig())
     x = torch.randn(5, 12, requires_grad=True)  # stands for G(z), (B, n)
     with torch.no_grad():
@@ -221,7 +224,7 @@ def test_gradient_ratio_matches_a_hand_computation():
 
 
 def test_gradient_share_sets_lambda_every_step():
-    obj, x, target = linear_setup(dfm_grad_share=0.3)
+    obj, x, target = linear_setup(grad_share=0.3)
     loss, stats = obj.g_loss(obj.D.features(x), None)
     g_dfm, g_adv = hand_norms(obj, x, target)
     assert float(stats["dfm/lambda"]) == pytest.approx(float(0.3 * g_adv / g_dfm), rel=1e-5)
@@ -238,5 +241,5 @@ def test_lambda_scale_multiplies_the_papers_lambda():
     assert obj.lambda_denoise == pytest.approx(1000 * 0.03 / (8 * 7 * 7))
     obj, _, _ = setup(lambda_scale=1000.0, lambda_denoise=2e-5)  # an explicit λ: as given
     assert obj.lambda_denoise == 2e-5
-    with pytest.raises(Exception, match=">= 0"):
-        setup(dfm_grad_share=-1.0)
+    with pytest.raises(Exception, match=r"objective\.dfm\.grad_share must be in 0\.0\.\."):
+        setup(grad_share=-1.0)

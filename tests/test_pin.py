@@ -32,9 +32,11 @@ PINS = {
 def test_a_short_run_ends_with_the_pinned_weights(tmp_path, objective):
     # dfm at the paper's settings (Adam 1e-4, λ = 0.03/n_h), as pinned before its defaults
     # moved to λ x1,000 and Adam 2e-4; an explicit lr and lambda_scale leave gan and fm as they were
-    paper = {"optim": {"lr": 1e-4}, "objective": {"lambda_scale": 1.0}} if objective == "dfm" else {}
-    over = tiny_overrides(steps=4, objective={"name": objective, "denoiser": {"width": 32}})
-    over = merge(over, paper)
+    paper = {"optim": {"lr": 1e-4}, "objective": {"dfm": {"lambda_scale": 1.0,
+                                                           "denoiser": {"width": 32}}}}
+    over = tiny_overrides(steps=4, objective={"name": objective})
+    if objective == "dfm":
+        over = merge(over, paper)
     train(build_config("digits", overrides=over), tmp_path, progress=False)
     modules = load_latest_state(tmp_path)["objective"]["modules"]
     digest, fingerprint = PINS[objective]

@@ -13,7 +13,14 @@ pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
 PKG = Path(dfmgan.__file__).parent
 
 OBJECTIVE = '''
+from dataclasses import dataclass
+
 from .base import Objective, register_objective
+
+
+@dataclass
+class HalfSettings:
+    weight: float = 0.5
 
 
 @register_objective
@@ -21,9 +28,11 @@ class Half(Objective):
     name = "zz-half"
     summary = "half the adversarial term (a test's objective)"
     defaults = {"optim": {"lr": 3e-4}}
+    Settings = HalfSettings
+    RANGES = {"weight": (0.0, 1.0)}
 
     def g_loss(self, fake, real):
-        return 0.5 * self.adv.g_loss(fake.logits), {}
+        return self.own.weight * self.adv.g_loss(fake.logits), {}
 '''
 
 FAMILY = '''
@@ -59,10 +68,10 @@ CHECK = '''
 from dfmgan.presets import build_config
 from dfmgan.data import load_dataset
 from dfmgan.training import train
-cfg = build_config("digits", overrides={"objective": {"name": "zz-half", "adversarial": "zz-lsgan"},
-    "data": {"name": "zz-squares"}, "steps": 2, "batch_size": 4, "grid": 4,
-    "net": {"g_width": 4, "d_width": 4}})
-print(cfg.optim.lr, len(load_dataset("zz-squares")))
+cfg = build_config("digits", overrides={"objective": {"name": "zz-half", "adversarial": "zz-lsgan",
+    "zz-half": {"weight": 0.25}}, "data": {"name": "zz-squares"}, "steps": 2, "batch_size": 4,
+    "grid": 4, "net": {"g_width": 4, "d_width": 4}})
+print(cfg.optim.lr, len(load_dataset("zz-squares")), cfg.to_dict()["objective"]["zz-half"]["weight"])
 r = train(cfg, sys.argv[1], progress=False)
 print(r.step)
 '''
@@ -89,4 +98,10 @@ def test_new_modules_are_found_listed_and_trained(added_modules, tmp_path):
     r = subprocess.run([sys.executable, "-c", "import sys\n" + CHECK, str(tmp_path / "run")],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["0.0003", "8", "2"]  # the objective's defaults; 2 steps trained
+    # the objective's defaults, its own setting (objective.zz-half.weight); 2 steps trained
+    assert r.stdout.split() == ["0.0003", "8", "0.25", "2"]
+    r = subprocess.run([sys.executable, "-m", "dfmgan", "train", "--objective", "zz-half",
+                        "--set", "objective.zz-half.weight=2", "--print-config"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "dfmgan: error: objective.zz-half.weight must be in 0.0..1.0, got 2.0"], r.stderr

@@ -112,10 +112,10 @@ def test_print_config_prints_yaml_that_reads_back_as_the_same_config(tmp_path):
     from dfmgan.presets import build_config
 
     r = run_cli("train", "--preset", "fashion-mnist", "--objective", "dfm", "--set",
-                "objective.lambda_scale=1e3", "--print-config")
+                "objective.dfm.lambda_scale=1e3", "--print-config")
     assert r.returncode == 0 and not (tmp_path / "run").exists()
     printed = yaml.safe_load(r.stdout)
-    assert printed["optim"]["lr"] == 2e-4 and printed["objective"]["lambda_scale"] == 1000.0
+    assert printed["optim"]["lr"] == 2e-4 and printed["objective"]["dfm"]["lambda_scale"] == 1000.0
     assert printed["objective"]["scheme"] == "simultaneous"
     again = build_config(file=printed)
     assert again.to_dict() == printed

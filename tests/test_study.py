@@ -20,7 +20,7 @@ set: {steps: 12, eval_every: 4, eval_n: 300, batch_size: 16, log_every: 2,
 seeds: 1
 settings:
   gan: {objective.name: gan}
-  dfm-x1000: {objective: {name: dfm, lambda_scale: 1000}, ema: 64}
+  dfm-x1000: {objective: {name: dfm, dfm: {lambda_scale: 1000}}, ema: 64}
 budgets: [4, 12]
 jobs: 1
 """
@@ -100,4 +100,4 @@ def test_killed_study_rerun_gives_the_same_results(tmp_path):
     # a spec changed under existing runs is refused, naming the difference
     (tmp_path / "spec.yaml").write_text(SPEC.replace("lambda_scale: 1000", "lambda_scale: 10"))
     r = run_cli("study", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "b"))
-    assert r.returncode == 2 and "objective.lambda_scale: 1000.0 -> 10.0" in r.stderr, r.stderr
+    assert r.returncode == 2 and "objective.dfm.lambda_scale: 1000.0 -> 10.0" in r.stderr, r.stderr

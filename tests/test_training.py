@@ -212,7 +212,8 @@ def test_signal_writes_a_checkpoint_and_exits_cleanly(tmp_path, sig):
 @pytest.mark.parametrize("objective", ["dfm", "fm"])
 def test_resume_is_bitwise_exact_for_every_objective(tmp_path, tiny_cfg, objective):
     """DFM's corruption noise and step counter (σ schedule) resume too."""
-    over = {"objective": {"name": objective, "denoiser": {"width": 32, "anneal_steps": 10}}}
+    own = {"denoiser": {"width": 32, "anneal_steps": 10}} if objective == "dfm" else {}
+    over = {"objective": {"name": objective, objective: own}}
     train(tiny_cfg(steps=6, **over), tmp_path / "a", progress=False)
     train(tiny_cfg(steps=3, **over), tmp_path / "b", progress=False)
     train(tiny_cfg(steps=6, **over), tmp_path / "b", resume=True, progress=False)

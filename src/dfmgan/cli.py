@@ -44,7 +44,7 @@ results are appended as JSON lines to RUN/metrics.jsonl (or --out FILE)""",
   seeds: 3
   settings:
     gan: {objective.name: gan}
-    dfm-x1000: {objective.name: dfm, objective.lambda_scale: 1000}
+    dfm-x1000: {objective.name: dfm, objective.dfm.lambda_scale: 1000}
   budgets: [500, 1000, 2000]
 writes OUT/<setting>-s<seed>/ (ordinary runs), OUT/curves.png, OUT/table.md, OUT/curves.json""",
     "export": """example:

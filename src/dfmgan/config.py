@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -33,28 +34,16 @@ class OptimConfig:
 
 
 @dataclass
-class DenoiserConfig:
-    """DFM's denoiser r (Warde-Farley & Bengio 2017, §3): an MLP on Φ(x)."""
-
-    depth: int = 2  # hidden layers (the paper's ImageNet model: 10)
-    width: int = 0  # hidden units; 0 = Φ's size (the paper: any width >= it works)
-    sigma: float = 1.0  # Gaussian corruption C(Φ) = Φ + σ ε
-    anneal_steps: int = 0  # > 0: σ decays linearly to 0 over this many steps
-
-
-@dataclass
 class ObjectiveConfig:
-    name: str = "gan"  # gan | dfm | fm
+    """What every objective has. An objective's own settings (DFM's λ and denoiser, the
+    feature layer Φ) are its ``Settings`` dataclass, in its own module; here they are
+    ``own``, a mapping that files, flags and config.json spell under the objective's name
+    (``objective.dfm.lambda_scale``). ``presets.check_names`` types and checks them."""
+
+    name: str = "gan"  # a registered objective (--objective)
     scheme: str = "alternating"  # "alternating" (DCGAN) or "simultaneous" (DFM)
     adversarial: str = "non-saturating"  # D's loss and G's adversarial term (or "hinge")
-    lambda_denoise: float | None = None  # None = 0.03 / n_h (DFM §4)
-    lambda_scale: float = 1.0  # multiplies λ_denoise: 1000 = a thousand times the paper's
-    # > 0: λ is set every step so that the DFM term's gradient at G(z) is this share of the
-    # adversarial term's (cf. the adaptive weight of Esser et al. 2021); 0 = λ by value
-    dfm_grad_share: float = 0.0
-    lambda_adv: float = 1.0
-    feature_layer: int = -1  # which D block is Φ; -1 = the penultimate layer
-    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    own: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -99,7 +88,12 @@ class TrainConfig:
     preset: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        objective = d["objective"]
+        own = objective.pop("own")
+        if own:  # the objective's own settings, under its name
+            objective[objective["name"]] = own
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -116,24 +110,19 @@ RANGES: dict[str, tuple[float, float]] = {
     "optim.lr": (1e-12, 10.0), "optim.beta1": (0.0, 0.999999), "optim.beta2": (0.0, 0.999999),
     "net.nz": (1, 16_384), "net.g_width": (1, 4_096), "net.d_width": (1, 4_096),
     "net.n_classes": (0, 100_000),
-    "objective.lambda_denoise": (0.0, 1e6), "objective.lambda_scale": (0.0, 1e9),
-    "objective.dfm_grad_share": (0.0, 1e6), "objective.lambda_adv": (0.0, 1e6),
-    "objective.feature_layer": (-64, 63), "objective.denoiser.depth": (1, 64),
-    "objective.denoiser.width": (0, 65_536), "objective.denoiser.sigma": (0.0, 1e6),
-    "objective.denoiser.anneal_steps": (0, 10 ** 12),
-}
-NULLABLE = {"epochs", "objective.lambda_denoise"}
+}  # an objective's own settings carry their ranges in their Settings (``RANGES`` there)
+NULLABLE = {"epochs"}
 
 
-def check_ranges(cfg: "TrainConfig") -> None:
-    """One line naming the first setting outside its range (NaN and inf included)."""
-    values = flatten(cfg.to_dict())
-    for key, (lo, hi) in RANGES.items():
+def check_ranges(values: dict, ranges: dict = RANGES, nullable=NULLABLE, prefix: str = "") -> None:
+    """One line naming the first setting outside its range (NaN and inf included);
+    ``values`` is flat (``flatten``), keys as in ``ranges``."""
+    for key, (lo, hi) in ranges.items():
         v = values[key]
-        if v is None and key in NULLABLE:
+        if v is None and key in nullable:
             continue
         if not (isinstance(v, (int, float)) and lo <= v <= hi):  # False for NaN
-            raise ConfigError(f"{key} must be in {lo:,}..{hi:,}, got {v!r}")
+            raise ConfigError(f"{prefix}{key} must be in {lo:,}..{hi:,}, got {v!r}")
 
 
 # Settings that may change when a run is resumed; everything else must match.
@@ -147,6 +136,10 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
     """Build a dataclass from a nested dict; unknown keys are an error, not ignored."""
     if not isinstance(d, dict):
         raise ConfigError(f"{where} must be a mapping, got {type(d).__name__}")
+    if cls is TrainConfig:
+        d = migrate(d)
+    if cls is ObjectiveConfig:
+        d = _own_section(d, where)
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(d) - set(known))
     if unknown:
@@ -154,22 +147,63 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
                           f"known: {', '.join(sorted(known))}")
     kwargs = {}
     for k, v in d.items():
-        sub = _dataclass_type(known[k])
+        sub = _dataclass_type(cls, known[k])
         kwargs[k] = from_dict(v, sub, f"{where}.{k}") if sub else _typed(known[k], v, where)
     try:
         out = cls(**kwargs)
     except TypeError as e:
         raise ConfigError(f"{where}: {e}") from None
     if cls is TrainConfig:
-        check_ranges(out)
+        check_ranges(flatten(out.to_dict()))
     return out
 
 
-def _dataclass_type(f: dataclasses.Field):
-    sub = {"NetConfig": NetConfig, "DataConfig": DataConfig, "OptimConfig": OptimConfig,
-           "ObjectiveConfig": ObjectiveConfig, "DenoiserConfig": DenoiserConfig,
-           "SpeedConfig": SpeedConfig}
-    return sub.get(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""))
+def _dataclass_type(cls, f: dataclasses.Field):
+    """The field's type if it is a dataclass (nested settings), else None; annotations are
+    resolved in the module that defines ``cls``, so any module's settings nest."""
+    kind = typing.get_type_hints(cls).get(f.name)
+    return kind if dataclasses.is_dataclass(kind) else None
+
+
+def _own_section(d: dict, where: str) -> dict:
+    """``objective.NAME`` (the objective's own settings) read into ``own``; a section named
+    for another objective is an error, not silently ignored."""
+    d, name = dict(d), d.get("name", ObjectiveConfig.name)
+    if isinstance(name, str) and name in d:
+        if not isinstance(d[name], dict):
+            raise ConfigError(f"{where}.{name} must be a mapping of {name}'s settings, got {d[name]!r}")
+        d["own"] = d.pop(name)
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "own":
+            raise ConfigError(f"{where.removeprefix('config.')}.{k} holds settings of objective {k!r}, but the "
+                              f"objective is {name!r}")
+    return d
+
+
+# Objective settings as spelled before they moved into their objectives (2026-11-23), and
+# their keys now: a key here goes to the first owner (or to the run's objective, if that is
+# an owner) and is dropped for any other objective, which never read it. Old config.json
+# files, checkpoints, study specs and --set lines keep working.
+LEGACY = {"lambda_denoise": (("dfm",), "lambda_denoise"),
+          "lambda_scale": (("dfm",), "lambda_scale"),
+          "dfm_grad_share": (("dfm",), "grad_share"), "lambda_adv": (("dfm",), "lambda_adv"),
+          "denoiser": (("dfm",), "denoiser"), "feature_layer": (("dfm", "fm"), "feature_layer")}
+
+
+def migrate(layer: dict) -> dict:
+    """``layer`` (a whole config's mapping, or one layer of one) with legacy objective keys
+    moved under the objective's name; the new spelling wins within a layer."""
+    objective = layer.get("objective")
+    if not isinstance(objective, dict) or not set(objective) & set(LEGACY):
+        return layer
+    objective, name = dict(objective), objective.get("name")
+    for key in [k for k in objective if k in LEGACY]:
+        value, (owners, new) = objective.pop(key), LEGACY[key]
+        owner = name if name in owners else owners[0] if name is None else None
+        if owner is not None:
+            section = objective.get(owner) if isinstance(objective.get(owner), dict) else {}
+            objective[owner] = {new: value, **section}
+    return {**layer, "objective": objective}
 
 
 def _typed(f: dataclasses.Field, v, where: str):

@@ -10,7 +10,9 @@ DFM (Warde-Farley & Bengio 2017, §4), with ``--objective dfm``:
 """
 from __future__ import annotations
 
-from .config import ConfigError, TrainConfig, from_dict, merge
+from dataclasses import asdict
+
+from .config import ConfigError, TrainConfig, from_dict, merge, migrate
 from .data import facts
 from .objectives import objective_class
 
@@ -39,9 +41,10 @@ PRESETS: dict[str, dict] = {
     "svhn": _p("svhn", 32, 3, 64, steps=20_000),
     "cifar10": _p("cifar10", 32, 3, 64, steps=100_000),
     "stl10-48": _p("stl10", 48, 3, 64, epochs=50),
-    # DFM's ImageNet denoiser: 10 hidden layers of 2,048 ReLUs (used with --objective dfm)
+    # DFM's ImageNet denoiser: 10 hidden layers of 2,048 ReLUs (for --objective dfm; a
+    # preset's settings of other objectives than the one chosen are left out)
     "imagenet32": _p("folder", 32, 3, 128, steps=200_000,
-                     objective={"denoiser": {"depth": 10, "width": 2048}}),
+                     objective={"dfm": {"denoiser": {"depth": 10, "width": 2048}}}),
     "lsun-bedroom-64": _p("lsun", 64, 3, 128, steps=300_000),
     "faces-64": _p("folder", 64, 3, 128, steps=50_000),
 }
@@ -65,18 +68,28 @@ def explicit_steps(layer: dict) -> dict:
 def build_config(preset: str | None = None, file: dict | None = None,
                  overrides: dict | None = None, base: dict | None = None) -> TrainConfig:
     """defaults (or ``base``, a saved run's config) < preset < file < overrides."""
-    d = base if base is not None else TrainConfig().to_dict()
+    d = migrate(base) if base is not None else TrainConfig().to_dict()
     data = (overrides or {}).get("data", {}).get("name") or (file or {}).get("data", {}).get("name")
     if preset is None and base is None and (info := facts(data)) is not None:
         preset = info.preset  # a dataset named without a preset takes the one made for it
-    layers = [preset_dict(preset) if preset else {}, file or {}, overrides or {}]
+    layers = [migrate(l) for l in (preset_dict(preset) if preset else {}, file or {}, overrides or {})]
+    name = next((l["objective"]["name"] for l in reversed(layers) if isinstance(
+        l.get("objective"), dict) and "name" in l["objective"]), d["objective"]["name"])
+    layers[0] = only_own(layers[0], name)
     if base is None:  # a resumed run keeps what it resolved to
-        name = next((l["objective"]["name"] for l in reversed(layers)
-                     if isinstance(l.get("objective"), dict) and "name" in l["objective"]), "gan")
         layers.insert(1, objective_class(name).defaults)
     for layer in layers:
         d = merge(d, explicit_steps(layer))
     return check_names(from_dict(d))
+
+
+def only_own(preset: dict, name: str) -> dict:
+    """A preset without the sections it holds for objectives other than ``name``."""
+    from .objectives import OBJECTIVES
+
+    objective = {k: v for k, v in preset.get("objective", {}).items()
+                 if k == name or k not in OBJECTIVES}
+    return {**preset, "objective": objective} if "objective" in preset else preset
 
 
 def check_names(cfg: TrainConfig) -> TrainConfig:
@@ -85,7 +98,8 @@ def check_names(cfg: TrainConfig) -> TrainConfig:
     from .objectives.adversarial import family
     from .objectives.base import SCHEMES
 
-    objective_class(cfg.objective.name)
+    own = objective_class(cfg.objective.name).settings(cfg.objective.own)
+    cfg.objective.own = asdict(own)  # typed, checked and complete: config.json shows it all
     family(cfg.objective.adversarial)
     dataset_info(cfg.data.name)
     if cfg.objective.scheme not in SCHEMES:

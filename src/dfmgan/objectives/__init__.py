@@ -16,7 +16,7 @@ discover(__name__, Path(__file__).parent, "@register_adversarial")  # loss famil
 
 
 def objective_class(name: str) -> type[Objective]:
-    if name not in OBJECTIVES:
+    if not isinstance(name, str) or name not in OBJECTIVES:
         raise ConfigError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}")
     return OBJECTIVES[name]
 

@@ -21,12 +21,13 @@ never receive gradient from G's loss on any rank.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Iterator
 
 import torch
 from torch import nn
 
-from ..config import ObjectiveConfig, OptimConfig
+from ..config import ObjectiveConfig, OptimConfig, check_ranges, flatten, from_dict
 from ..distributed import average_gradients
 from ..errors import ConfigError
 from ..models.interface import DFeatures, DiscriminatorLike, GeneratorLike
@@ -73,18 +74,37 @@ def detached(stats: Stats) -> Stats:
             for k, v in stats.items()}
 
 
+@dataclasses.dataclass
+class NoSettings:
+    """An objective with nothing of its own to set (the GAN)."""
+
+
 class Objective:
     name: str = ""
     summary: str = ""  # one line for --help
     # what choosing this objective sets, under any preset; explicit settings still win
     defaults: dict = {}
     needs_real_for_g = False  # G's loss reads real features (feature matching)
+    # this objective's own settings (objective.NAME.* in files and --set), their allowed
+    # ranges (flat keys inside the section: (low, high), both included) and which may be null
+    Settings: type = NoSettings
+    RANGES: dict[str, tuple[float, float]] = {}
+    NULLABLE: frozenset[str] = frozenset()
+
+    @classmethod
+    def settings(cls, own: dict):
+        """``own`` (objective.NAME as a mapping) typed, defaults filled, ranges checked."""
+        where = f"objective.{cls.name}"
+        typed = from_dict(own, cls.Settings, where)
+        check_ranges(flatten(dataclasses.asdict(typed)), cls.RANGES, cls.NULLABLE, f"{where}.")
+        return typed
 
     def __init__(self, G: GeneratorLike, D: DiscriminatorLike, cfg: ObjectiveConfig,
                  optim: OptimConfig):
         if cfg.scheme not in SCHEMES:
             raise ConfigError(f"unknown update scheme {cfg.scheme!r}; use {' or '.join(SCHEMES)}")
         self.G, self.D, self.cfg, self.optim_cfg = G, D, cfg, optim
+        self.own = self.settings(cfg.own)  # this objective's Settings
         self.adv = family(cfg.adversarial)  # D's loss and G's adversarial term
         self.nets: dict[str, nn.Module] = {"G": G, "D": D}
         self.opt = {"G": adam(G, optim), "D": adam(D, optim)}

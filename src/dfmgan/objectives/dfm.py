@@ -11,20 +11,45 @@ density under the real features' distribution. D is trained as in the GAN.
 Not in the paper, and off unless asked for:
 * ``lambda_scale`` multiplies the paper's λ_denoise = 0.03 / n_h (1,000 by default, see
   ``defaults``); an explicit ``lambda_denoise`` is used as given;
-* ``dfm_grad_share = ρ`` sets λ anew every step so that the DFM term's gradient at the
+* ``grad_share = ρ`` sets λ anew every step so that the DFM term's gradient at the
   generated images x = G(z) has ρ times the norm of the adversarial term's,
   λ = ρ ‖∇ₓ λ_adv L_adv‖ / ‖∇ₓ L_dfm‖, a constant within the step (in the spirit of the
   adaptive weight of Esser et al. 2021, which balances gradients at G's last layer).
-On logged steps (and every step under ``dfm_grad_share``) ``dfm/grad_ratio`` records
+On logged steps (and every step under ``grad_share``) ``dfm/grad_ratio`` records
 ‖∇ₓ λ L_dfm‖ / ‖∇ₓ λ_adv L_adv‖: at the paper's λ on Fashion-MNIST it is about 5e-4."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 
-from ..errors import ConfigError
 from ..models import Denoiser, annealed_sigma, corrupt
 from .base import Objective, register_objective
 from .features import feature_dim, phi
+
+
+@dataclass
+class DenoiserConfig:
+    """DFM's denoiser r (Warde-Farley & Bengio 2017, §3): an MLP on Φ(x)."""
+
+    depth: int = 2  # hidden layers (the paper's ImageNet model: 10)
+    width: int = 0  # hidden units; 0 = Φ's size (the paper: any width >= it works)
+    sigma: float = 1.0  # Gaussian corruption C(Φ) = Φ + σ ε
+    anneal_steps: int = 0  # > 0: σ decays linearly to 0 over this many steps
+
+
+@dataclass
+class DFMSettings:
+    """objective.dfm.*: the paper's values, except where ``DFMObjective.defaults`` departs."""
+
+    lambda_denoise: float | None = None  # None = lambda_scale × 0.03 / n_h (DFM §4)
+    lambda_scale: float = 1.0  # multiplies the paper's λ: 1000 = a thousand times it
+    # > 0: λ is set every step so that the DFM term's gradient at G(z) is this share of the
+    # adversarial term's (cf. the adaptive weight of Esser et al. 2021); 0 = λ by value
+    grad_share: float = 0.0
+    lambda_adv: float = 1.0  # weight of the adversarial term (eq. 5)
+    feature_layer: int = -1  # which D block is Φ; -1 = the penultimate layer
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
 
 
 @register_objective
@@ -32,38 +57,39 @@ class DFMObjective(Objective):
     name = "dfm"
     summary = ("denoising feature matching (Warde-Farley & Bengio 2017): + λ||Φ - r(Φ)||² "
                "on D's features; simultaneous updates, Adam 2e-4 and λ 1,000x the paper's "
-               "(the paper's: --lr 1e-4 --set objective.lambda_scale=1)")
+               "(the paper's: --lr 1e-4 --set objective.dfm.lambda_scale=1)")
     # All three networks updated simultaneously, as in DFM §4. Departing from the paper
     # (Adam 1e-4, λ = 0.03/n_h): Adam 2e-4 and λ x1,000, where G feels the denoiser (its
     # gradient 0.44 of the adversarial term's, against 5e-4 at the paper's λ). Over 3 seeds
     # this beat the paper's λ and its update-scheme control on Fashion-MNIST (FID) and
     # stacked Fashion-MNIST (modes, KL); BENCHMARKS.md, "Where DFM earns its place".
     defaults = {"optim": {"lr": 2e-4},
-                "objective": {"scheme": "simultaneous", "lambda_scale": 1000.0}}
+                "objective": {"scheme": "simultaneous", "dfm": {"lambda_scale": 1000.0}}}
+    Settings = DFMSettings
+    RANGES = {"lambda_denoise": (0.0, 1e6), "lambda_scale": (0.0, 1e9),
+              "grad_share": (0.0, 1e6), "lambda_adv": (0.0, 1e6),
+              "feature_layer": (-64, 63), "denoiser.depth": (1, 64),
+              "denoiser.width": (0, 65_536), "denoiser.sigma": (0.0, 1e6),
+              "denoiser.anneal_steps": (0, 10 ** 12)}
+    NULLABLE = frozenset({"lambda_denoise"})
 
     def __init__(self, G, D, cfg, optim):
         super().__init__(G, D, cfg, optim)
-        n_h = feature_dim(D, cfg.feature_layer)
-        d = cfg.denoiser
-        if d.depth < 1 or d.width < 0 or d.sigma < 0:
-            raise ConfigError("denoiser depth must be >= 1, width >= 0 and sigma >= 0")
-        self.R = self.add_trainee("R", Denoiser(n_h, d.depth, d.width))
-        lam = cfg.lambda_denoise
-        if lam is not None and (isinstance(lam, bool) or not isinstance(lam, (int, float))):
-            raise ConfigError(f"objective.lambda_denoise must be a number, got {lam!r}")
-        if not (cfg.lambda_scale >= 0 and cfg.dfm_grad_share >= 0):
-            raise ConfigError("objective.lambda_scale and objective.dfm_grad_share must be >= 0")
+        own = self.own
+        n_h = feature_dim(D, own.feature_layer)
+        self.R = self.add_trainee("R", Denoiser(n_h, own.denoiser.depth, own.denoiser.width))
         # an explicit λ_denoise is used as given; lambda_scale scales the paper's 0.03 / n_h
-        self.lambda_denoise = float(lam) if lam is not None else 0.03 / n_h * cfg.lambda_scale
+        lam = own.lambda_denoise
+        self.lambda_denoise = float(lam) if lam is not None else 0.03 / n_h * own.lambda_scale
 
     def g_loss(self, fake, real):
-        h = phi(fake, self.cfg.feature_layer)  # (B, n_h), differentiable in G
+        h = phi(fake, self.own.feature_layer)  # (B, n_h), differentiable in G
         with torch.no_grad():  # r(Φ(G(z))): a constant target, own BatchNorm pass
             target = self.R(h.detach())
         sq = (h - target).pow(2).sum(1)  # (B,) ||Φ - r(Φ)||²
-        adv = self.cfg.lambda_adv * self.adv.g_loss(fake.logits)
+        adv = self.own.lambda_adv * self.adv.g_loss(fake.logits)
         lam, stats = self.lambda_denoise, {}
-        if self.cfg.dfm_grad_share > 0 or self.diagnose:
+        if self.own.grad_share > 0 or self.diagnose:
             lam, stats = self.weigh(fake.inputs, sq.mean(), adv)
         loss = lam * sq.mean() + adv
         return loss, {"loss/G_adv": adv, "dfm/G_denoise": lam * sq.mean(),
@@ -72,7 +98,7 @@ class DFMObjective(Objective):
     def weigh(self, x: torch.Tensor, dfm: torch.Tensor, adv: torch.Tensor):
         """(λ for this step, stats) from the two terms' gradients at x = G(z) (B, C, H, W)."""
         g_dfm, g_adv = grad_norm(dfm, x), grad_norm(adv, x)
-        share = self.cfg.dfm_grad_share
+        share = self.own.grad_share
         lam = share * g_adv / g_dfm.clamp_min(1e-30) if share > 0 else self.lambda_denoise
         stats = {"dfm/grad_ratio": lam * g_dfm / g_adv.clamp_min(1e-30)}
         if share > 0:
@@ -80,8 +106,8 @@ class DFMObjective(Objective):
         return lam, stats
 
     def aux_losses(self, real):
-        h = phi(real, self.cfg.feature_layer).detach()  # r never trains D
-        d = self.cfg.denoiser
+        h = phi(real, self.own.feature_layer).detach()  # r never trains D
+        d = self.own.denoiser
         sigma = annealed_sigma(d.sigma, d.anneal_steps, self.t)
         loss = denoising_loss(self.R, h, sigma)
         return {"R": (loss, {"dfm/denoiser_loss": loss, "dfm/sigma": torch.tensor(sigma)})}

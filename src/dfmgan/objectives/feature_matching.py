@@ -4,8 +4,17 @@ the mean of D's features on real data, on the same layer Φ that DFM uses,
 with the real mean held constant. D is trained as in the GAN."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .base import Objective, register_objective
 from .features import feature_dim, phi
+
+
+@dataclass
+class FMSettings:
+    """objective.fm.*"""
+
+    feature_layer: int = -1  # which D block is Φ; -1 = the penultimate layer
 
 
 @register_objective
@@ -13,13 +22,15 @@ class FeatureMatchingObjective(Objective):
     name = "fm"
     summary = "feature matching (Salimans et al. 2016): ||E Φ(x) - E Φ(G(z))||² instead"
     needs_real_for_g = True
+    Settings = FMSettings
+    RANGES = {"feature_layer": (-64, 63)}
 
     def __init__(self, G, D, cfg, optim):
         super().__init__(G, D, cfg, optim)
-        feature_dim(D, cfg.feature_layer)  # validates the layer
+        feature_dim(D, self.own.feature_layer)  # validates the layer
 
     def g_loss(self, fake, real):
-        diff = phi(real, self.cfg.feature_layer).detach().mean(0) - \
-            phi(fake, self.cfg.feature_layer).mean(0)  # (n_h,)
+        layer = self.own.feature_layer
+        diff = phi(real, layer).detach().mean(0) - phi(fake, layer).mean(0)  # (n_h,)
         loss = diff.pow(2).sum()
         return loss, {"fm/distance": loss}

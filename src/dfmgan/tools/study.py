@@ -8,7 +8,7 @@ The spec (YAML or JSON)::
     settings:                         # name -> its own settings, over the two above
       gan: {objective.name: gan}
       gan-sim: {objective.name: gan, objective.scheme: simultaneous}
-      dfm-x1000: {objective.name: dfm, objective.lambda_scale: 1000}
+      dfm-x1000: {objective.name: dfm, objective.dfm.lambda_scale: 1000}
     budgets: [500, 1000, 2000]        # steps the table reads (default: 1/4, 1/2 and all)
     jobs: 2                           # runs at a time (default 2)
     threads: 1                        # torch threads per run (default 1)

@@ -1,0 +1,113 @@
+"""An objective's own settings: typed and range-checked by its ``Settings`` dataclass,
+spelled ``objective.NAME.*``, and run folders written in the older flat layout still load
+and resume."""
+import json
+
+import pytest
+import torch
+
+from dfmgan.checkpoint import load_latest_state
+from dfmgan.config import differences, from_dict, migrate
+from dfmgan.errors import ConfigError
+from dfmgan.presets import build_config
+from dfmgan.training import train
+
+from conftest import run_cli, tiny_overrides
+
+# the objective mapping of a dfm run's config.json as written before 2026-11-23
+LEGACY_DFM = {"name": "dfm", "scheme": "simultaneous", "adversarial": "non-saturating",
+              "lambda_denoise": None, "lambda_scale": 1000.0, "dfm_grad_share": 0.25,
+              "lambda_adv": 1.0, "feature_layer": -2,
+              "denoiser": {"depth": 3, "width": 0, "sigma": 0.5, "anneal_steps": 0}}
+
+
+def test_each_objective_writes_only_its_own_section():
+    dfm = build_config("digits", overrides={"objective": {"name": "dfm"}}).to_dict()["objective"]
+    assert set(dfm) == {"name", "scheme", "adversarial", "dfm"}
+    assert dfm["dfm"] == {"lambda_denoise": None, "lambda_scale": 1000.0, "grad_share": 0.0,
+                          "lambda_adv": 1.0, "feature_layer": -1,
+                          "denoiser": {"depth": 2, "width": 0, "sigma": 1.0, "anneal_steps": 0}}
+    gan = build_config("digits").to_dict()["objective"]
+    assert gan == {"name": "gan", "scheme": "alternating", "adversarial": "non-saturating"}
+    fm = build_config("digits", overrides={"objective": {"name": "fm"}}).to_dict()["objective"]
+    assert fm["fm"] == {"feature_layer": -1}
+
+
+def test_a_preset_keeps_only_the_chosen_objectives_section():
+    dfm = build_config("imagenet32", overrides={"objective": {"name": "dfm"}})
+    assert dfm.objective.own["denoiser"] == {"depth": 10, "width": 2048, "sigma": 1.0,
+                                             "anneal_steps": 0}
+    gan = build_config("imagenet32").to_dict()["objective"]
+    assert "dfm" not in gan and gan["name"] == "gan"
+
+
+@pytest.mark.parametrize("objective,needle", [
+    ({"name": "gan", "dfm": {"lambda_scale": 2.0}},
+     "objective.dfm holds settings of objective 'dfm', but the objective is 'gan'"),
+    ({"name": "dfm", "dfm": {"lambda_scale": float("nan")}}, "objective.dfm.lambda_scale must be in"),
+    ({"name": "dfm", "dfm": {"denoiser": {"depth": 0}}}, "objective.dfm.denoiser.depth must be in 1..64"),
+    ({"name": "dfm", "dfm": {"grad_shares": 1}}, "unknown objective.dfm key(s): grad_shares"),
+    ({"name": "dfm", "dfm": {"lambda_denoise": "big"}}, "objective.dfm.lambda_denoise must be a number or null"),
+    ({"name": "dfm", "dfm": 3}, "objective.dfm must be a mapping of dfm's settings"),
+    ({"name": "fm", "fm": {"feature_layer": 99}}, "objective.fm.feature_layer must be in -64..63"),
+])
+def test_bad_settings_are_one_line(objective, needle):
+    with pytest.raises(ConfigError) as e:
+        build_config("digits", overrides={"objective": objective})
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_legacy_keys_move_to_their_objective():
+    moved = migrate({"objective": dict(LEGACY_DFM)})["objective"]
+    assert moved["dfm"] == {"lambda_denoise": None, "lambda_scale": 1000.0, "grad_share": 0.25,
+                            "lambda_adv": 1.0, "feature_layer": -2, "denoiser": LEGACY_DFM["denoiser"]}
+    assert set(moved) == {"name", "scheme", "adversarial", "dfm"}
+    # fm read only the layer; gan read none of them
+    fm = migrate({"objective": {**LEGACY_DFM, "name": "fm"}})["objective"]
+    assert fm["fm"] == {"feature_layer": -2} and "dfm" not in fm
+    gan = migrate({"objective": {**LEGACY_DFM, "name": "gan"}})["objective"]
+    assert set(gan) == {"name", "scheme", "adversarial"}
+    # a layer without a name (an old --set line): the key's first owner; the new spelling wins
+    assert migrate({"objective": {"lambda_scale": 3, "dfm": {"lambda_scale": 5}}}) == \
+        {"objective": {"dfm": {"lambda_scale": 5}}}
+    assert migrate({"objective": {"lambda_scale": 3}}) == {"objective": {"dfm": {"lambda_scale": 3}}}
+
+
+def test_a_legacy_config_equals_its_new_spelling():
+    old = from_dict({"objective": LEGACY_DFM})
+    new = build_config(overrides={"objective": {"name": "dfm", "dfm": {
+        "grad_share": 0.25, "feature_layer": -2, "denoiser": {"depth": 3, "sigma": 0.5}}}})
+    assert old.to_dict()["objective"] == new.to_dict()["objective"]
+    assert not [d for d in differences(old, new) if d.startswith("objective")]
+    resumed = build_config(base=old.to_dict())  # what `train --resume` builds from it
+    assert resumed.to_dict()["objective"] == new.to_dict()["objective"]
+
+
+def _legacy(objective: dict) -> dict:
+    """A new-layout objective mapping spelled as before (flat, dfm_grad_share)."""
+    flat = {k: v for k, v in objective.items() if k != objective["name"]}
+    for k, v in objective.get(objective["name"], {}).items():
+        flat["dfm_grad_share" if k == "grad_share" else k] = v
+    return flat
+
+
+@pytest.mark.slow
+def test_a_run_folder_in_the_old_layout_resumes_bitwise(tmp_path):
+    """config.json rewritten into the flat layout (as every run before the change has it):
+    `train --resume` accepts it and the result equals a straight run."""
+    over = tiny_overrides(steps=4, checkpoint_every=2,
+                          objective={"name": "dfm", "dfm": {"denoiser": {"width": 16}}})
+    train(build_config("digits", overrides=over), tmp_path / "a", progress=False)
+    train(build_config("digits", overrides={**over, "steps": 2}), tmp_path / "b", progress=False)
+    path = tmp_path / "b" / "config.json"
+    saved = json.loads(path.read_text())
+    saved["objective"] = _legacy(saved["objective"])
+    assert "lambda_scale" in saved["objective"]  # really the old layout
+    path.write_text(json.dumps(saved))
+    r = run_cli("train", "--resume", str(tmp_path / "b"), "--steps", "4", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    a, b = load_latest_state(tmp_path / "a"), load_latest_state(tmp_path / "b")
+    assert b["step"] == 4
+    for net, weights in a["objective"]["modules"].items():
+        for k, v in weights.items():
+            assert torch.equal(v, b["objective"]["modules"][net][k]), (net, k)
