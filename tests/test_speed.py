@@ -58,3 +58,25 @@ def test_fused_adam_matches_the_per_tensor_loop():
     for net in a:
         for k in a[net]:
             assert torch.allclose(a[net][k].float(), b[net][k].float(), atol=5e-4), (net, k)
+
+
+def test_one_d_pass_for_two_sources_equals_two_passes():
+    """The merged-pass lever (benchmarks/merged_d_pass.py, measured and not adopted on the
+    CPU) keeps per-source BatchNorm: logits, gradients and running statistics agree with
+    two passes, and one BatchNorm over the whole concatenation would not."""
+    import importlib.util
+    from pathlib import Path
+
+    from dfmgan.models import Discriminator, NetConfig
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "merged_d_pass.py"
+    spec = importlib.util.spec_from_file_location("merged_d_pass", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    torch.manual_seed(0)
+    D = Discriminator(NetConfig(size=32, channels=1, d_width=8, g_width=8))
+    real = torch.randn(6, 1, 32, 32)
+    fake = (torch.randn(6, 1, 32, 32) * 3 + 1).requires_grad_()  # unlike real: stats differ
+    assert bench.agree(D, real, fake)
+    shared = D(torch.cat([real, fake])).chunk(2)  # shared statistics: a different function
+    assert not torch.allclose(shared[1], bench.two_passes(D, [real, fake])[1], atol=1e-3)
