@@ -66,19 +66,22 @@ def test_the_cli_line_of_the_issue_trains(tmp_path):
     r = run_cli("train", "--preset", "digits", "--objective", "dfm", "--adversarial", "hinge",
                 "--set", "net.d_norm=spectral", "--steps", "2", *TINY_FLAGS, "--out", str(tmp_path / "r"))
     assert r.returncode == 0, r.stderr[-2000:]
-    r = run_cli("train", "--preset", "digits", "--set", "net.d_norm=layer", "--steps", "2",
+    r = run_cli("train", "--preset", "digits", "--set", "net.d_norm=bogus", "--steps", "2",
                 *TINY_FLAGS, "--out", str(tmp_path / "bad"))
-    assert r.returncode == 2 and "unknown D normalisation 'layer'" in r.stderr
+    assert r.returncode == 2 and "unknown D normalisation 'bogus'" in r.stderr
 
 
 def test_every_registry_entry_appears_in_help():
     from dfmgan.data import DATASETS
     from dfmgan.evaluation.registry import METRICS, get_metric
+    from dfmgan.models.d_norms import D_NORMS, d_norm
     from dfmgan.objectives import OBJECTIVES
     from dfmgan.presets import PRESETS
 
+    d_norm("batch")  # every registered norm imported
+    assert {"batch", "spectral", "none"} <= set(D_NORMS)
     train_help = " ".join(run_cli("train", "--help").stdout.split())
-    for name in [*OBJECTIVES, *ADVERSARIAL, *DATASETS, *PRESETS]:
+    for name in [*OBJECTIVES, *ADVERSARIAL, *DATASETS, *PRESETS, *D_NORMS]:
         assert name in train_help, name
     get_metric("fid")
     eval_help = " ".join(run_cli("eval", "--help").stdout.split())

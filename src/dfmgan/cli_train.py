@@ -15,7 +15,7 @@ TRAIN_FLAGS = {
     "data": "data.name", "data_root": "data.root", "split": "data.split",
     "steps": "steps", "epochs": "epochs", "batch_size": "batch_size", "seed": "seed",
     "device": "device", "objective": "objective.name", "scheme": "objective.scheme",
-    "adversarial": "objective.adversarial",
+    "adversarial": "objective.adversarial", "d_norm": "net.d_norm",
     "lr": "optim.lr", "size": "net.size", "channels": "net.channels",
     "g_width": "net.g_width", "d_width": "net.d_width", "latent": "net.latent",
     "sample_every": "sample_every", "checkpoint_every": "checkpoint_every", "keep": "keep",
@@ -84,7 +84,12 @@ def add_train(p) -> None:
     p.add_argument("--adversarial", choices=sorted(ADVERSARIAL), help="D's loss and G's "
                    "adversarial term; DFM and FM add to any: " + "; ".join(
                        f"{k}: {(c.__doc__ or '').split(':')[0].strip()}" for k, c in ADVERSARIAL.items())
-                   + " (default: non-saturating). With hinge, try --set net.d_norm=spectral")
+                   + " (default: non-saturating). With hinge, try --d-norm spectral")
+    from .models.d_norms import D_NORMS, d_norm
+
+    d_norm("batch")  # imports every module that registers a norm
+    p.add_argument("--d-norm", choices=sorted(D_NORMS), help="D's normalisation: " + "; ".join(
+        f"{k}: {c.summary}" for k, c in D_NORMS.items()) + " (default: batch)")
     p.add_argument("--latent", choices=["uniform", "normal"],
                    help="z's distribution: uniform in [-1, 1] (DCGAN) or normal (default: uniform)")
     p.add_argument("--classes", type=int, metavar="K",

@@ -95,12 +95,14 @@ def only_own(preset: dict, name: str) -> dict:
 def check_names(cfg: TrainConfig) -> TrainConfig:
     """Every name a config holds is one the registries know: checked before any work."""
     from .data import dataset_info
+    from .models.d_norms import d_norm
     from .objectives.adversarial import family
     from .objectives.base import SCHEMES
 
     own = objective_class(cfg.objective.name).settings(cfg.objective.own)
     cfg.objective.own = asdict(own)  # typed, checked and complete: config.json shows it all
     family(cfg.objective.adversarial)
+    d_norm(cfg.net.d_norm)
     dataset_info(cfg.data.name)
     if cfg.objective.scheme not in SCHEMES:
         raise ConfigError(f"unknown update scheme {cfg.objective.scheme!r}; use {' or '.join(SCHEMES)}")

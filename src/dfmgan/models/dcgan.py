@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .d_norms import d_norm
 from .init import dcgan_init
 from .interface import DFeatures
 from .netconfig import NetConfig
@@ -71,18 +72,6 @@ class Generator(nn.Module):
         return torch.rand(n, self.cfg.nz, generator=generator) * 2 - 1
 
 
-def spectral(net: nn.Module) -> None:
-    """Spectral normalisation (Miyato et al. 2018) on every conv of ``net``, in place:
-    W / σ(W), σ estimated by one power iteration per forward pass in training mode, on the
-    weight reshaped to (out, in·k·k) as SNGAN does (torch's parametrization; its u and v
-    vectors are buffers, so they are saved and resume exactly)."""
-    from torch.nn.utils.parametrizations import spectral_norm
-
-    for module in list(net.modules()):
-        if isinstance(module, nn.Conv2d):
-            spectral_norm(module)
-
-
 class Discriminator(nn.Module):
     """images (B, C, size, size) -> logits (B,); ``features()`` also returns every block."""
 
@@ -91,18 +80,16 @@ class Discriminator(nn.Module):
         self.cfg = cfg
         base, n_up = layout(cfg.size)
         widths = [cfg.d_width * 2 ** i for i in range(n_up)]  # e.g. [128, 256, 512]
-        cin = cfg.channels + cfg.n_classes
+        cin, norm = cfg.channels + cfg.n_classes, d_norm(cfg.d_norm)
         blocks = [nn.Sequential(nn.Conv2d(cin, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True))]
-        for a, b in zip(widths[:-1], widths[1:]):
-            norm = [_bn2d(b, cfg.bn_affine)] if cfg.d_norm == "batch" else []
-            blocks.append(nn.Sequential(nn.Conv2d(a, b, 4, 2, 1, bias=cfg.d_norm != "batch"),
-                                        *norm, nn.LeakyReLU(0.2, True)))
+        for a, b in zip(widths[:-1], widths[1:]):  # no norm on the input block (DCGAN §3)
+            blocks.append(nn.Sequential(nn.Conv2d(a, b, 4, 2, 1, bias=norm.conv_bias),
+                                        *norm.layers(b, cfg), nn.LeakyReLU(0.2, True)))
         self.blocks = nn.ModuleList(blocks)
         # The final map (B, widths[-1], base, base) -> one logit: a conv over the whole map.
         self.head = nn.Conv2d(widths[-1], 1, base, 1, 0)
         self.apply(dcgan_init)
-        if cfg.d_norm == "spectral":
-            spectral(self)
+        norm.finish(self)
 
     def feature_dims(self) -> list[int]:
         """Flattened size of each block's output; the last is Φ's size n_h."""

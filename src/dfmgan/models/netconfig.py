@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass
 from ..errors import ConfigError
 
 SIZES = (28, 32, 48, 64, 96, 128)
-D_NORMS = ("batch", "spectral", "none")
 
 
 @dataclass
@@ -22,8 +21,8 @@ class NetConfig:
     d_width: int = 64  # channels of D's first layer
     bn_affine: bool = True  # False: BatchNorm without scale/bias (DCGAN suppl., MNIST)
     n_classes: int = 0  # > 0 for the conditional DCGAN
-    # D's normalisation: "batch" (DCGAN), "spectral" (SNGAN: every conv's weight divided by
-    # its largest singular value, no BatchNorm) or "none"
+    # D's normalisation, a name in ``models.d_norms``: "batch" (DCGAN), "spectral" (SNGAN),
+    # "none", ...; checked by ``presets.check_names`` and when D is built
     d_norm: str = "batch"
 
     def __post_init__(self) -> None:
@@ -33,8 +32,8 @@ class NetConfig:
             raise ConfigError(f"unsupported channel count {self.channels}; use 1 or 3")
         if self.latent not in ("uniform", "normal"):
             raise ConfigError(f"unknown latent distribution {self.latent!r}; use uniform or normal")
-        if self.d_norm not in D_NORMS:
-            raise ConfigError(f"unknown D normalisation {self.d_norm!r}; use {', '.join(D_NORMS)}")
+        if not isinstance(self.d_norm, str):
+            raise ConfigError(f"net.d_norm must be a name, got {self.d_norm!r}")
         if min(self.g_width, self.d_width, self.nz) < 1:
             raise ConfigError("g_width, d_width and nz must be positive")
 

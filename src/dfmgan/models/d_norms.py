@@ -1,0 +1,53 @@
+"""D's normalisations by name (``net.d_norm``). Each is a class under ``@register_d_norm``
+in its own module of this package: the layers that follow each of D's inner convolutions,
+whether that convolution keeps its bias, and anything done to the built net. A new one is
+one file: ``d_norm`` imports every module that registers one (``discovery``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from ..discovery import discover
+from ..errors import ConfigError
+
+D_NORMS: dict[str, type["DNorm"]] = {}
+
+
+def register_d_norm(cls: type["DNorm"]) -> type["DNorm"]:
+    """Class decorator: ``--set net.d_norm=NAME`` now builds D with ``cls``."""
+    D_NORMS[cls.name] = cls
+    return cls
+
+
+class DNorm:
+    name = ""
+    summary = ""  # a few words, for --help
+    conv_bias = True  # False where the norm re-centres anyway (BatchNorm)
+
+    def layers(self, channels: int, cfg) -> list[nn.Module]:
+        """What follows an inner convolution with ``channels`` outputs (before LeakyReLU)."""
+        return []
+
+    def finish(self, net: nn.Module) -> None:
+        """Anything done to the whole built D (spectral normalisation wraps its convs)."""
+
+
+@register_d_norm
+class Batch(DNorm):
+    name, summary, conv_bias = "batch", "BatchNorm on each inner block (DCGAN)", False
+
+    def layers(self, channels, cfg):
+        return [nn.BatchNorm2d(channels, affine=cfg.bn_affine)]
+
+
+@register_d_norm
+class NoNorm(DNorm):
+    name, summary = "none", "no normalisation"
+
+
+def d_norm(name: str) -> DNorm:
+    discover(__package__, Path(__file__).parent, "@register_d_norm")
+    if not isinstance(name, str) or name not in D_NORMS:
+        raise ConfigError(f"unknown D normalisation {name!r}; use {', '.join(sorted(D_NORMS))}")
+    return D_NORMS[name]()
