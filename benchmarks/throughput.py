@@ -82,6 +82,7 @@ def ours(preset: str, loss: str, steps: int, device: str, **over):
 
 W64 = {"net": {"g_width": 64, "d_width": 64}}  # the PyTorch example's ngf = ndf = 64
 R10 = {"objective": {"dfm": {"denoiser": {"depth": 10, "width": 2048}}}}
+BF16 = {"speed": {"precision": "bf16"}}  # autocast; the canonical loop stays fp32
 
 
 class PerSampleSet(torch.utils.data.Dataset):
@@ -179,11 +180,15 @@ ROWS = {  # 32 px: the cifar10 preset's nets; 64 px: lsun-bedroom-64's at the ex
     "gan 32 px": lambda a: ours("cifar10", "gan", a.steps, a.device, **W64),
     "dfm 32 px": lambda a: ours("cifar10", "dfm", a.steps, a.device, **W64),
     "canonical 32 px": lambda a: canonical("cifar10", a.steps, a.device),
+    "gan 32 px bf16": lambda a: ours("cifar10", "gan", a.steps, a.device, **W64, **BF16),
+    "dfm 32 px bf16": lambda a: ours("cifar10", "dfm", a.steps, a.device, **W64, **BF16),
     "gan 64 px": lambda a: ours("lsun-bedroom-64", "gan", max(2, a.steps // 4), a.device, **W64),
     "dfm 64 px": lambda a: ours("lsun-bedroom-64", "dfm", max(2, a.steps // 4), a.device, **W64),
     "canonical 64 px": lambda a: canonical("lsun-bedroom-64", max(2, a.steps // 4), a.device),
     "gan fashion-mnist": lambda a: ours("fashion-mnist", "gan", a.steps, a.device),
     "dfm fashion-mnist": lambda a: ours("fashion-mnist", "dfm", a.steps, a.device),
+    "gan fashion-mnist bf16": lambda a: ours("fashion-mnist", "gan", a.steps, a.device, **BF16),
+    "dfm fashion-mnist bf16": lambda a: ours("fashion-mnist", "dfm", a.steps, a.device, **BF16),
     "dfm fashion-mnist r 10×2048": lambda a: ours("fashion-mnist", "dfm", a.steps, a.device, **R10),
     "sampling 32 px": lambda a: sampling("cifar10", a.device),
     "sampling 64 px": lambda a: sampling("lsun-bedroom-64", a.device),
@@ -227,7 +232,8 @@ def main() -> None:
     print("| row | images/s | vs canonical | step ms | GFLOP/step | achieved GFLOP/s | of matmul rate | peak MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for n, r in res.items():
-        base = res.get("canonical " + n.split(" ", 1)[1]) if n.startswith(("gan", "dfm")) else None
+        base = res.get("canonical " + n.split(" ", 1)[1].removesuffix(" bf16")) \
+            if n.startswith(("gan", "dfm")) else None  # bf16 rows: against the fp32 canonical
         ratio = f"{r['img_s'] / base['img_s']:.2f}×" if base else ""
         gf = r["flops"] / 1e9
         rate = gf / r["step_s"]
