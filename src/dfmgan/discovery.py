@@ -7,6 +7,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from pathlib import Path
+from typing import Callable
+
+from .errors import ConfigError
 
 _DONE: set[tuple[str, str]] = set()
 
@@ -22,3 +25,22 @@ def discover(package: str, folder: str | Path, marker: str) -> None:
         path = here / f"{info.name}.py"
         if path.exists() and marker in path.read_text():
             importlib.import_module(f"{package}.{info.name}")
+
+
+def class_registry() -> tuple[dict[str, type], Callable[[type], type]]:
+    """(table, decorator) for classes registered under their ``name`` attribute: the
+    objectives, the adversarial loss families, D's normalisations."""
+    table: dict[str, type] = {}
+
+    def register(cls: type) -> type:
+        table[cls.name] = cls
+        return cls
+
+    return table, register
+
+
+def lookup(table: dict, name, what: str):
+    """``table[name]``, or one line naming what is unknown and the choices."""
+    if not isinstance(name, str) or name not in table:
+        raise ConfigError(f"unknown {what} {name!r}; choose one of {', '.join(sorted(table))}")
+    return table[name]

@@ -8,16 +8,9 @@ from pathlib import Path
 
 from torch import nn
 
-from ..discovery import discover
-from ..errors import ConfigError
+from ..discovery import class_registry, discover, lookup
 
-D_NORMS: dict[str, type["DNorm"]] = {}
-
-
-def register_d_norm(cls: type["DNorm"]) -> type["DNorm"]:
-    """Class decorator: ``--set net.d_norm=NAME`` now builds D with ``cls``."""
-    D_NORMS[cls.name] = cls
-    return cls
+D_NORMS, register_d_norm = class_registry()  # --d-norm NAME builds D with the class
 
 
 class DNorm:
@@ -48,6 +41,4 @@ class NoNorm(DNorm):
 
 def d_norm(name: str) -> DNorm:
     discover(__package__, Path(__file__).parent, "@register_d_norm")
-    if not isinstance(name, str) or name not in D_NORMS:
-        raise ConfigError(f"unknown D normalisation {name!r}; use {', '.join(sorted(D_NORMS))}")
-    return D_NORMS[name]()
+    return lookup(D_NORMS, name, "D normalisation")()

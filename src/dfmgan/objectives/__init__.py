@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import ObjectiveConfig, OptimConfig
-from ..discovery import discover
-from ..errors import ConfigError
+from ..discovery import discover, lookup
 from .base import OBJECTIVES, Objective, register_objective
 
 discover(__name__, Path(__file__).parent, "@register_objective")
@@ -16,9 +15,7 @@ discover(__name__, Path(__file__).parent, "@register_adversarial")  # loss famil
 
 
 def objective_class(name: str) -> type[Objective]:
-    if not isinstance(name, str) or name not in OBJECTIVES:
-        raise ConfigError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}")
-    return OBJECTIVES[name]
+    return lookup(OBJECTIVES, name, "objective")
 
 
 def build_objective(G, D, cfg: ObjectiveConfig, optim: OptimConfig) -> Objective:

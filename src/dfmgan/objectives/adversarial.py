@@ -10,13 +10,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..discovery import class_registry, lookup
+
 Stats = dict[str, torch.Tensor]
-ADVERSARIAL: dict[str, type["Adversarial"]] = {}
-
-
-def register_adversarial(cls: type["Adversarial"]) -> type["Adversarial"]:
-    ADVERSARIAL[cls.name] = cls
-    return cls
+ADVERSARIAL, register_adversarial = class_registry()  # --adversarial NAME
 
 
 class Adversarial:
@@ -65,8 +62,4 @@ class Hinge(Adversarial):
 
 
 def family(name: str) -> Adversarial:
-    from ..errors import ConfigError
-
-    if name not in ADVERSARIAL:
-        raise ConfigError(f"unknown adversarial loss {name!r}; choose one of {', '.join(ADVERSARIAL)}")
-    return ADVERSARIAL[name]()
+    return lookup(ADVERSARIAL, name, "adversarial loss")()

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..config import ObjectiveConfig, OptimConfig, check_ranges, flatten, from_dict
+from ..discovery import class_registry
 from ..distributed import average_gradients
 from ..errors import ConfigError
 from ..models.interface import DFeatures, DiscriminatorLike, GeneratorLike
@@ -35,13 +36,7 @@ from .adversarial import family
 
 Stats = dict[str, torch.Tensor]
 SCHEMES = ("alternating", "simultaneous")
-OBJECTIVES: dict[str, type["Objective"]] = {}
-
-
-def register_objective(cls: type["Objective"]) -> type["Objective"]:
-    """Class decorator: ``--objective NAME`` now trains ``cls``."""
-    OBJECTIVES[cls.name] = cls
-    return cls
+OBJECTIVES, register_objective = class_registry()  # --objective NAME trains the class
 
 
 def adam(module: nn.Module, cfg: OptimConfig) -> torch.optim.Adam:
