@@ -145,9 +145,9 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
     if unknown:
         raise ConfigError(f"unknown {where} key(s): {', '.join(unknown)}; "
                           f"known: {', '.join(sorted(known))}")
-    kwargs = {}
+    kwargs, nested = {}, _nested_types(cls)
     for k, v in d.items():
-        sub = _dataclass_type(cls, known[k])
+        sub = nested.get(k)
         kwargs[k] = from_dict(v, sub, f"{where}.{k}") if sub else _typed(known[k], v, where)
     try:
         out = cls(**kwargs)
@@ -158,11 +158,10 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
     return out
 
 
-def _dataclass_type(cls, f: dataclasses.Field):
-    """The field's type if it is a dataclass (nested settings), else None; annotations are
-    resolved in the module that defines ``cls``, so any module's settings nest."""
-    kind = typing.get_type_hints(cls).get(f.name)
-    return kind if dataclasses.is_dataclass(kind) else None
+def _nested_types(cls) -> dict[str, type]:
+    """Fields of ``cls`` whose type is a dataclass (nested settings), by name; annotations
+    are resolved in the module that defines ``cls``, so any module's settings nest."""
+    return {k: t for k, t in typing.get_type_hints(cls).items() if dataclasses.is_dataclass(t)}
 
 
 def _own_section(d: dict, where: str) -> dict:
@@ -171,12 +170,13 @@ def _own_section(d: dict, where: str) -> dict:
     d, name = dict(d), d.get("name", ObjectiveConfig.name)
     if isinstance(name, str) and name in d:
         if not isinstance(d[name], dict):
-            raise ConfigError(f"{where}.{name} must be a mapping of {name}'s settings, got {d[name]!r}")
+            raise ConfigError(f"{where}.{name} must be a mapping of {name}'s settings, "
+                              f"got {d[name]!r}")
         d["own"] = d.pop(name)
     for k, v in d.items():
         if isinstance(v, dict) and k != "own":
-            raise ConfigError(f"{where.removeprefix('config.')}.{k} holds settings of objective {k!r}, but the "
-                              f"objective is {name!r}")
+            raise ConfigError(f"{where.removeprefix('config.')}.{k} holds settings of objective "
+                              f"{k!r}, but the objective is {name!r}")
     return d
 
 

@@ -72,7 +72,8 @@ def build_config(preset: str | None = None, file: dict | None = None,
     data = (overrides or {}).get("data", {}).get("name") or (file or {}).get("data", {}).get("name")
     if preset is None and base is None and (info := facts(data)) is not None:
         preset = info.preset  # a dataset named without a preset takes the one made for it
-    layers = [migrate(l) for l in (preset_dict(preset) if preset else {}, file or {}, overrides or {})]
+    layers = [migrate(layer) for layer in
+              (preset_dict(preset) if preset else {}, file or {}, overrides or {})]
     name = next((l["objective"]["name"] for l in reversed(layers) if isinstance(
         l.get("objective"), dict) and "name" in l["objective"]), d["objective"]["name"])
     layers[0] = only_own(layers[0], name)
