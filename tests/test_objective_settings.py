@@ -104,6 +104,8 @@ def test_a_run_folder_in_the_old_layout_resumes_bitwise(tmp_path):
     saved["objective"] = _legacy(saved["objective"])
     assert "lambda_scale" in saved["objective"]  # really the old layout
     path.write_text(json.dumps(saved))
+    info = run_cli("info", str(tmp_path / "b"))  # the old layout, read in the new one
+    assert info.returncode == 0 and "; dfm: lambda_scale 1,000, " in info.stdout, info.stdout
     r = run_cli("train", "--resume", str(tmp_path / "b"), "--steps", "4", "--no-progress")
     assert r.returncode == 0, r.stderr
     a, b = load_latest_state(tmp_path / "a"), load_latest_state(tmp_path / "b")

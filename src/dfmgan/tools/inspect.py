@@ -68,6 +68,14 @@ def net_line(net: dict, params: int | None = None) -> str:
     return text + (f"; {params:,} generator parameters" if params is not None else "")
 
 
+def own_line(objective: dict) -> str:
+    """The objective's own settings (objective.NAME.*), flat: '; dfm: lambda_scale 1000, ...'."""
+    from ..config import flatten
+
+    own = objective.get(objective["name"])
+    return f"; {objective['name']}: {values(flatten(own))}" if isinstance(own, dict) and own else ""
+
+
 def render_run(info: dict) -> str:
     cfg, obj = info["config"], info["config"]["objective"]
     last = info.get("last_stats") or {}
@@ -76,7 +84,7 @@ def render_run(info: dict) -> str:
              f"  trained: step {number(last.get('step', 0))} of {number(info['steps'])}, "
              f"batch {cfg['batch_size']}, seed {cfg['seed']}",
              f"  objective: {obj['name']}, {obj['scheme']} updates, {obj['adversarial']} loss, "
-             f"Adam lr {number(cfg['optim']['lr'])}",
+             f"Adam lr {number(cfg['optim']['lr'])}" + own_line(obj),
              "  EMA of G: " + (f"half-life {number(cfg['ema'])} images" if cfg["ema"] else "off")]
     if "generator" in info:
         lines.append("  networks: " + net_line(info["generator"]["net"], info["generator"]["parameters"]))
