@@ -85,11 +85,11 @@ def add_train(p) -> None:
                    "adversarial term; DFM and FM add to any: " + "; ".join(
                        f"{k}: {(c.__doc__ or '').split(':')[0].strip()}" for k, c in ADVERSARIAL.items())
                    + " (default: non-saturating). With hinge, try --d-norm spectral")
-    from .models.d_norms import D_NORMS, d_norm
+    from .models.d_norms import registered
 
-    d_norm("batch")  # imports every module that registers a norm
-    p.add_argument("--d-norm", choices=sorted(D_NORMS), help="D's normalisation: " + "; ".join(
-        f"{k}: {c.summary}" for k, c in D_NORMS.items()) + " (default: batch)")
+    norms = registered()
+    p.add_argument("--d-norm", choices=sorted(norms), help="D's normalisation: " + "; ".join(
+        f"{k}: {c.summary}" for k, c in norms.items()) + " (default: batch)")
     p.add_argument("--latent", choices=["uniform", "normal"],
                    help="z's distribution: uniform in [-1, 1] (DCGAN) or normal (default: uniform)")
     p.add_argument("--classes", type=int, metavar="K",

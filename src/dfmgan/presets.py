@@ -14,7 +14,7 @@ from dataclasses import asdict
 
 from .config import ConfigError, TrainConfig, from_dict, merge, migrate
 from .data import facts
-from .objectives import objective_class
+from .objectives import OBJECTIVES, objective_class
 
 
 def _p(data: str, size: int, ch: int, width: int, **extra) -> dict:
@@ -86,8 +86,6 @@ def build_config(preset: str | None = None, file: dict | None = None,
 
 def only_own(preset: dict, name: str) -> dict:
     """A preset without the sections it holds for objectives other than ``name``."""
-    from .objectives import OBJECTIVES
-
     objective = {k: v for k, v in preset.get("objective", {}).items()
                  if k == name or k not in OBJECTIVES}
     return {**preset, "objective": objective} if "objective" in preset else preset

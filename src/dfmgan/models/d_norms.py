@@ -39,6 +39,11 @@ class NoNorm(DNorm):
     name, summary = "none", "no normalisation"
 
 
-def d_norm(name: str) -> DNorm:
+def registered() -> dict[str, type[DNorm]]:
+    """Every norm, by name, once each module that registers one is imported."""
     discover(__package__, Path(__file__).parent, "@register_d_norm")
-    return lookup(D_NORMS, name, "D normalisation")()
+    return D_NORMS
+
+
+def d_norm(name: str) -> DNorm:
+    return lookup(registered(), name, "D normalisation")()
