@@ -5,7 +5,8 @@ Data: the ring of 8 Gaussians (radius 1, σ = 0.01) and the grid of 25 (-4..4, �
 PacGAN trains 400 epochs (400k steps) with Adam(1e-4, β1 = 0.8) and nets of 400/200
 units; to fit a 2-core CPU we train fewer steps with narrower nets (G 4x256, D 3x128
 maxout) and Adam(2e-4, β1 = 0.5) for every objective, batch 100; dfm uses its paper's
-simultaneous updates, gan and fm the alternating ones. After training, 2,500 samples are
+simultaneous updates and λ = 0.03/n_h, dfm-x1000 the same at a thousand times that λ (the
+CLI's `dfm` default), gan and fm the alternating updates. After training, 2,500 samples are
 scored: modes covered, high-quality share (within 3σ), reverse KL of the mode histogram.
 
     python benchmarks/mode_collapse.py --steps 6000 --seeds 5 --jobs 2 --out docs/mode_collapse.png
@@ -20,6 +21,7 @@ import argparse
 import json
 import math
 import statistics
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
@@ -39,7 +41,10 @@ from dfmgan.objectives import build_objective
 from dfmgan.sampling import bn_mode
 
 DATASETS = {"ring-8": (ring(), 0.01), "grid-25": (grid(), 0.05)}
-SCHEME = {"gan": "alternating", "dfm": "simultaneous", "fm": "alternating"}
+# --objectives label -> (objective, update scheme, its own settings)
+VARIANTS = {"gan": ("gan", "alternating", {}), "dfm": ("dfm", "simultaneous", {}),
+            "dfm-x1000": ("dfm", "simultaneous", {"lambda_scale": 1000.0}),
+            "fm": ("fm", "alternating", {})}
 
 
 G_WIDTH, D_WIDTH, LR, BETA1 = 256, 128, 2e-4, 0.5
@@ -51,7 +56,8 @@ def train_one(data: str, objective: str, seed: int, steps: int, batch: int = 100
     points = sample_mixture(centres, std, 100_000, g)
     torch.manual_seed(seed)
     G, D = MLPGenerator(width=G_WIDTH), MLPDiscriminator(width=D_WIDTH)
-    obj = build_objective(G, D, ObjectiveConfig(objective, SCHEME[objective]),
+    name, scheme, own = VARIANTS[objective]
+    obj = build_objective(G, D, ObjectiveConfig(name, scheme, own=dict(own)),
                           OptimConfig(lr=LR, beta1=BETA1))
     order, zg = BatchSampler(len(points), batch, seed), torch.Generator().manual_seed(seed)
     for _ in range(steps):
@@ -118,7 +124,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=10_000)
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--objectives", default="gan,dfm,fm")
+    ap.add_argument("--objectives", default="gan,dfm,fm", help=f"of {', '.join(VARIANTS)}")
     ap.add_argument("--out", default="docs/mode_collapse.png")
     ap.add_argument("--json", default=None, help="also write every run's figures here")
     ap.add_argument("--jobs", type=int, default=1, help="runs in parallel, one thread each")
@@ -127,6 +133,11 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, help="keep each finished run here; a rerun skips it")
     args = ap.parse_args()
     objectives, datasets = args.objectives.split(","), args.data.split(",")
+    unknown = [w for w in objectives if w not in VARIANTS] + [w for w in datasets if w not in DATASETS]
+    if unknown:  # before any run starts, not as a traceback from a worker
+        print(f"mode_collapse.py: unknown objective or data {unknown[0]!r} (objectives: "
+              f"{', '.join(VARIANTS)}; data: {', '.join(DATASETS)})", file=sys.stderr)
+        raise SystemExit(2)
     results, rows = {}, []
     jobs = [(d, o, s, args.steps) for d in datasets for o in objectives for s in range(args.seeds)]
     with ProcessPoolExecutor(args.jobs, initializer=torch.set_num_threads,
