@@ -97,6 +97,13 @@ def test_killed_study_rerun_gives_the_same_results(tmp_path):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "b" / "logs" / "gan-s0.log").read_text().count("done:") == 1
     assert json.loads((tmp_path / "b" / "curves.json").read_text()) == a
+    # a run stopped by a signal right at its last step has no marker yet: the rerun writes
+    # it (so git keeps a finished run) and trains nothing
+    (tmp_path / "b" / "dfm-x1000-s0" / "done.json").unlink()
+    r = subprocess.run(study(tmp_path, "b"), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "b" / "dfm-x1000-s0" / "done.json").read_text()) == {"steps": 12}
+    assert (tmp_path / "b" / "logs" / "dfm-x1000-s0.log").read_text().count("done:") == 1
     # a spec changed under existing runs is refused, naming the difference
     (tmp_path / "spec.yaml").write_text(SPEC.replace("lambda_scale: 1000", "lambda_scale: 10"))
     r = run_cli("study", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "b"))

@@ -208,6 +208,9 @@ def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[st
     logs = study.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     pending = [r for r in study.runs if not r.finished()]
+    for run in study.runs:  # stopped by a signal right at its last step: done, not yet marked
+        if not run.marker.exists():
+            run.mark_done()
     running: list[Run] = []
     failed: list[str] = []
     total = sum(r.cfg.steps for r in study.runs)
