@@ -9,7 +9,7 @@ import time
 import pytest
 from conftest import run_cli
 
-from dfmgan.tools.study_report import aligned, at_budget, grad_ratio, run_curves, table
+from dfmgan.tools.study_report import aligned, at_budget, grad_ratio, line_colors, run_curves, table
 
 pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
 
@@ -41,6 +41,15 @@ def test_curves_by_hand():
     series = {"gan": {"batch": 16, "seeds": [0, 1], "grad_ratio": [], "curves": {"fid": c}}}
     text = table(series, [4, 8, 12, 16])
     assert "| gan | 2 | 10.000 ± 1.414 | 6.000 ± 1.414 | 1.000 ± 0.000 (n=1) | – | – |" in text
+
+
+def test_line_colors_one_per_setting_shared_with_its_raw_line():
+    names = [f"s{i}" for i in range(15)] + ["s3 (no EMA)"]
+    colors = line_colors(names)
+    assert len({colors[f"s{i}"] for i in range(15)}) == 15  # past tab10's 10: none repeats
+    assert colors["s3 (no EMA)"] == colors["s3"]
+    few = line_colors(["gan", "gan (no EMA)", "dfm"])
+    assert few["gan"] == few["gan (no EMA)"] != few["dfm"]
 
 
 @pytest.mark.parametrize("spec, needle", [

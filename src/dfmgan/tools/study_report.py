@@ -16,7 +16,8 @@ from ..files import atomic_write
 from ..layout import RunLayout
 from ..training.stats import read_stats
 
-PREFIXES = {"eval/": "", "eval_raw/": " (no EMA)"}
+RAW = " (no EMA)"  # suffix of the raw G's series beside an EMA
+PREFIXES = {"eval/": "", "eval_raw/": RAW}
 SHOWN = ("fid", "modes", "modes_kl")  # plotted first, in this order; others follow
 
 
@@ -114,12 +115,23 @@ def table(series: dict, budgets: list[int]) -> str:
     return "\n".join(out)
 
 
+def line_colors(names: list[str]) -> dict[str, tuple]:
+    """One colour per setting, shared by its EMA and raw lines (told apart by dashes);
+    tab20 past 10 settings, so that a 15-setting knob study repeats no colour."""
+    from matplotlib import colormaps
+
+    bases = list(dict.fromkeys(n.removesuffix(RAW) for n in names))
+    cmap = colormaps["tab10" if len(bases) <= 10 else "tab20"]
+    return {n: cmap(bases.index(n.removesuffix(RAW)) % cmap.N) for n in names}
+
+
 def plot(series: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     metrics = metric_order(series)
+    colors = line_colors(list(series))
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         for name, s in series.items():
@@ -129,9 +141,9 @@ def plot(series: dict, path: Path) -> None:
             x = [st * s["batch"] / 1000 for st in c["step"]]
             lo = [m - sd for m, sd in zip(c["mean"], c["std"])]
             hi = [m + sd for m, sd in zip(c["mean"], c["std"])]
-            line, = ax.plot(x, c["mean"], label=f"{name} ({len(s['seeds'])})",
-                            linestyle="--" if name.endswith("(no EMA)") else "-")
-            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15)
+            ax.plot(x, c["mean"], label=f"{name} ({len(s['seeds'])})", color=colors[name],
+                    linestyle="--" if name.endswith(RAW) else "-")
+            ax.fill_between(x, lo, hi, color=colors[name], alpha=0.15)
         ax.set_xlabel("thousands of images seen")
         ax.set_title(metric)
         ax.grid(alpha=0.3)
