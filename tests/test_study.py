@@ -9,7 +9,7 @@ import time
 import pytest
 from conftest import run_cli
 
-from dfmgan.tools.study_report import aligned, at_budget, grad_ratio, line_colors, run_curves, table
+from dfmgan.tools.study_report import aligned, at_budget, grad_ratio, line_colors, plot, run_curves, table
 
 pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
 
@@ -50,6 +50,18 @@ def test_line_colors_one_per_setting_shared_with_its_raw_line():
     assert colors["s3 (no EMA)"] == colors["s3"]
     few = line_colors(["gan", "gan (no EMA)", "dfm"])
     assert few["gan"] == few["gan (no EMA)"] != few["dfm"]
+
+
+def test_plot_wraps_panels_four_to_a_row_and_leaves_out_spreads(tmp_path):
+    from PIL import Image
+
+    curve = aligned([{4: 9.0, 8: 7.0}])
+    names = ["fid", "is", "is_std", "kid", "kid_std", "precision", "recall"]
+    series = {"gan": {"batch": 16, "seeds": [0], "grad_ratio": [],
+                      "curves": {m: curve for m in names}}}
+    plot(series, tmp_path / "c.png")
+    # 5 panels (the two *_std left out): 4 columns x 2 rows of 5 x 3.8 inches at 110 dpi
+    assert Image.open(tmp_path / "c.png").size == (2200, 836)
 
 
 @pytest.mark.parametrize("spec, needle", [

@@ -19,6 +19,7 @@ from ..training.stats import read_stats
 RAW = " (no EMA)"  # suffix of the raw G's series beside an EMA
 PREFIXES = {"eval/": "", "eval_raw/": RAW}
 SHOWN = ("fid", "modes", "modes_kl")  # plotted first, in this order; others follow
+PLOT_COLUMNS = 4  # panels per row of curves.png
 
 
 def run_curves(rows: list[dict]) -> dict[str, dict[str, dict[int, float]]]:
@@ -130,10 +131,15 @@ def plot(series: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = metric_order(series)
+    # an estimate's own spread (is_std, kid_std) stays in the table and the JSON
+    metrics = [m for m in metric_order(series) if not m.endswith("_std")] or ["fid"]
     colors = line_colors(list(series))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    cols = min(PLOT_COLUMNS, len(metrics))
+    rows = -(-len(metrics) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.8 * rows), squeeze=False)
+    for ax in axes.flat[len(metrics):]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.flat, metrics):
         for name, s in series.items():
             c = s["curves"].get(metric)
             if not c or not c["step"]:
