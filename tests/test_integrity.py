@@ -213,6 +213,29 @@ def test_a_size_limited_file_system_stops_the_run_in_one_line_and_it_resumes(run
 
 
 # --- 8. Ctrl-C -------------------------------------------------------------------------------
+def test_ctrl_c_inside_an_extension_import_is_a_quiet_130_and_a_real_import_error_is_not(monkeypatch):
+    import dfmgan.__main__ as entry
+    import dfmgan.cli
+
+    def ctrl_c_in_module_init():  # what scipy's extension init turns a Ctrl-C into
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as e:
+            raise ImportError("initialization failed") from e
+
+    monkeypatch.setattr(dfmgan.cli, "main", ctrl_c_in_module_init)
+    with pytest.raises(SystemExit) as stop:
+        entry.run()
+    assert stop.value.code == 130
+
+    def missing_module():
+        raise ImportError("No module named 'nothere'")
+
+    monkeypatch.setattr(dfmgan.cli, "main", missing_module)
+    with pytest.raises(ImportError, match="nothere"):
+        entry.run()
+
+
 @pytest.mark.parametrize("delay", [0.15, 0.4, 0.8, 1.5, 3.0])
 def test_ctrl_c_at_any_moment_prints_no_traceback(tmp_path, delay):
     p = start([*TRAIN, "--out", str(tmp_path / "run"), "--steps", "3000"])
