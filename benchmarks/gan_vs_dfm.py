@@ -25,7 +25,8 @@ def run(variant: str, seed: int, steps: int, out: Path) -> dict:
     """``variant`` is an objective, optionally with a learning rate: ``dfm@2e-4``."""
     objective, _, lr = variant.partition("@")
     folder = out / f"{variant.replace('@', '-lr')}-s{seed}"
-    over = {"objective": {"name": objective}, "steps": steps, "seed": seed}
+    # ema 0: the recorded table scores the raw G, from before the preset kept an EMA
+    over = {"objective": {"name": objective}, "steps": steps, "seed": seed, "ema": 0}
     if lr:
         over["optim"] = {"lr": float(lr)}
     cfg = build_config("fashion-mnist", overrides=over)

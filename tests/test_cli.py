@@ -176,6 +176,7 @@ def test_dfm_end_to_end_from_the_cli(tmp_path):
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["objective"]["scheme"] == "simultaneous" and cfg["optim"]["lr"] == 2e-4
     assert cfg["objective"]["dfm"]["lambda_scale"] == 1000.0  # the dfm defaults (BENCHMARKS.md)
+    assert cfg["ema"] == 10_000 and (out / "generator_ema.safetensors").exists()  # the preset's
     rows = [json.loads(l) for l in (out / "stats.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and {"dfm/denoiser_loss", "dfm/residual_gen", "loss/G_adv",
                                "dfm/G_denoise"} <= set(rows[0])

@@ -28,9 +28,11 @@ PRESETS: dict[str, dict] = {
     "digits": _p("digits", 28, 1, 32, batch_size=64, steps=3000, sample_every=500,
                  checkpoint_every=500),
     "mnist": _p("mnist", 28, 1, 64, net={"bn_affine": False}, steps=10_000),
-    # Sized for a 2-core CPU: width 32 keeps DFM's denoiser (n_h = 2048) affordable.
+    # Sized for a 2-core CPU: width 32 keeps DFM's denoiser (n_h = 2048) affordable. An EMA
+    # of G, half-life 10k images: it beat the raw G at 2.5k, 5k and 10k steps on the mean of
+    # gan, gan-sim and dfm, and at 10k in all 9 runs (BENCHMARKS.md, learning curves).
     "fashion-mnist": _p("fashion-mnist", 32, 1, 32, steps=3000, sample_every=250,
-                        checkpoint_every=250),
+                        checkpoint_every=250, ema=10_000),
     # The 1,000-mode stacked sets (PacGAN's protocol: 128k training images, 26k samples
     # scored by `modes`); the nets of the matching grey preset, with three channels.
     "stacked-fashion-mnist": _p("stacked-fashion-mnist", 32, 3, 32, steps=3000,
