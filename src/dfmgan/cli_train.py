@@ -52,6 +52,31 @@ TRAIN_NUMBERS = [
 ]
 
 
+def add_model_flags(p) -> None:
+    """What is trained: the objective, its update scheme and adversarial loss, D's
+    normalisation, the latent and the classes."""
+    from .objectives import OBJECTIVES
+    p.add_argument("--objective", choices=sorted(OBJECTIVES), help="; ".join(
+        f"{k}: {c.summary}" for k, c in OBJECTIVES.items()))
+    p.add_argument("--scheme", choices=["alternating", "simultaneous"], help="alternating: D, then "
+                   "G against the updated D (DCGAN); simultaneous: every network steps on the same "
+                   "parameters (DFM) (default: the objective's)")
+    from .objectives.adversarial import ADVERSARIAL
+    p.add_argument("--adversarial", choices=sorted(ADVERSARIAL), help="D's loss and G's "
+                   "adversarial term; DFM and FM add to any: " + "; ".join(
+                       f"{k}: {(c.__doc__ or '').split(':')[0].strip()}" for k, c in ADVERSARIAL.items())
+                   + " (default: non-saturating). With hinge, try --d-norm spectral")
+    from .models.d_norms import registered
+
+    norms = registered()
+    p.add_argument("--d-norm", choices=sorted(norms), help="D's normalisation: " + "; ".join(
+        f"{k}: {c.summary}" for k, c in norms.items()) + " (default: batch)")
+    p.add_argument("--latent", choices=["uniform", "normal"],
+                   help="z's distribution: uniform in [-1, 1] (DCGAN) or normal (default: uniform)")
+    p.add_argument("--classes", type=int, metavar="K",
+                   help="conditional DCGAN on K classes (the label enters G and D)")
+
+
 def add_train(p) -> None:
     from .presets import PRESETS
     p.add_argument("--preset", choices=sorted(PRESETS), help="a named setup from the papers")
@@ -74,26 +99,7 @@ def add_train(p) -> None:
                    "configuration as YAML and exit, training nothing")
     p.add_argument("--device", type=device_name, help="auto (default: a GPU when there is one, "
                    "else the CPU), cpu, cuda or cuda:N")
-    from .objectives import OBJECTIVES
-    p.add_argument("--objective", choices=sorted(OBJECTIVES), help="; ".join(
-        f"{k}: {c.summary}" for k, c in OBJECTIVES.items()))
-    p.add_argument("--scheme", choices=["alternating", "simultaneous"], help="alternating: D, then "
-                   "G against the updated D (DCGAN); simultaneous: every network steps on the same "
-                   "parameters (DFM) (default: the objective's)")
-    from .objectives.adversarial import ADVERSARIAL
-    p.add_argument("--adversarial", choices=sorted(ADVERSARIAL), help="D's loss and G's "
-                   "adversarial term; DFM and FM add to any: " + "; ".join(
-                       f"{k}: {(c.__doc__ or '').split(':')[0].strip()}" for k, c in ADVERSARIAL.items())
-                   + " (default: non-saturating). With hinge, try --d-norm spectral")
-    from .models.d_norms import registered
-
-    norms = registered()
-    p.add_argument("--d-norm", choices=sorted(norms), help="D's normalisation: " + "; ".join(
-        f"{k}: {c.summary}" for k, c in norms.items()) + " (default: batch)")
-    p.add_argument("--latent", choices=["uniform", "normal"],
-                   help="z's distribution: uniform in [-1, 1] (DCGAN) or normal (default: uniform)")
-    p.add_argument("--classes", type=int, metavar="K",
-                   help="conditional DCGAN on K classes (the label enters G and D)")
+    add_model_flags(p)
     p.add_argument("--sample-bn", choices=["batch", "running"], help="BatchNorm mode for grids")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any setting, e.g. net.bn_affine=false (repeatable)")
