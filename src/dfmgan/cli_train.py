@@ -113,8 +113,7 @@ def add_train(p) -> None:
     p.add_argument("--compile", action="store_const", const=True, help="torch.compile the networks")
     p.add_argument("--ema", type=float, metavar="IMAGES", help="keep an exponential moving "
                    "average of G with this half-life in images (e.g. 10000); sample, eval and "
-                   "the tools then use it (default: off; 10000 in the fashion-mnist preset; 0 "
-                   "turns it off)")
+                   "the tools then use it; 0 turns it off (default: the preset's, else off)")
     p.add_argument("--eval-metrics", metavar="LIST", help="metrics for --eval-every "
                    "(default: the data's own: fid, or modes on stacked-*)")
     p.add_argument("--nproc", type=number(1, 1_024), metavar="N", help="train on N processes: the same as "
