@@ -3,11 +3,13 @@ speed defaults), each measurement in its own process; optionally against another
 tree of dfmgan, alternating A B A B so the ratio holds on a noisy machine.
 
     python benchmarks/preset_speed.py --preset fashion-mnist --objectives gan,dfm
+    python benchmarks/preset_speed.py --preset fashion-mnist,clipart-32,clipart-64 --threads 1
     git worktree add /tmp/old <commit>
     python benchmarks/preset_speed.py --against /tmp/old/src --pairs 5 --threads 1,2
 
-Prints a Markdown table: the median images/s of each tree and the median of the pairwise
-ratios (this tree / the other)."""
+Prints a Markdown table: the median images/s of each tree, the median of the pairwise
+ratios (this tree / the other), and the measured process's peak resident memory (this tree).
+Presets are interleaved pair by pair, so their ratio holds on a noisy machine too."""
 from __future__ import annotations
 
 import argparse
@@ -44,14 +46,19 @@ def child(preset: str, objective: str, steps: int) -> None:
     t0 = time.perf_counter()
     for _ in range(steps):
         obj.step(real, z)
-    print(steps * cfg.batch_size / (time.perf_counter() - t0))
+    import resource
+
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(steps * cfg.batch_size / (time.perf_counter() - t0), peak_mib)
 
 
-def measure(src: Path, preset: str, objective: str, steps: int, threads: int) -> float:
+def measure(src: Path, preset: str, objective: str, steps: int, threads: int) -> tuple[float, float]:
+    """(images/s, peak MiB) of one measured process."""
     env = dict(os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS=str(threads))
     out = subprocess.run([sys.executable, __file__, "--child", preset, objective, str(steps)],
                          env=env, capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    rate, peak = out.stdout.strip().splitlines()[-1].split()
+    return float(rate), float(peak)
 
 
 def main() -> None:
@@ -66,19 +73,27 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         return child(args.child[0], args.child[1], int(args.child[2]))
-    print(f"{args.preset}, {args.steps} steps after 3 warm-up, {args.pairs} pairs, median\n")
-    print("| objective | threads | this tree img/s | other tree img/s | ratio |\n|---|---:|---:|---:|---:|")
+    presets = args.preset.split(",")
+    print(f"{', '.join(presets)}, {args.steps} steps after 3 warm-up, {args.pairs} pairs, median\n")
+    print("| preset | objective | threads | this tree img/s | other tree img/s | ratio | peak MiB |\n"
+          "|---|---|---:|---:|---:|---:|---:|")
     for objective in args.objectives.split(","):
         for threads in map(int, args.threads.split(",")):
-            a, b = [], []
-            for _ in range(args.pairs):
-                a.append(measure(HERE, args.preset, objective, args.steps, threads))
-                if args.against:
-                    b.append(measure(args.against, args.preset, objective, args.steps, threads))
-            ratio = statistics.median(x / y for x, y in zip(a, b)) if b else None
-            print(f"| {objective} | {threads} | {statistics.median(a):.0f} | "
-                  f"{statistics.median(b) if b else float('nan'):.0f} | "
-                  f"{'–' if ratio is None else f'{ratio:.2f}x'} |", flush=True)
+            a = {p: [] for p in presets}
+            b = {p: [] for p in presets}
+            peak = {p: [] for p in presets}
+            for _ in range(args.pairs):  # A B A B ..., every preset in each round
+                for p in presets:
+                    rate, mib = measure(HERE, p, objective, args.steps, threads)
+                    a[p].append(rate)
+                    peak[p].append(mib)
+                    if args.against:
+                        b[p].append(measure(args.against, p, objective, args.steps, threads)[0])
+            for p in presets:
+                ratio = statistics.median(x / y for x, y in zip(a[p], b[p])) if b[p] else None
+                print(f"| {p} | {objective} | {threads} | {statistics.median(a[p]):.0f} | "
+                      f"{statistics.median(b[p]) if b[p] else float('nan'):.0f} | "
+                      f"{'' if ratio is None else f'{ratio:.3f}'} | {max(peak[p]):.0f} |")
 
 
 if __name__ == "__main__":

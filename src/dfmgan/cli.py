@@ -35,6 +35,9 @@ EXAMPLES = {
   dfmgan eval runs/fm --metrics fid,is --n 50000
   dfmgan eval runs/demo/generator.safetensors --data digits --split test
   dfmgan eval runs/fm-cond --metrics nn-error,cas --n 50000   # conditional DCGAN
+  dfmgan sample runs/cl --n 10000 --out s.npz && dfmgan eval s.npz --data clipart --out m.jsonl
+  dfmgan reference clipart --out clipart-32.safetensors && dfmgan eval runs/cl --ref clipart-32.safetensors
+  dfmgan eval samples/ --ref real_images/ --feature-net clipart --out m.jsonl   # two folders
 results are appended as JSON lines to RUN/metrics.jsonl (or --out FILE)""",
     "report": """example:
   dfmgan report runs/fm     # writes runs/fm/report.html""",
@@ -47,6 +50,10 @@ results are appended as JSON lines to RUN/metrics.jsonl (or --out FILE)""",
     dfm-x1000: {objective.name: dfm, objective.dfm.lambda_scale: 1000}
   budgets: [500, 1000, 2000]
 writes OUT/<setting>-s<seed>/ (ordinary runs), OUT/curves.png, OUT/table.md, OUT/curves.json""",
+    "reference": """examples:
+  dfmgan reference clipart --out clipart-32.safetensors          # the clipart-32 preset's size
+  dfmgan reference fashion-mnist --split test --out fm-test.safetensors
+  dfmgan reference ~/photos --feature-net inception --out photos.safetensors""",
     "export": """example:
   dfmgan eval runs/fm && dfmgan export runs/fm --out share/fm --license CC-BY-4.0""",
     "info": """examples:
@@ -93,7 +100,9 @@ def add_sample(p) -> None:
 
 
 def add_eval(p) -> None:
-    p.add_argument("source", nargs="?", help="a run folder or a generator .safetensors snapshot")
+    p.add_argument("source", nargs="?", help="what to score: a run folder, a generator "
+                   ".safetensors snapshot, or images: an .npz (what sample writes), an .npy of "
+                   "uint8 NHWC images, or a folder of image files")
     p.add_argument("--list", action="store_true", help="list every metric with what it needs "
                    "and what its numbers mean, and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -107,8 +116,9 @@ def add_eval(p) -> None:
     p.add_argument("--data", help="reference dataset (default: the run's)")
     p.add_argument("--data-root", help="where the reference data's files are (default: the run's)")
     p.add_argument("--split", help="reference split (default: the dataset's training split)")
-    p.add_argument("--feature-net", help="fashion-mnist, digits (bundled) or inception "
-                   "(default: the bundled net that matches --data, else inception)")
+    p.add_argument("--ref", metavar="PATH", help="compare with this instead of --data: a "
+                   "statistics file of `dfmgan reference`, or images (.npz, .npy, a folder)")
+    add_feature_net(p)
     p.add_argument("--inception-weights", metavar="PATH",
                    help="the FID Inception weight file (default: $DFMGAN_INCEPTION_WEIGHTS, "
                    "else torch's hub cache, downloaded on first use)")
@@ -119,6 +129,64 @@ def add_eval(p) -> None:
     p.add_argument("--out", help="JSON-lines file to append to (default: RUN/metrics.jsonl)")
     add_device(p)
     add_no_ema(p)
+
+
+def add_feature_net(p) -> None:
+    from .evaluation.features import known_nets
+
+    p.add_argument("--feature-net", help=", ".join(known_nets()) + " (default: the bundled "
+                   "net that matches --data, else inception)")
+
+
+def add_reference(p) -> None:
+    p.add_argument("ref", help="a dataset name, or images: .npz, .npy, a folder of image files")
+    p.add_argument("--out", required=True, help="the statistics file to write (.safetensors)")
+    p.add_argument("--split", help="the dataset's split (default: its training split)")
+    p.add_argument("--n", type=number(2, 10_000_000), default=10_000,
+                   help="reference images drawn (all when fewer)")
+    p.add_argument("--size", type=number(8, 1024), help="image size in px (default: the "
+                   "dataset's preset's, or the images' own)")
+    p.add_argument("--channels", type=number(1, 3), help="1 or 3 (default: as --size)")
+    p.add_argument("--data", help="for images: the data they show, to pick its bundled feature net")
+    p.add_argument("--data-root", help="where the dataset's files are")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the draw")
+    add_feature_net(p)
+    p.add_argument("--inception-weights", metavar="PATH", help="as for eval")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_device(p)
+
+
+def reference_shape(args) -> tuple[int, int]:
+    """(size, channels) of a reference: the flags', else the images' own, else the
+    dataset's preset's."""
+    from .evaluation.sources import is_image_set, load_images
+
+    if args.size and args.channels:
+        return args.size, args.channels
+    if is_image_set(Path(args.ref)):
+        x, _ = load_images(Path(args.ref))
+        size, channels = x.shape[2], x.shape[1]
+    else:
+        from .presets import build_config
+
+        net = build_config(overrides={"data": {"name": args.ref}}).net
+        size, channels = net.size, net.channels
+    return args.size or size, args.channels or channels
+
+
+def cmd_reference(args) -> int:
+    from .evaluation.api import save_reference
+
+    out = writable_file(args.out)
+    if out.suffix != ".safetensors":
+        raise DfmganError(f"{out}: a statistics file ends in .safetensors")
+    size, channels = reference_shape(args)
+    prov = save_reference(args.ref, out, size, channels, args.data_root, args.split, args.n,
+                          args.seed, args.feature_net, args.inception_weights, args.device,
+                          args.data, progress=not args.no_progress)
+    print(f"wrote {out}: {prov['n']:,} images' features and statistics ({channels}x{size} px, "
+          f"{prov['feature_net']}, {prov['reference']})")
+    return 0
 
 
 def add_study(p) -> None:
@@ -198,19 +266,26 @@ def cmd_eval(args) -> int:
     from .evaluation.api import evaluate
     from .evaluation.registry import MetricOptions
 
+    from .evaluation.sources import is_image_set
+
     src = Path(args.source)
-    out = writable_file(args.out or RunLayout(src if src.is_dir() else src.parent).metrics)
+    if args.out:
+        out = writable_file(args.out)
+    elif is_image_set(src):
+        out = None  # a folder or file of images is not ours to write beside: --out FILE
+    else:
+        out = writable_file(RunLayout(src if src.is_dir() else src.parent).metrics)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     row = evaluate(src, metrics, data=args.data, data_root=args.data_root, split=args.split, n=args.n,
                    n_real=args.n_real, seed=args.seed, feature_net=args.feature_net, bn=args.bn,
                    out=out, opts=MetricOptions(splits=args.splits, seed=args.seed),
                    device=args.device, inception_weights=args.inception_weights, ema=args.ema,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, reference=args.ref)
     print_scores(row, row["provenance"]["metrics"])
     prov = row["provenance"]
     print("provenance: " + ", ".join(f"{k} {v}" for k, v in prov.items()
                                      if k not in ("metrics", "seconds")))
-    print(f"(appended to {out})")
+    print(f"(appended to {out})" if out else "(not saved: --out FILE appends the row to it)")
     return 0
 
 
@@ -290,7 +365,9 @@ def cmd_info(args) -> int:
 SUBCOMMANDS = {
     "train": ("train a GAN", add_train, cmd_train),
     "sample": ("draw images from a trained generator", add_sample, cmd_sample),
-    "eval": ("score a generator with metrics by name", add_eval, cmd_eval),
+    "eval": ("score a generator or a set of images with metrics by name", add_eval, cmd_eval),
+    "reference": ("save a reference's features and statistics once, for eval --ref",
+                  add_reference, cmd_reference),
     "study": ("a grid of (setting x seed) runs, then curves and tables", add_study, cmd_study),
     "report": ("one self-contained HTML page for a run", add_report, cmd_report),
     "info": ("what a run folder or snapshot holds", add_info, cmd_info),

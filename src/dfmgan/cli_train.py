@@ -22,7 +22,8 @@ TRAIN_FLAGS = {
     "log_every": "log_every", "sample_bn": "sample_bn", "eval_every": "eval_every",
     "eval_n": "eval_n", "classes": "net.n_classes", "precision": "speed.precision",
     "channels_last": "speed.channels_last", "compile": "speed.compile", "ema": "ema",
-    "eval_metrics": "eval_metrics",
+    "eval_metrics": "eval_metrics", "fit": "data.fit", "background": "data.background",
+    "skip_bad": "data.skip_bad", "augment": "objective.augment",
 }
 
 
@@ -71,6 +72,9 @@ def add_model_flags(p) -> None:
     norms = registered()
     p.add_argument("--d-norm", choices=sorted(norms), help="D's normalisation: " + "; ".join(
         f"{k}: {c.summary}" for k, c in norms.items()) + " (default: batch)")
+    p.add_argument("--augment", metavar="POLICIES", help="DiffAugment (Zhao et al. 2020) before "
+                   "every D pass, real and generated: any of color,translation,cutout "
+                   "(default: off)")
     p.add_argument("--latent", choices=["uniform", "normal"],
                    help="z's distribution: uniform in [-1, 1] (DCGAN) or normal (default: uniform)")
     p.add_argument("--classes", type=int, metavar="K",
@@ -88,6 +92,14 @@ def add_train(p) -> None:
                    " (default: the preset's, else digits)")
     p.add_argument("--data-root", metavar="PATH", help="where the dataset's files are")
     p.add_argument("--split", help="the dataset's split to train on (default: its training split)")
+    from .data import FITS
+    p.add_argument("--fit", choices=FITS, help="image files to size: crop (shorter side, then the "
+                   "centre; photographs) or pad (longer side, letterboxed onto --background; "
+                   "objects) (default: the dataset's: pad for clip art, else crop)")
+    p.add_argument("--background", metavar="COLOUR", help="what transparent pixels and pad's "
+                   "margins become: a colour name or #rrggbb (default: white)")
+    p.add_argument("--skip-bad", action="store_const", const=True, help="train without the image "
+                   "files that cannot be decoded (counted on stderr) instead of stopping")
     for flag, kind, text in TRAIN_NUMBERS:
         default = flatten(TrainConfig().to_dict())[TRAIN_FLAGS[flag[2:].replace("-", "_")]]
         p.add_argument(flag, type=kind, help=text + " (default: the preset's, else "

@@ -22,6 +22,10 @@ class DataConfig:
     name: str = "digits"
     root: str | None = None
     split: str | None = None  # None: the dataset's training split
+    # image files (folder, lsun, openclipart, emoji): data/images.py
+    fit: str = ""  # crop | pad; "" = the dataset's own (crop for folder, pad for clip art)
+    background: str = "white"  # what transparent pixels and pad's margins become
+    skip_bad: bool = False  # train without unreadable files instead of stopping
 
 
 @dataclass
@@ -43,6 +47,7 @@ class ObjectiveConfig:
     name: str = "gan"  # a registered objective (--objective)
     scheme: str = "alternating"  # "alternating" (DCGAN) or "simultaneous" (DFM)
     adversarial: str = "non-saturating"  # D's loss and G's adversarial term (or "hinge")
+    augment: str = ""  # DiffAugment policies before every D pass: color,translation,cutout
     own: dict = field(default_factory=dict)
 
 

@@ -14,6 +14,7 @@ from ..errors import DataError
 from .base import ArraySource, StreamingSource, describe, draw
 from .batches import BatchSampler
 from .download import REMOTES, cache_dir
+from .images import FITS, ImageOptions
 from .registry import DATASETS, DatasetInfo, register_dataset
 from .transforms import match_channels, resize_uint8, to_float, to_uint8
 
@@ -67,21 +68,36 @@ def resolve_root(name: str, root: str | os.PathLike | None, info: DatasetInfo) -
 
 
 def load_dataset(name: str, root=None, split: str | None = None, size: int | None = None,
-                 channels: int | None = None) -> ArraySource | StreamingSource:
+                 channels: int | None = None, image: ImageOptions | None = None
+                 ) -> ArraySource | StreamingSource:
     """Load ``name`` from ``root`` as uint8 images at ``size`` px and ``channels``.
 
-    size/channels default to the data's own (folder/lsun: 64 px RGB)."""
+    size/channels default to the data's own (folder/lsun: 64 px RGB). ``image``: how image
+    files are decoded (fit, background, skip_bad), for the sets that read files; its
+    ``fit`` "" is the dataset's own."""
     info = dataset_info(name)
     split = split or info.splits[0]
     if split not in info.splits:
         raise DataError(f"{name} has no split {split!r}; choose one of {', '.join(info.splits)}")
     path = resolve_root(name, root, info)
+    kw = {"image": image_options(info, image)} if info.decodes else {}
     if info.streams:  # decoded at the target size batch by batch (folder, lsun: 64 px RGB)
-        return info.load(path, split, size or 64, channels or 3)
+        return info.load(path, split, size or 64, channels or 3, **kw)
     if info.takes == "size,channels":
-        return info.load(path, split, size, channels)
+        return info.load(path, split, size, channels, **kw)
     source = info.load(path, split, size) if info.takes == "size" else info.load(path, split)
     return _fit(source, size, channels)
+
+
+def image_options(info: DatasetInfo, image: ImageOptions | None) -> ImageOptions:
+    """``image`` with its fit resolved: "" (or no options at all) is the dataset's own."""
+    image = image or ImageOptions()
+    return image if image.fit else replace(image, fit=info.fit)
+
+
+def options_of(data_cfg) -> ImageOptions:
+    """A run's ``data`` settings (fit, background, skip_bad) as the loaders take them."""
+    return ImageOptions(data_cfg.fit, data_cfg.background, data_cfg.skip_bad)
 
 
 def _fit(source: ArraySource, size: int | None, channels: int | None) -> ArraySource:
@@ -96,5 +112,5 @@ def _fit(source: ArraySource, size: int | None, channels: int | None) -> ArraySo
     return replace(source, images=x, description=source.description + note)
 
 
-__all__ = ["ArraySource", "BatchSampler", "DATASETS", "DatasetInfo", "StreamingSource", "dataset_info", "dataset_or_folder", "downloadable", "register_dataset",
+__all__ = ["FITS", "ImageOptions", "image_options", "options_of", "ArraySource", "BatchSampler", "DATASETS", "DatasetInfo", "StreamingSource", "dataset_info", "dataset_or_folder", "downloadable", "register_dataset",
            "default_metrics", "describe", "facts", "draw", "load_dataset", "match_channels", "resize_uint8", "to_float", "to_uint8"]

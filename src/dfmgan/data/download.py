@@ -61,10 +61,15 @@ def source_of(name: str) -> str:
     return base
 
 
-def cache_dir(name: str) -> Path:
+def cache_home() -> Path:
+    """``$DFMGAN_DATA``, else ``$XDG_CACHE_HOME/dfmgan``, else ``~/.cache/dfmgan``."""
     home = os.environ.get("DFMGAN_DATA") or Path(
         os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dfmgan"
-    return Path(home).expanduser() / source_of(name)
+    return Path(home).expanduser()
+
+
+def cache_dir(name: str) -> Path:
+    return cache_home() / source_of(name)
 
 
 def download(name: str, root: str | os.PathLike | None = None, progress: bool = True) -> Path:

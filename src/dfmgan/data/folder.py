@@ -1,33 +1,36 @@
-"""Any tree of PNG, JPEG or WebP files, e.g. a downsampled ImageNet or a face set.
+"""Any tree of PNG, JPEG, GIF or WebP files, e.g. a downsampled ImageNet or a face set.
 
-Each image's shorter side is resized to ``size`` and centre-cropped (the ImageNet
-32 px preprocessing). Files directly under one subfolder each are labelled by that
-subfolder. Up to ``MEMORY_LIMIT`` images are decoded once into memory; a larger tree
-streams, decoding only the images each batch asks for."""
+Each file goes through ``images.py``: transparency onto the background, EXIF
+orientation, the first frame of an animation, then ``fit`` (``crop``: shorter side to
+``size`` and a centre crop, the ImageNet 32 px preprocessing; ``pad``: letterboxed).
+Files directly under one subfolder each are labelled by that subfolder. Up to
+``MEMORY_LIMIT`` images are decoded once into memory, in one pass that names every
+unreadable file; a larger tree streams, decoding only the images each batch asks for
+(its files' headers are checked in one pass first)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from tqdm import tqdm
 
 from ..errors import DataError
 from .base import ArraySource, StreamingSource, describe
+from .images import BadImage, ImageOptions, bad_files_message, decode_all, decode_path, shown
 from .registry import register_dataset
-from .transforms import center_crop_resize
 
-SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
 MEMORY_LIMIT = 200_000
 
 
 def list_images(root: Path) -> list[Path]:
     if not root.is_dir():
-        raise DataError(f"folder: {root} is not a directory of PNG, JPEG or WebP images")
+        raise DataError(f"folder: {shown(root)} is not a directory of PNG, JPEG, GIF or WebP images")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
     if not files:
-        raise DataError(f"folder: no .png, .jpg, .jpeg or .webp files under {root}")
+        raise DataError(f"folder: no .png, .jpg, .jpeg, .gif or .webp files under {shown(root)}")
     return files
 
 
@@ -43,42 +46,63 @@ def folder_labels(root: Path, files: list[Path]) -> tuple[torch.Tensor | None, l
     return torch.tensor([index[q[0]] for q in parts]), classes
 
 
-def decode_file(path: Path, size: int, channels: int) -> np.ndarray:
-    try:
-        with Image.open(path) as img:
-            return center_crop_resize(img, size, channels)
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise DataError(f"cannot decode {path}: {e}") from None
-
-
 class FolderStream(StreamingSource):
-    def __init__(self, files: list[Path], size: int, channels: int):
+    def __init__(self, files: list[Path], size: int, channels: int, opts: ImageOptions):
         super().__init__(size, channels)
-        self.files = files  # (N,) paths, decoded on demand
+        self.files, self.opts = files, opts  # (N,) paths, decoded on demand
 
     def __len__(self) -> int:
         return len(self.files)
 
     def decode(self, i: int) -> np.ndarray:
-        return decode_file(self.files[i], self.size, self.channels)
+        return decode_path(self.files[i], self.size, self.channels, self.opts)
 
 
-@register_dataset("folder", splits=("train",), takes="size,channels", streams=True,
-                  expects="a folder tree of .png/.jpg/.jpeg/.webp images")
+def bar(desc: str):
+    """A progress bar over a decoding pass (shown from 2,000 files on)."""
+    return lambda it, n: tqdm(it, total=n, desc=desc, unit="img", leave=False,
+                              disable=n < 2000)
+
+
+def check_headers(files: list[Path], opts: ImageOptions, what: str) -> list[int]:
+    """A streamed tree's files, each opened once without decoding its pixels: the indices
+    that can be read (all of them, or an error naming every other one without skip_bad)."""
+    from .images import MAX_PIXELS
+
+    bad, keep = [], []
+    for i, path in enumerate(files):
+        try:
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    raise BadImage(f"{img.width} x {img.height} pixels, over the limit")
+            keep.append(i)
+        except (BadImage, OSError, ValueError, SyntaxError) as e:
+            bad.append(f"{shown(path)} ({' '.join(str(e).split())[:200]})")
+    if bad and not opts.skip_bad:
+        raise DataError(bad_files_message(bad, what) + "; pass --skip-bad to train without them")
+    return keep
+
+
+@register_dataset("folder", splits=("train",), takes="size,channels", streams=True, decodes=True,
+                  expects="a folder tree of .png/.jpg/.jpeg/.gif/.webp images")
 def load_folder(root: Path, split: str, size: int, channels: int,
+                image: ImageOptions = ImageOptions(),
                 memory_limit: int = MEMORY_LIMIT) -> ArraySource | FolderStream:
     files = list_images(root)
-    labels, classes = folder_labels(root, files)
-    stream = FolderStream(files, size, channels)
-    stream.labels, stream.classes = labels, classes
-    stream.names = [str(p.relative_to(root)) for p in files]
+    what = f"folder {shown(root)}"
     if len(files) > memory_limit:
-        stream.description = describe(f"folder {root} (streamed)", len(files), stream.shape)
+        files = [files[i] for i in check_headers(files, image, what)]
+        labels, classes = folder_labels(root, files)  # of the files kept
+        stream = FolderStream(files, size, channels, image)
+        stream.labels, stream.classes = labels, classes
+        stream.names = [str(p.relative_to(root)) for p in files]
+        stream.description = describe(f"{what} (streamed)", len(files), stream.shape)
         return stream
     # Small enough: decode every file once, in parallel, into one uint8 tensor.
-    arrays = list(tqdm(stream._pool.map(stream.decode, range(len(files))), total=len(files),
-                       desc=f"decoding {root.name}", unit="img", leave=False,
-                       disable=len(files) < 2000))
-    x = torch.from_numpy(np.stack(arrays))
-    return ArraySource(x, labels, describe(f"folder {root}", len(x), x.shape[1:]), classes,
-                       names=stream.names, files=files)
+    pool = StreamingSource(size, channels)._pool
+    arrays, keep = decode_all(files, size, channels, image, what, pool, bar(f"decoding {root.name}"))
+    files = [files[i] for i in keep]
+    labels, classes = folder_labels(root, files)  # of the files kept
+    x = torch.from_numpy(arrays)
+    return ArraySource(x, labels, describe(what, len(x), x.shape[1:]), classes,
+                       names=[str(p.relative_to(root)) for p in files], files=files)

@@ -8,18 +8,18 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..errors import DataError
 from .base import StreamingSource, describe
 from .registry import register_dataset
-from .transforms import center_crop_resize
+from .images import BadImage, ImageOptions, open_and_convert
 
 SOURCE = "an LMDB folder from the LSUN download script, e.g. bedroom_train_lmdb (data.mdb, lock.mdb)"
 
 
 class LmdbStream(StreamingSource):
-    def __init__(self, root: Path, size: int, channels: int):
+    def __init__(self, root: Path, size: int, channels: int, opts: ImageOptions = ImageOptions()):
         try:
             import lmdb
         except ImportError:
@@ -27,7 +27,7 @@ class LmdbStream(StreamingSource):
         if not (root / "data.mdb").is_file():
             raise DataError(f"lsun: expected data.mdb in {root} ({SOURCE})")
         super().__init__(size, channels)
-        self.root = root
+        self.root, self.opts = root, opts
         try:
             self.env = lmdb.open(str(root), readonly=True, lock=False, readahead=False,
                                  meminit=False, max_readers=64)
@@ -47,13 +47,14 @@ class LmdbStream(StreamingSource):
         with self.env.begin() as txn:
             raw = txn.get(self.keys[i])
         try:
-            with Image.open(io.BytesIO(raw)) as img:
-                return center_crop_resize(img, self.size, self.channels)
-        except (UnidentifiedImageError, OSError, ValueError) as e:
+            return open_and_convert(lambda: Image.open(io.BytesIO(raw)), self.size,
+                                    self.channels, self.opts)
+        except BadImage as e:
             raise DataError(f"cannot decode key {self.keys[i]!r} of {self.root}: {e}") from None
 
 
 @register_dataset("lsun", splits=("train",), takes="size,channels", streams=True, expects=SOURCE,
-                  preset="lsun-bedroom-64")
-def load_lsun(root: Path, split: str, size: int, channels: int) -> LmdbStream:
-    return LmdbStream(root, size, channels)
+                  preset="lsun-bedroom-64", decodes=True)
+def load_lsun(root: Path, split: str, size: int, channels: int,
+              image: ImageOptions = ImageOptions()) -> LmdbStream:
+    return LmdbStream(root, size, channels, image)

@@ -23,6 +23,8 @@ class DatasetInfo:
     metrics: tuple[str, ...] = ()  # what `eval` and evaluation in training score by default
     preset: str | None = None  # the preset a run naming this data without one gets
     feature_net: str | None = None  # the bundled feature network that matches it
+    decodes: bool = False  # reads image files: takes ``image=ImageOptions`` (images.py)
+    fit: str = "crop"  # how its images are brought to size unless data.fit says (crop, pad)
 
 
 DATASETS: dict[str, DatasetInfo] = {}

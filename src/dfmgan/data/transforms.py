@@ -1,10 +1,8 @@
 """Whole-batch transforms on uint8 tensors (no per-sample Python work)."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 
 def resize_uint8(images: torch.Tensor, size: int, chunk: int = 4096) -> torch.Tensor:
@@ -39,16 +37,3 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """float [-1, 1] -> uint8 [0, 255]."""
     return ((images.detach().float().cpu() + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
-
-
-def center_crop_resize(img: Image.Image, size: int, channels: int) -> np.ndarray:
-    """Shorter side to ``size`` then a centre crop, as the ImageNet 32 px preprocessing;
-    returns (C, size, size) uint8."""
-    img = img.convert("L" if channels == 1 else "RGB")
-    w, h = img.size
-    scale = size / min(w, h)
-    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-    img = img.resize((nw, nh), Image.BICUBIC, reducing_gap=None)
-    left, top = (nw - size) // 2, (nh - size) // 2
-    arr = np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
-    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)

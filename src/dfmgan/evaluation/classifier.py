@@ -1,10 +1,11 @@
 """The small classifier behind the offline feature networks.
 
-Images are brought to the net's size in grey (``prepare``; each bundled net works at its
-dataset preset's size, so samples are never resized twice), then two conv blocks and a
-128-unit penultimate layer: ``pool`` features (N, 128) feed FID, KID and precision/recall;
-``logits`` (N, 10) feed the Inception score and class coverage, as Inception's pool3 and
-logits do for the standard metrics."""
+Images are brought to the net's size and channels (``prepare``: grey for the grey sets,
+RGB for the colour clip art; each bundled net works at its dataset preset's size, so
+samples are never resized twice), then two conv blocks and a 128-unit penultimate layer:
+``pool`` features (N, 128) feed FID, KID and precision/recall; ``logits`` (N, K) feed the
+Inception score and class coverage, as Inception's pool3 and logits do for the standard
+metrics."""
 from __future__ import annotations
 
 import torch
@@ -13,17 +14,18 @@ from torch import nn
 
 from ..data.transforms import match_channels, resize_uint8
 
-def prepare(images: torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 (N, C, H, W) -> float (N, 1, size, size) in [0, 1]."""
-    return resize_uint8(match_channels(images.cpu(), 1), size).float().div_(255)
+def prepare(images: torch.Tensor, size: int, channels: int = 1) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float (N, channels, size, size) in [0, 1]."""
+    return resize_uint8(match_channels(images.cpu(), channels), size).float().div_(255)
 
 
 class SmallClassifier(nn.Module):
-    def __init__(self, size: int = 28, n_classes: int = 10, width: int = 32, n_features: int = 128):
+    def __init__(self, size: int = 28, n_classes: int = 10, width: int = 32, n_features: int = 128,
+                 channels: int = 1):
         super().__init__()
-        self.size = size
+        self.size, self.channels = size, channels
         self.body = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(True),
+            nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(True),
             nn.MaxPool2d(2),  # (N, w, size/2, size/2)
             nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(True),
             nn.MaxPool2d(2),  # (N, 2w, size/4, size/4)
@@ -33,18 +35,21 @@ class SmallClassifier(nn.Module):
         self.num_features, self.num_classes = n_features, n_classes
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (N, 1, size, size) in [0, 1] -> (pool (N, 128), logits (N, 10))."""
+        """x (N, channels, size, size) in [0, 1] -> (pool (N, 128), logits (N, K))."""
         h = self.body(x)
         return h, self.head(h)
 
 
 def train_classifier(images: torch.Tensor, labels: torch.Tensor, size: int, epochs: int,
-                     seed: int = 0, batch: int = 128, progress: bool = True) -> SmallClassifier:
-    """Adam with light augmentation (±2 px shifts); returns the net in eval mode."""
+                     seed: int = 0, batch: int = 128, progress: bool = True,
+                     **arch) -> SmallClassifier:
+    """Adam with light augmentation (±2 px shifts); returns the net in eval mode.
+    ``arch``: SmallClassifier's channels, n_classes and width."""
     from tqdm import tqdm
 
     torch.manual_seed(seed)
-    net, x = SmallClassifier(size), prepare(images, size)
+    net = SmallClassifier(size, **arch)
+    x = prepare(images, size, net.channels)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * (len(x) // batch))
     g = torch.Generator().manual_seed(seed)
@@ -64,7 +69,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, size: int, epoc
 
 @torch.no_grad()
 def accuracy(net: SmallClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
-    preds = torch.cat([net(prepare(images[i:i + 1000], net.size))[1].argmax(1)
+    preds = torch.cat([net(prepare(images[i:i + 1000], net.size, net.channels))[1].argmax(1)
                        for i in range(0, len(images), 1000)])
     return (preds == labels).double().mean().item()
 
@@ -76,6 +81,6 @@ def feature_scale(net: SmallClassifier, images: torch.Tensor) -> float:
     would make the kernel, and the estimate's variance, explode."""
     total, n = 0.0, 0
     for i in range(0, len(images), 1000):
-        pool = net(prepare(images[i:i + 1000], net.size))[0].double()
+        pool = net(prepare(images[i:i + 1000], net.size, net.channels))[0].double()
         total, n = total + pool.pow(2).sum().item(), n + pool.numel()
     return (total / n) ** 0.5

@@ -4,7 +4,9 @@ and precision/recall and ``logits`` (N, K) for the Inception score and class cov
 
 Bundled offline networks, used whenever the data matches:
   * ``fashion-mnist``: a small classifier trained on Fashion-MNIST's train split;
-  * ``digits``: the same net trained on scikit-learn's digits.
+  * ``digits``: the same net trained on scikit-learn's digits;
+  * ``clipart``: an RGB one, twice as wide, trained on the clip-art and emoji train split
+    (31 classes: 22 clip-art categories and 9 emoji groups).
 Each ships as safetensors with a JSON record of its training run and test accuracy.
 Any other data is measured with the standard Inception network (``inception.py``)."""
 from __future__ import annotations
@@ -33,13 +35,15 @@ class BundledNet(FeatureNet):
         from safetensors.torch import load_file
 
         self.meta = json.loads(path.with_suffix(".json").read_text())
-        self.net = SmallClassifier(self.meta.get("size", 28))
+        m = self.meta  # nets trained before colour and class counts were recorded: grey, 10
+        self.net = SmallClassifier(m.get("size", 28), m.get("n_classes", 10), m.get("width", 32),
+                                   channels=m.get("channels", 1))
         self.net.load_state_dict(load_file(path))
         self.net.eval()
         self.name, self.sha256 = f"bundled:{name}", hashlib.sha256(path.read_bytes()).hexdigest()
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        return prepare(images, self.net.size)
+        return prepare(images, self.net.size, self.net.channels)
 
     def forward(self, x: torch.Tensor):
         pool, logits = self.net(x)
@@ -61,11 +65,14 @@ def feature_net_for(data: str | None, name: str | None = None,
         from .inception import InceptionNet
 
         return InceptionNet.standard(inception_weights)
-    bundled = sorted(p.stem for p in WEIGHTS.glob("*.safetensors"))
-    if name not in bundled:
-        known = ", ".join(bundled + [STANDARD])
-        raise DfmganError(f"unknown feature network {name!r}; known: {known}")
+    if name not in known_nets():
+        raise DfmganError(f"unknown feature network {name!r}; known: {', '.join(known_nets())}")
     return BundledNet(name)
+
+
+def known_nets() -> list[str]:
+    """The bundled networks' names, then ``inception``."""
+    return sorted(p.stem for p in WEIGHTS.glob("*.safetensors")) + [STANDARD]
 
 
 @torch.no_grad()
@@ -75,7 +82,11 @@ def extract(net: FeatureNet, images: torch.Tensor, batch: int = 500, device="cpu
     net.to(device).eval()
     pools, logits = [], []
     for i in tqdm(range(0, len(images), batch), desc=desc, disable=not progress, leave=False):
-        p, l = net(net.prepare(images[i:i + batch]).to(device))
+        # one memory layout whatever the images' (G's output is channels-last, and a
+        # one-channel tensor is "contiguous" with any channel stride): the same pixels
+        # then reach the same kernels, and give the same features, from a run or a file
+        x = net.prepare(images[i:i + batch]).clone(memory_format=torch.contiguous_format)
+        p, l = net(x.to(device))
         pools.append(p.double().cpu())
         if l is not None:
             logits.append(l.double().cpu())

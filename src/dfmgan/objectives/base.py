@@ -33,6 +33,7 @@ from ..distributed import average_gradients
 from ..errors import ConfigError
 from ..models.interface import DFeatures, DiscriminatorLike, GeneratorLike
 from .adversarial import family
+from .augment import Augment
 
 Stats = dict[str, torch.Tensor]
 SCHEMES = ("alternating", "simultaneous")
@@ -101,6 +102,7 @@ class Objective:
         self.G, self.D, self.cfg, self.optim_cfg = G, D, cfg, optim
         self.own = self.settings(cfg.own)  # this objective's Settings
         self.adv = family(cfg.adversarial)  # D's loss and G's adversarial term
+        self.augment = Augment(cfg.augment)  # DiffAugment before every D pass (or none)
         self.nets: dict[str, nn.Module] = {"G": G, "D": D}
         self.opt = {"G": adam(G, optim), "D": adam(D, optim)}
         self.t = 0  # steps taken, for schedules
@@ -134,6 +136,11 @@ class Objective:
         return {}
 
     # --- the update -------------------------------------------------------------
+    def view(self, x: torch.Tensor, labels: torch.Tensor | None) -> DFeatures:
+        """D's view of a batch: every D pass, real or generated, goes through here, so
+        DiffAugment (when on) transforms each one, differentiably."""
+        return self.D.features(self.augment(x), labels)
+
     def step(self, real: torch.Tensor, z: torch.Tensor,
              labels: torch.Tensor | None = None) -> Stats:
         """One step on real (B, C, H, W) in [-1, 1] and z (B, nz). Returns detached 0-d
@@ -147,7 +154,7 @@ class Objective:
 
     def _simultaneous(self, real, z, labels) -> Stats:
         fake = self.G(z, labels)  # (B, C, H, W): the one G forward of the step
-        fr, ff = self.D.features(real, labels), self.D.features(fake, labels)
+        fr, ff = self.view(real, labels), self.view(fake, labels)
         loss_d = self.adv.d_loss(fr.logits, ff.logits)
         loss_g, g_stats = self.g_loss(ff, fr)
         aux = self.aux_losses(fr)
@@ -170,19 +177,19 @@ class Objective:
 
     def _alternating(self, real, z, labels) -> Stats:
         fake = self.G(z, labels)  # one G forward serves both updates
-        fr, ff = self.D.features(real, labels), self.D.features(fake.detach(), labels)
+        fr, ff = self.view(real, labels), self.view(fake.detach(), labels)
         loss_d = self.adv.d_loss(fr.logits, ff.logits)
         self._update("D", loss_d)
         extras = [m for k, m in self.nets.items() if k not in ("G", "D")]
         fr_new = None
         if extras or self.needs_real_for_g:
             with torch.no_grad():  # the updated D's view of x, for r's step and G's loss
-                fr_new = self.D.features(real, labels)
+                fr_new = self.view(real, labels)
         aux = self.aux_losses(fr_new) if extras else {}
         for name, (loss, _) in aux.items():
             self._update(name, loss)
         with frozen(self.D, *extras):  # G's step leaves no gradient in D or r
-            ff_g = self.D.features(fake, labels)
+            ff_g = self.view(fake, labels)
             loss_g, g_stats = self.g_loss(ff_g, fr_new)
         self._update("G", loss_g)
         return self._stats(loss_d, loss_g, fr, ff, g_stats, aux)

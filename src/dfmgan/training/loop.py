@@ -13,7 +13,7 @@ from tqdm import tqdm
 from .. import distributed
 from ..checkpoint import D_SNAPSHOT, EMA_SNAPSHOT, export_snapshot, load_latest_state, save_state
 from ..config import TrainConfig, differences, from_dict
-from ..data import ArraySource, BatchSampler, load_dataset, to_float
+from ..data import ArraySource, BatchSampler, load_dataset, options_of, to_float
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, DivergedError
 from ..evaluation.during import BestKeeper, TrainingEvaluator
@@ -63,7 +63,7 @@ class Trainer:
         self.device = distributed.local_device(device, self.world)
         self.progress = progress and self.world.main
         self.source = load_dataset(cfg.data.name, cfg.data.root, cfg.data.split,
-                                   cfg.net.size, cfg.net.channels)
+                                   cfg.net.size, cfg.net.channels, options_of(cfg.data))
         self.steps = cfg.steps if cfg.epochs is None else \
             round(cfg.epochs * (len(self.source) // cfg.batch_size))
         torch.manual_seed(cfg.seed)  # network init
@@ -161,8 +161,10 @@ class Trainer:
                 f" -> {self.run_dir.path} ({start}, {self.steps:,} steps)")
 
     def meta(self) -> dict:
-        return {"step": self.step, "objective": self.cfg.objective.name,
-                "data": self.cfg.data.name, "preset": self.cfg.preset, "seed": self.cfg.seed}
+        c = self.cfg
+        return {"step": self.step, "objective": c.objective.name, "data": c.data.name,
+                "preset": c.preset, "seed": c.seed,
+                "image": {"fit": c.data.fit, "background": c.data.background}}
 
     @property
     def G_eval(self):
