@@ -47,3 +47,15 @@ def tiny_run(out: Path, steps: int = 3) -> Path:
     r = run_cli("train", "--preset", "digits", "--out", str(out), "--steps", str(steps), *TINY_FLAGS)
     assert r.returncode == 0, r.stderr
     return out
+
+
+def minimal_state(step: int) -> dict:
+    """The smallest dict that is a training state (checkpoint.state_problem): a config,
+    one network, a data position and the RNG states; its one weight holds ``step``."""
+    import json
+
+    return {"config": json.dumps(build_config("digits").to_dict()),
+            "objective": {"modules": {"G": {"w": torch.full((2,), float(step))}},
+                          "optimizers": {}, "t": step},
+            "sampler": {"epoch": 0, "position": step},
+            "rng": {"torch": torch.get_rng_state(), "z": torch.Generator().get_state()}}

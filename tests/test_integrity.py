@@ -20,7 +20,7 @@ import time
 import pytest
 import torch
 
-from conftest import TINY_FLAGS, run_cli
+from conftest import TINY_FLAGS, minimal_state, run_cli
 from dfmgan.checkpoint import load_latest_state, read_state, save_state, state_paths
 from dfmgan.errors import CheckpointError
 
@@ -92,7 +92,7 @@ def test_files_that_are_not_checkpoints_never_count_towards_keep(tmp_path):
     junk[0].write_bytes(b"")
     junk[1].write_bytes(b"PK\x03\x04 not really")
     for step in range(1, 5):
-        save_state(tmp_path, step, {"x": torch.tensor([step])}, keep=2)
+        save_state(tmp_path, step, minimal_state(step), keep=2)
     assert [s for s, _ in state_paths(tmp_path)] == [3, 4, 90, 91]  # two good ones kept
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
@@ -102,7 +102,7 @@ def test_files_that_are_not_checkpoints_never_count_towards_keep(tmp_path):
 
 def test_a_state_written_before_checksums_still_loads(tmp_path):
     (tmp_path / "checkpoints").mkdir()
-    torch.save({"format": 1, "step": 7, "x": torch.ones(2)}, tmp_path / "checkpoints" / "state-00000007.pt")
+    torch.save({"format": 1, "step": 7, **minimal_state(7)}, tmp_path / "checkpoints" / "state-00000007.pt")
     assert load_latest_state(tmp_path)["step"] == 7
 
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 import torch
-from conftest import TINY_FLAGS, run_cli
+from conftest import minimal_state, TINY_FLAGS, run_cli
 
 from dfmgan.checkpoint import atomic_write, load_latest_state, save_state, state_paths
 from dfmgan.config import ObjectiveConfig, OptimConfig
@@ -115,9 +115,9 @@ def test_resume_is_bitwise_exact(tmp_path, tiny_cfg):
 
 def test_checkpoints_keep_last_k_and_are_atomic(tmp_path, capsys):
     for step in range(1, 6):
-        save_state(tmp_path, step, {"x": torch.tensor([step])}, keep=2)
+        save_state(tmp_path, step, minimal_state(step), keep=2)
     assert [s for s, _ in state_paths(tmp_path)] == [4, 5]
-    assert load_latest_state(tmp_path)["x"].item() == 5
+    assert load_latest_state(tmp_path)["objective"]["modules"]["G"]["w"][0].item() == 5
     (tmp_path / "checkpoints" / "state-00000006.pt").write_bytes(b"torn")  # not via atomic_write
     assert load_latest_state(tmp_path)["step"] == 5
     err = capsys.readouterr().err.strip().splitlines()

@@ -270,11 +270,11 @@ def cmd_eval(args) -> int:
 
     src = Path(args.source)
     if args.out:
-        out = writable_file(args.out)
+        out = writable_file(args.out, "metrics")
     elif is_image_set(src):
         out = None  # a folder or file of images is not ours to write beside: --out FILE
     else:
-        out = writable_file(RunLayout(src if src.is_dir() else src.parent).metrics)
+        out = writable_file(RunLayout(src if src.is_dir() else src.parent).metrics, "metrics")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     row = evaluate(src, metrics, data=args.data, data_root=args.data_root, split=args.split, n=args.n,
                    n_real=args.n_real, seed=args.seed, feature_net=args.feature_net, bn=args.bn,
@@ -348,8 +348,7 @@ def cmd_export(args) -> int:
 def cmd_report(args) -> int:
     from .tools.report import write_report
 
-    if args.out:
-        writable_file(args.out)
+    writable_file(args.out or RunLayout(args.run_dir).report, "report")
     print(f"wrote {write_report(Path(args.run_dir), args.out)}")
     return 0
 

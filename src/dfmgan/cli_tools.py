@@ -172,7 +172,7 @@ def add_dedup(p) -> None:
 def cmd_probe(args) -> int:
     from .tools.probe import run_probe
 
-    out = writable_file(args.out if args.out else RunLayout(args.source).probe)
+    out = writable_file(args.out if args.out else RunLayout(args.source).probe, "probe")
     rows, text = run_probe(args.source, args.data, args.data_root, args.labels, args.draws,
                            args.baselines, args.kmeans_k, args.seed, args.device, out)
     print(text)

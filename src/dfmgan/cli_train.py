@@ -175,7 +175,7 @@ def cmd_train(args) -> int:
     cfg = train_config(args)
     # train() checks this too (for library callers); here it comes before a download or
     # a torchrun relaunch, so neither happens for a run that could not be written
-    writable_folder(args.out or args.resume)
+    writable_folder(args.out or args.resume, "run")
     if args.download:
         from .data.download import download
 

@@ -295,6 +295,14 @@ def read_file(path: str | Path) -> dict:
         raise ConfigError(f"cannot read config file {p}: {e.strerror}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {p} is not valid YAML/JSON: {e}".splitlines()[0]) from None
+    except RecursionError:
+        raise ConfigError(f"config file {p} is nested too deeply") from None
+    from .files import TooDeep, check_depth
+
+    try:
+        check_depth(d)
+    except TooDeep as e:
+        raise ConfigError(f"config file {p} cannot be a config: {e}") from None
     if not isinstance(d, dict):
         raise ConfigError(f"config file {p} must hold a mapping of settings")
     return d

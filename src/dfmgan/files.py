@@ -15,6 +15,7 @@ from pathlib import Path
 from .errors import CheckpointError, ConfigError, DfmganError
 from .layout import GENERATOR, RunLayout
 from .models.netconfig import NetConfig
+from .outputs import check_output, shown, special_kind
 
 STATE_RE = re.compile(r"state-(\d{8,})\.pt$")
 META_KEY = "dfmgan"  # the snapshot's JSON, inside its safetensors metadata
@@ -27,6 +28,41 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
+MAX_DEPTH = 32  # the deepest nesting any file dfmgan reads back needs is 5
+
+
+class TooDeep(ValueError):
+    """A JSON or YAML document nested deeper than ``MAX_DEPTH``, or one that refers to
+    itself (a recursive YAML anchor): refused like malformed JSON, never a RecursionError."""
+
+
+def check_depth(obj, limit: int = MAX_DEPTH) -> None:
+    """Walk ``obj`` without recursion; ``TooDeep`` past ``limit`` levels or on a cycle."""
+    stack = [(obj, 0, frozenset())]
+    while stack:
+        node, depth, above = stack.pop()
+        if not isinstance(node, (dict, list, tuple)):
+            continue
+        if id(node) in above:
+            raise TooDeep("it refers to itself (a recursive anchor)")
+        if depth >= limit:
+            raise TooDeep(f"it is nested deeper than {limit} levels")
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1, above | {id(node)}) for c in children)
+
+
+def parse_json(text):
+    """``json.loads`` with a depth limit: a document nested past ``MAX_DEPTH`` is a
+    ``ValueError`` (``TooDeep``) like any malformed JSON, which every reader turns into one
+    line naming the file."""
+    try:
+        obj = json.loads(text)
+    except RecursionError:
+        raise TooDeep(f"it is nested deeper than {MAX_DEPTH} levels") from None
+    check_depth(obj)
+    return obj
+
+
 class WriteError(DfmganError):
     """A file could not be written (a full disk, no permission); the old one is intact."""
 
@@ -36,10 +72,14 @@ def atomic_write(path: Path, data: bytes) -> None:
     folder: a reader sees the old file or the new one, never a torn one. A failure (a
     full disk, say) leaves the old file as it was and no temp file behind."""
     path = Path(path)
+    kind = special_kind(path)
+    if kind:  # checked again at the rename: a path that became a link or a node meanwhile
+        raise WriteError(f"refusing to write {shown(path)}: it is a {kind}, which dfmgan "
+                         "never replaces")
     try:
         _atomic_write(path, data)
     except OSError as e:
-        raise WriteError(f"cannot write {path}: {e.strerror or e}; the previous "
+        raise WriteError(f"cannot write {shown(path)}: {e.strerror or e}; the previous "
                          f"{path.name} (if any) is intact") from None
 
 
@@ -99,7 +139,7 @@ def safetensors_header(path: Path) -> dict:
             (n,) = struct.unpack("<Q", f.read(8))
             if n > os.path.getsize(path) - 8:
                 raise ValueError("header longer than the file")
-            header = json.loads(f.read(n))
+            header = parse_json(f.read(n))
     except (OSError, ValueError, struct.error) as e:
         raise CheckpointError(f"cannot read {path}: not a safetensors file ({e})") from None
     if not isinstance(header, dict):
@@ -132,7 +172,7 @@ def verify_snapshot(path: Path) -> bytes:
     match its stored digest; files written before digests were stored are read as they are)."""
     meta = safetensors_header(path).get("__metadata__") or {}
     try:
-        digest = json.loads(meta[META_KEY]).get(DIGEST_KEY) if META_KEY in meta else None
+        digest = parse_json(meta[META_KEY]).get(DIGEST_KEY) if META_KEY in meta else None
     except (ValueError, AttributeError):
         raise CheckpointError(f"{path} is corrupt: its metadata is not JSON") from None
     blob = Path(path).read_bytes()
@@ -160,47 +200,55 @@ def read_snapshot_info(source, name: str = GENERATOR, config=NetConfig) -> tuple
     side = p.with_suffix(".json")
     try:
         if side.exists():
-            info = json.loads(side.read_text())
+            info = parse_json(side.read_text())
         else:
             meta = safetensors_header(p).get("__metadata__") or {}
             if META_KEY not in meta:
                 raise ValueError(f"no {side.name} beside it and no config in its metadata")
-            info = json.loads(meta[META_KEY])
+            info = parse_json(meta[META_KEY])
             info.pop(DIGEST_KEY, None)
         return p, config(**info.pop("net")), info
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
         raise CheckpointError(f"cannot read the config of {p}: {e}") from None
 
 
-def writable_folder(path: str | os.PathLike) -> Path:
-    """Checked before the work whose output goes there: ``path`` is a folder or can be
-    made one, and a file can be created in it (tried, not guessed: ``os.access`` says yes
-    to root on a read-only mount). Nothing is created here."""
-    p = Path(path)
+def writable_folder(path: str | os.PathLike, purpose: str | None = None) -> Path:
+    """Checked before the work whose output goes there: the output policy allows it
+    (``outputs``: no link, no device, no run's own folder unless ``purpose`` is "run"),
+    and ``path`` is a folder or can be made one where a file can be created (tried, not
+    guessed: ``os.access`` says yes to root on a read-only mount). Nothing is created."""
+    p = check_output(path, purpose)
+    can_write_in(p)
+    return p
+
+
+def can_write_in(p: Path) -> None:
+    """``p`` is (or can become) a folder in which a file can be created, else one line."""
     for part in p.parts:
         if len(os.fsencode(part)) > 255:
-            raise ConfigError(f"{part[:20]}...: a name longer than 255 bytes")
+            raise ConfigError(f"{shown(part[:20])}...: a name longer than 255 bytes")
     if p.exists() and not p.is_dir():
-        raise ConfigError(f"{p} is a file; give a folder")
+        raise ConfigError(f"{shown(p)} is a file; give a folder")
     ancestor = p
     while not ancestor.exists():
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise ConfigError(f"cannot write to {p}: {ancestor} is a file")
+        raise ConfigError(f"cannot write to {shown(p)}: {shown(ancestor)} is a file")
     try:
         with tempfile.TemporaryFile(dir=ancestor):
             pass
     except OSError as e:
-        raise ConfigError(f"cannot write to {p}: {e.strerror or e}") from None
-    return p
+        raise ConfigError(f"cannot write to {shown(p)}: {e.strerror or e}") from None
 
 
-def writable_file(path: str | os.PathLike) -> Path:
-    """As ``writable_folder``, for a file: its folder is writable and it is no folder."""
-    p = Path(path)
+def writable_file(path: str | os.PathLike, purpose: str | None = None) -> Path:
+    """As ``writable_folder``, for a file: the output policy allows it (``purpose``: the
+    run file the command exists to write, e.g. "metrics" for eval), it is no folder, and
+    its folder is writable."""
+    p = check_output(path, purpose)
     if p.is_dir():
-        raise ConfigError(f"{p} is a folder; give a file name")
-    writable_folder(p.parent)
+        raise ConfigError(f"{shown(p)} is a folder; give a file name")
+    can_write_in(p.parent)
     if len(os.fsencode(p.name)) > 255:
-        raise ConfigError(f"{p.name[:20]}...: a file name longer than 255 bytes")
+        raise ConfigError(f"{shown(p.name[:20])}...: a file name longer than 255 bytes")
     return p

@@ -24,6 +24,15 @@ GENERATOR_EMA = "generator_ema.safetensors"
 DISCRIMINATOR = "discriminator.safetensors"
 
 
+# the names above, by role: what no command may write unless writing it is its purpose
+OWN_FILES = {"config.json": "config", "stats.jsonl": "stats", "metrics.jsonl": "metrics",
+             "report.html": "report", "probe.json": "probe", "done.json": "done",
+             **{f"{stem}.{ext}": "snapshot" for stem in ("generator", "generator_ema", "discriminator")
+                for ext in ("safetensors", "json")}}
+OWN_FOLDERS = {"samples": "samples", "checkpoints": "checkpoints", "best": "best",
+               "tensorboard": "tensorboard"}
+
+
 @dataclass(frozen=True)
 class RunLayout:
     path: Path
@@ -42,6 +51,19 @@ class RunLayout:
     probe = property(lambda self: self.path / "probe.json")
     tensorboard = property(lambda self: self.path / "tensorboard")
     done = property(lambda self: self.path / "done.json")
+
+    def role(self, path) -> str | None:
+        """Which of this run's own files (or folders) ``path`` is: "config", "stats",
+        "snapshot", "checkpoints", "metrics", ... or None for a path the run does not own."""
+        try:
+            rel = Path(path).relative_to(self.path)
+        except ValueError:
+            return None
+        if not rel.parts:
+            return "run"
+        if rel.parts[0] in OWN_FOLDERS:
+            return OWN_FOLDERS[rel.parts[0]]
+        return OWN_FILES.get(rel.name) if len(rel.parts) == 1 else None
 
     def grid(self, step: int | None = None) -> Path:
         """The sample grid of ``step``, or the newest one."""

@@ -13,7 +13,7 @@ import torch
 
 from .checkpoint import (D_SNAPSHOT, EMA_SNAPSHOT, SNAPSHOT, load_latest_state, load_module_state,
                          read_snapshot)
-from .files import snapshot_path, state_paths
+from .files import parse_json, snapshot_path, state_paths
 from .models import Discriminator, Generator
 from .sampling import sample
 
@@ -63,7 +63,7 @@ def discriminator_from_state(run_dir: Path, device) -> tuple[Discriminator, dict
     from .config import from_dict
 
     state = load_latest_state(run_dir)
-    cfg = from_dict(json.loads(state["config"]), where=f"{run_dir} checkpoint config")
+    cfg = from_dict(parse_json(state["config"]), where=f"{run_dir} checkpoint config")
     D = Discriminator(cfg.net)
     load_module_state(D, state["objective"]["modules"]["D"], f"{run_dir} checkpoint")
     meta = {"step": state["step"], "data": cfg.data.name, "objective": cfg.objective.name}

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
-from ..files import META_KEY, WriteError, atomic_write, safetensors_header, verify_snapshot, with_digest
+from ..files import META_KEY, parse_json, WriteError, atomic_write, safetensors_header, verify_snapshot, with_digest
 from .download import cache_home
 
 VERSION = 2  # bump when decoding changes what an entry would hold
@@ -53,7 +53,7 @@ def read_entry(path: Path, key: str) -> tuple[torch.Tensor, torch.Tensor, dict] 
     try:
         blob = verify_snapshot(path)
         tensors = load(blob)
-        info = json.loads(safetensors_header(path)["__metadata__"][META_KEY])
+        info = parse_json(safetensors_header(path)["__metadata__"][META_KEY])
         images, labels = tensors["images"], tensors["labels"]
     except (CheckpointError, KeyError, TypeError, ValueError, OSError, RuntimeError):
         return None

@@ -61,9 +61,16 @@ def reference_for(reference, data, root, split, n: int, size: int, channels: int
 
 
 def append_jsonl(path: Path, row: dict) -> None:
+    """One more line, written by rewriting the file atomically: a full disk names the file
+    and leaves it as it was (an append cut short would leave a torn line, or an empty file)."""
+    from ..files import atomic_write
+
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with Path(path).open("a") as f:
-        f.write(json.dumps(row) + "\n")
+    old = path.read_bytes() if path.is_file() else b""
+    if old and not old.endswith(b"\n"):
+        old += b"\n"  # a torn last line stays its own line
+    atomic_write(path, old + (json.dumps(row) + "\n").encode())
 
 
 def labelled_sets(G, data: str, root, n: int, seed: int) -> LabelledSets:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import export_snapshot, write_state
-from ..files import atomic_write
+from ..files import atomic_write, parse_json
 from ..data import draw
 from ..errors import DfmganError
 from ..layout import RunLayout
@@ -56,6 +56,25 @@ class TrainingEvaluator:
         return {k: float(v) for k, v in out.items() if isinstance(v, (int, float))}
 
 
+def read_best(path: Path) -> dict:
+    """best.json: {"step": s, KEY: value}, a whole step and finite numbers; one line naming
+    the file for anything else, so a damaged record stops the run before RUN/best/ could be
+    replaced by a worse state."""
+    import math
+
+    try:
+        best = parse_json(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise DfmganError(f"{path} is damaged ({e}); move it away to keep a new best") from None
+    ok = isinstance(best, dict) and isinstance(best.get("step"), int) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        for v in best.values())
+    if not ok:
+        raise DfmganError(f"{path} is not a best record ({{\"step\": N, \"KEY\": value}}); "
+                          "move it away to keep a new best")
+    return best
+
+
 class BestKeeper:
     """``RUN/best/``: the state with the lowest value of one key, its snapshot and
     ``best.json`` ({"step": s, key: value})."""
@@ -63,7 +82,7 @@ class BestKeeper:
     def __init__(self, run_dir: Path):
         self.folder = RunLayout(run_dir).best
         record = RunLayout(run_dir).best_record
-        self.best = json.loads(record.read_text()) if record.exists() else None
+        self.best = read_best(record) if record.exists() else None
 
     def offer(self, step: int, key: str, value: float, state: dict, G, meta: dict) -> bool:
         if self.best is not None and key in self.best and value >= self.best[key]:

@@ -131,11 +131,11 @@ def load_statistics(path: Path) -> tuple[Features, dict]:
     """(features, provenance) of a statistics file; one line for anything else."""
     from safetensors.torch import load
 
-    from ..files import safetensors_header
+    from ..files import parse_json, safetensors_header
 
     header = safetensors_header(Path(path))
     try:
-        meta = json.loads((header.get("__metadata__") or {})["dfmgan"])
+        meta = parse_json((header.get("__metadata__") or {})["dfmgan"])
         if meta.get("kind") != STATS_KIND:
             raise KeyError("kind")
         tensors = load(Path(path).read_bytes())

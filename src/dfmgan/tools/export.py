@@ -4,12 +4,14 @@ one file loads) and a ``README.md`` model card: architecture, objective, data, t
 budget, the last metrics with their provenance, the licence, and the two papers to cite."""
 from __future__ import annotations
 
-import json
-import shutil
+import errno
+import os
+import tempfile
 from pathlib import Path
 
 from ..errors import DfmganError
-from ..files import atomic_write, parameter_count, read_snapshot_info
+from ..files import WriteError, atomic_write, parameter_count, read_snapshot_info
+from ..outputs import shown
 from ..layout import GENERATOR, GENERATOR_EMA, RunLayout
 
 CITATIONS = """```bibtex
@@ -32,12 +34,14 @@ CITATIONS = """```bibtex
 def last_metrics(run: RunLayout) -> tuple[dict, str]:
     """The newest scores and where they come from: `dfmgan eval` rows first, else the
     evaluation during training that kept RUN/best."""
-    from ..training.stats import read_stats
+    from ..training.stats import read_rows
 
-    if run.metrics.exists() and (rows := read_stats(run.metrics)):
+    if run.metrics.exists() and (rows := read_rows(run.metrics)):
         return rows[-1], "the last `dfmgan eval` row (metrics.jsonl)"
     if run.best_record.exists():
-        return json.loads(run.best_record.read_text()), "the best evaluation during training (best/best.json)"
+        from ..evaluation.during import read_best
+
+        return read_best(run.best_record), "the best evaluation during training (best/best.json)"
     return {}, ""
 
 
@@ -78,15 +82,93 @@ def metrics_section(scores: dict, source: str) -> list[str]:
             + ["", "Provenance: " + ", ".join(f"{k} = {v}" for k, v in where.items()), ""])
 
 
+EXPORTED = (GENERATOR, GENERATOR.replace(".safetensors", ".json"), "README.md")
+CARD_TITLE = "# dfmgan generator"
+
+
+def check_target(out: Path) -> None:
+    """``out`` is new, empty, or a previous export (only its three files, its card ours):
+    export replaces nothing it did not write."""
+    if not out.exists():
+        return
+    names = {p.name for p in out.iterdir()}
+    if not names:
+        return
+    card_ours = (out / "README.md").is_file() and \
+        (out / "README.md").read_text(errors="replace").startswith(CARD_TITLE)
+    if not names <= set(EXPORTED) or not card_ours:
+        extra = sorted(names - set(EXPORTED)) or ["README.md (not a dfmgan model card)"]
+        raise DfmganError(f"{shown(out)} holds files export did not write ({', '.join(extra[:3])}); "
+                          "give a new or empty folder")
+
+
 def export(run_dir: Path, out: Path, licence: str = "unspecified", ema: bool = True) -> Path:
+    """Write the export into a temporary folder beside ``out``, then put it in place with
+    one rename (an atomic exchange on Linux when ``out`` exists), so a reader sees the old
+    export or the new one, never a mix; a failure (a full disk) leaves ``out`` as it was."""
     run = RunLayout(run_dir)
     if not run.config_path.exists():
         raise DfmganError(f"{run_dir} is not a dfmgan run (no config.json)")
+    check_target(out)
     name = GENERATOR_EMA if ema and (run.path / GENERATOR_EMA).exists() else GENERATOR
     text = card(run, name, licence)  # reads (and checks) everything before writing
-    out.mkdir(parents=True, exist_ok=True)
-    for suffix in (".safetensors", ".json"):
-        shutil.copyfile(run.path / name.replace(".safetensors", suffix),
-                        out / GENERATOR.replace(".safetensors", suffix))
-    atomic_write(out / "README.md", text.replace(f'"{name}"', f'"{GENERATOR}"').encode())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        for suffix in (".safetensors", ".json"):
+            blob = (run.path / name.replace(".safetensors", suffix)).read_bytes()
+            atomic_write(tmp / GENERATOR.replace(".safetensors", suffix), blob)
+        atomic_write(tmp / "README.md", text.replace(f'"{name}"', f'"{GENERATOR}"').encode())
+        put_in_place(tmp, out)
+    except OSError as e:
+        raise WriteError(f"cannot export to {shown(out)}: {e.strerror or e}; "
+                         f"{shown(out)} is as it was") from None
+    finally:
+        remove_export(tmp)
     return out
+
+
+def put_in_place(tmp: Path, out: Path) -> None:
+    """``tmp`` becomes ``out``; an existing ``out`` (checked: empty or an export) ends at
+    ``tmp``, for the caller to remove."""
+    if not out.exists():
+        os.rename(tmp, out)
+        return
+    if not exchange(tmp, out):  # no atomic exchange here: two renames, old one kept till last
+        aside = tmp.with_name(tmp.name + ".old")
+        os.rename(out, aside)
+        os.rename(tmp, out)
+        os.rename(aside, tmp)
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """renameat2(RENAME_EXCHANGE): swap two paths atomically (Linux 3.15+); False where
+    the call is not available."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def remove_export(folder: Path) -> None:
+    """Delete a temporary or replaced export: only the files export writes, then the folder."""
+    if not folder.is_dir():
+        return
+    for name in EXPORTED:
+        (folder / name).unlink(missing_ok=True)
+    for leftover in folder.glob(".*.tmp"):  # atomic_write's, from a write cut short
+        leftover.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # something else is in it: left alone

@@ -18,7 +18,7 @@ def snapshot_info(path: Path) -> dict:
 
 def run_info(path: Path) -> dict:
     from ..training.rundir import RunDir
-    from ..training.stats import read_stats
+    from ..training.stats import read_rows, read_stats
 
     run = RunDir(path)
     cfg = run.saved_config()
@@ -32,7 +32,7 @@ def run_info(path: Path) -> dict:
         info["last_stats"] = rows[-1] if rows else None
     if run.best_record.exists():
         info["best"] = json.loads(run.best_record.read_text())
-    if run.metrics.exists() and (evals := read_stats(run.metrics)):
+    if run.metrics.exists() and (evals := read_rows(run.metrics)):
         last = evals[-1]
         info["last_eval"] = {k: v for k, v in {**last, **last.get("provenance", {})}.items()
                              if isinstance(v, (int, float, str)) and k != "seconds"}

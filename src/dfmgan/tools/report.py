@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..files import atomic_write
 from ..training.rundir import RunDir
-from ..training.stats import read_stats
+from ..training.stats import read_rows, read_stats
 
 MAX_GRIDS = 8
 PANELS = [("Losses", ["loss/D", "loss/G", "loss/G_adv"]), ("D outputs", ["D(x)", "D(G(z))"]),
@@ -73,7 +73,7 @@ def grids_section(samples: Path) -> str:
 def metrics_section(path: Path) -> str:
     from ..evaluation.registry import meaning
 
-    rows = [r for r in read_stats(path) if isinstance(r, dict)] if path.exists() else []
+    rows = read_rows(path) if path.exists() else []
     if not rows:  # none yet, or only lines that are not JSON rows
         return "<h2>Metrics</h2><p>No <code>dfmgan eval</code> results yet.</p>"
     last = rows[-1]

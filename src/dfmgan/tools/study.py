@@ -33,7 +33,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..files import atomic_write, state_paths
+from ..files import atomic_write, parse_json, state_paths
+from ..outputs import shown, special_kind
 from ..config import TrainConfig, differences, dotted, from_dict, merge, read_file
 from ..errors import ConfigError
 from ..layout import RunLayout
@@ -69,7 +70,7 @@ class Run:
 
     def finished(self) -> bool:
         if self.marker.exists():
-            return json.loads(self.marker.read_text()).get("steps") == self.cfg.steps
+            return parse_json(self.marker.read_text()).get("steps") == self.cfg.steps
         return self.done_steps() >= self.cfg.steps
 
     def mark_done(self) -> None:
@@ -146,17 +147,28 @@ def load_study(path: Path, out: Path, device: str | None = None) -> Study:
 
 
 def check_folder(run: Run) -> None:
-    """A run folder already there must hold this run's configuration (what may change on
-    resume aside), or the study would silently continue another experiment."""
-    saved = RunLayout(run.folder).config_path
+    """A study adopts a folder already there only when it holds a run of this run's
+    configuration (what may change on resume aside) or nothing at all: never a link, a
+    file, another experiment, or files that are not a dfmgan run, which it would
+    otherwise continue, overwrite or delete."""
+    folder = run.folder
+    kind = special_kind(folder)
+    if kind or (folder.exists() and not folder.is_dir()):
+        raise ConfigError(f"{shown(folder)} is a {kind or 'file'}, not a run folder of this "
+                          "study: remove it or use another --out")
+    saved = RunLayout(folder).config_path
     if not saved.exists():
+        if folder.exists() and any(folder.iterdir()):
+            raise ConfigError(f"{shown(folder)} holds files but no dfmgan run (no config.json); "
+                              "a study adopts only a run of its own configuration: move them "
+                              "or use another --out")
         return
     try:
-        diff = differences(from_dict(json.loads(saved.read_text()), where=str(saved)), run.cfg)
-    except ValueError as e:
+        diff = differences(from_dict(parse_json(saved.read_text()), where=str(saved)), run.cfg)
+    except (ValueError, UnicodeDecodeError) as e:
         raise ConfigError(f"{saved} is not valid JSON: {e}") from None
     if diff:
-        raise ConfigError(f"{run.folder} holds a run of another configuration ({'; '.join(diff)}); "
+        raise ConfigError(f"{folder} holds a run of another configuration ({'; '.join(diff)}); "
                           "remove it or use another --out")
 
 
@@ -170,12 +182,10 @@ def _die_with_parent() -> None:
 
 
 def launch(run: Run, threads: int, logs: Path) -> subprocess.Popen:
-    """``dfmgan train`` for this run: a new one from its resolved config, or a resume."""
-    if run.folder.exists() and not state_paths(run.folder):  # (finished runs never get here)
-        for p in sorted(run.folder.rglob("*"), reverse=True):  # killed before any checkpoint:
-            p.rmdir() if p.is_dir() else p.unlink()  # nothing to keep; start again
-        run.folder.rmdir()
-    if run.folder.exists():
+    """``dfmgan train`` for this run: a new one from its resolved config, or a resume of
+    the run its folder holds (one killed before its first checkpoint restarts from step 0
+    there: train's own rule, which rewrites only the run's own files; nothing is deleted)."""
+    if RunLayout(run.folder).config_path.exists():
         args = ["--resume", str(run.folder)]
     else:
         config = logs / f"{run.name}.json"

@@ -11,13 +11,14 @@ import torch
 from tqdm import tqdm
 
 from .. import distributed
-from ..checkpoint import D_SNAPSHOT, EMA_SNAPSHOT, export_snapshot, load_latest_state, save_state
+from ..checkpoint import (D_SNAPSHOT, EMA_SNAPSHOT, export_snapshot, first_nonfinite,
+                          load_latest_state, save_state)
 from ..config import TrainConfig, differences, from_dict
 from ..data import ArraySource, BatchSampler, load_dataset, options_of, to_float
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, DivergedError
 from ..evaluation.during import BestKeeper, TrainingEvaluator
-from ..files import WriteError, temp_files, writable_folder
+from ..files import WriteError, parse_json, temp_files, writable_folder
 from ..imageio import GRID_SCALE, grid_array, save_grid
 from ..models import Discriminator, Generator
 from ..objectives import build_objective
@@ -126,7 +127,7 @@ class Trainer:
         return out
 
     def restore(self, state: dict) -> None:
-        saved = from_dict(json.loads(state["config"]), where="checkpoint config")
+        saved = from_dict(parse_json(state["config"]), where="checkpoint config")
         diff = differences(saved, self.cfg)
         if diff:
             raise CheckpointError(f"checkpoint is from another configuration ({'; '.join(diff)})")
@@ -172,15 +173,29 @@ class Trainer:
         return self.ema.net if self.ema is not None else self.G
 
     def save(self) -> None:
+        state = self.finite_state()
         try:
-            self._save()
+            self._save(state)
         except WriteError as e:
-            raise WriteError(f"{e}. The run stopped at step {self.step}; once there is "
-                             f"space, continue with: dfmgan train --resume {self.run_dir.path}") from None
+            raise WriteError(f"{e}. The run stopped at step {self.step}; once the cause is "
+                             f"fixed, continue with: dfmgan train --resume {self.run_dir.path}") from None
         self.last_saved = self.step
 
-    def _save(self) -> None:
-        save_state(self.run_dir.path, self.step, self.state(), self.cfg.keep)
+    def finite_state(self) -> dict:
+        """The state about to be saved, after checking that every tensor in it is finite:
+        BatchNorm statistics and Adam moments can overflow while every loss stays finite,
+        and such a state must never become "the last good one"."""
+        state = self.state()
+        bad = first_nonfinite({"objective": state["objective"], "ema": state.get("ema", {})})
+        if bad:
+            raise DivergedError(
+                f"{bad} became NaN or inf at or before step {self.step} (the losses were "
+                f"finite); the run stopped and kept its last good checkpoint (step "
+                f"{self.last_saved}). Try a lower learning rate, or fp32 if a lower precision was on")
+        return state
+
+    def _save(self, state: dict) -> None:
+        save_state(self.run_dir.path, self.step, state, self.cfg.keep)
         export_snapshot(self.run_dir.path, self.G, self.meta())
         if self.ema is not None:
             meta = {**self.meta(), "ema": self.ema.half_life}
@@ -197,7 +212,8 @@ class Trainer:
                         for k, v in self.evaluator.scores(self.G).items()})
         key = self.evaluator.best_key
         if key in scores:
-            self.best.offer(self.step, key, scores[key], self.state(), self.G_eval, self.meta())
+            self.best.offer(self.step, key, scores[key], self.finite_state(), self.G_eval,
+                            self.meta())
             out[f"eval/best_{key}"] = torch.tensor(self.best.best[key])
         return out
 
@@ -280,10 +296,11 @@ def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True,
           banner: bool | None = None) -> TrainResult:
     """Train (or, with ``resume``, continue) the run in folder ``out``. ``banner``: print
     the line naming device, precision, data and folder first (default: with the bar)."""
-    run = RunDir(writable_folder(out))  # tried, not guessed: before any data is loaded
+    run = RunDir(writable_folder(out, "run"))  # tried, not guessed: before any data is loaded
     state = None
     if resume:
         run.check_resume(cfg)
+        run.check_layout()  # e.g. checkpoints/ a file: refused, never taken for "no state yet"
         for tmp in temp_files(run.path):  # left by a write that a kill cut short
             tmp.unlink(missing_ok=True)
         state = load_latest_state(run.path)  # None: killed before its first checkpoint
@@ -291,6 +308,10 @@ def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True,
     main = trainer.world.main  # only rank 0 writes files
     if state is not None:
         trainer.restore(state)
+    if trainer.step > trainer.steps:  # a shorter budget would rewrite the record of what ran
+        raise ConfigError(f"{run.path} has done {trainer.step:,} steps; --steps "
+                          f"{trainer.steps:,} is fewer. Give --steps {trainer.step:,} or more "
+                          "(its samples and snapshots are the state at that step)")
     if resume and main:
         run.write_config(cfg)
     elif main:

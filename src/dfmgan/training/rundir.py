@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..files import atomic_write, state_paths
+from ..files import atomic_write, parse_json, state_paths
 from ..config import TrainConfig, differences, from_dict
 from ..errors import ConfigError
 from ..layout import RunLayout
@@ -31,9 +31,11 @@ class RunDir(RunLayout):
         if not self.config_path.exists():
             raise ConfigError(f"{self.path} is not a dfmgan run (no config.json)")
         try:
-            return from_dict(json.loads(self.config_path.read_text()), where=str(self.config_path))
-        except ValueError as e:
+            return from_dict(parse_json(self.config_path.read_text()), where=str(self.config_path))
+        except (ValueError, UnicodeDecodeError) as e:
             raise ConfigError(f"{self.config_path} is not valid JSON: {e}") from None
+        except OSError as e:
+            raise ConfigError(f"cannot read {self.config_path}: {e.strerror or e}") from None
 
     def check_resume(self, cfg: TrainConfig) -> None:
         """Resuming with another configuration is refused, naming what differs."""
@@ -41,5 +43,24 @@ class RunDir(RunLayout):
         if diff:
             raise ConfigError(f"cannot resume {self.path} with a different config ({'; '.join(diff)})")
 
+    def check_layout(self) -> None:
+        """Each of the run's own folders and files is what it should be: a folder where the
+        layout has a folder, a regular file where it has a file (never a link or a device),
+        so a resume cannot mistake a damaged run for one with nothing saved yet."""
+        from ..outputs import special_kind, shown
+
+        for folder in (self.checkpoints, self.samples, self.best):
+            kind = special_kind(folder) or (None if not folder.exists() or folder.is_dir() else "file")
+            if kind:
+                raise ConfigError(f"{shown(folder)} is a {kind}, not the run's folder; the run "
+                                  "cannot be resumed safely (move it away to start from step 0)")
+        for path in (self.config_path, self.stats):
+            kind = special_kind(path) or ("folder" if path.is_dir() else None)
+            if kind:
+                raise ConfigError(f"{shown(path)} is a {kind}, not the run's own file")
+
     def write_config(self, cfg: TrainConfig) -> None:
-        atomic_write(self.config_path, cfg.to_json().encode())  # e.g. a longer --steps
+        """On resume: the config (e.g. a longer --steps), and the run's own folders where a
+        kill cut the run short before making them (check_layout has refused impostors)."""
+        self.samples.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.config_path, cfg.to_json().encode())

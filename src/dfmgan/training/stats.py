@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..files import WriteError, atomic_write
+from ..files import WriteError, atomic_write, parse_json
 
 
 class StatsSink:
@@ -65,16 +65,26 @@ class StatsSink:
 
 def _step(line: str) -> int | None:
     try:
-        return int(json.loads(line)["step"])
-    except (ValueError, KeyError, TypeError):
+        return int(parse_json(line)["step"])
+    except (ValueError, KeyError, TypeError, IndexError):
         return None  # a torn last line from a killed run
 
 
-def read_stats(path: Path) -> list[dict]:
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a JSON-lines file (metrics.jsonl): each a mapping; anything else (a torn
+    last line, garbage, a list, a number) is passed over."""
     out = []
-    for ln in Path(path).read_text().splitlines():
+    for ln in Path(path).read_text(errors="replace").splitlines():
         try:
-            out.append(json.loads(ln))
+            row = parse_json(ln)
         except ValueError:
             continue
+        if isinstance(row, dict):
+            out.append(row)
     return out
+
+
+def read_stats(path: Path) -> list[dict]:
+    """The rows of a stats.jsonl: mappings with a whole step, in the order written."""
+    return [r for r in read_rows(path)
+            if isinstance(r.get("step"), int) and not isinstance(r["step"], bool)]

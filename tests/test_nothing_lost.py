@@ -1,0 +1,410 @@
+"""Nothing lost (issue 26), by class: no writer replaces a link or a device node or lands on a
+run's own files; study adopts only its own runs and deletes nothing; resume never rewrites
+the record; export swaps whole folders; a checkpoint whose digest holds but whose contents
+do not is skipped like a corrupt one; nested files end in one line; a state that turned
+non-finite while every loss stayed finite stops the run."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY_FLAGS, minimal_state, run_cli
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dfmgan.checkpoint import is_state, load_latest_state, read_state, state_paths, write_state
+from dfmgan.cli import main
+from dfmgan.errors import CheckpointError
+from dfmgan.files import TooDeep, check_depth, parse_json
+
+TRAIN = ["train", "--preset", "digits", *TINY_FLAGS]
+
+
+def call(argv: list[str]) -> tuple[int, str]:
+    """``dfmgan ARGV`` in this process: (status, stderr)."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(argv)
+    return code, err.getvalue()
+
+
+def fingerprint(root: Path) -> dict:
+    """Every entry under ``root`` (links not followed): kind, link target, content hash."""
+    out = {}
+    for p in sorted([root, *root.rglob("*")]):
+        st_ = os.lstat(p)
+        if stat.S_ISLNK(st_.st_mode):
+            out[str(p)] = ("link", os.readlink(p))
+        elif stat.S_ISREG(st_.st_mode):
+            out[str(p)] = ("file", hashlib.sha256(p.read_bytes()).hexdigest())
+        else:
+            out[str(p)] = (stat.S_IFMT(st_.st_mode), None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("lost") / "run"
+    code, err = call([*TRAIN, "--out", str(out), "--steps", "4", "--checkpoint-every", "2"])
+    assert code == 0, err
+    return out
+
+
+def make_target(kind: str, where: Path, run: Path, suffix: str = "") -> Path:
+    """A path an output must not replace: a device node, a FIFO, a link to a file or a
+    folder, or one of a run's own files; named with ``suffix`` (what the writer expects)."""
+    where.mkdir(parents=True, exist_ok=True)
+    keep = where / "keep.txt"
+    keep.write_text("not dfmgan's")
+    if kind == "chardev":
+        p = where / f"node{suffix}"
+        try:
+            os.mknod(p, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # what /dev/null is
+        except PermissionError:
+            pytest.skip("mknod needs root")
+        return p
+    if kind == "fifo":
+        os.mkfifo(where / f"fifo{suffix}")
+        return where / f"fifo{suffix}"
+    if kind == "link-file":
+        (where / f"link{suffix}").symlink_to(keep)
+        return where / f"link{suffix}"
+    if kind == "link-dir":
+        (where / "dir").mkdir()
+        (where / "dir" / "theirs.txt").write_text("theirs")
+        (where / f"linkdir{suffix}").symlink_to(where / "dir")
+        return where / f"linkdir{suffix}"
+    return run / kind  # a run's own file: config.json, stats.jsonl, generator.json, ...
+
+
+# every command that writes: (the suffix its output takes, its argv with the output at T)
+WRITERS = {
+    "sample-png": (".png", lambda r, t: ["sample", str(r), "--n", "4", "--out", str(t)]),
+    "sample-npz": (".npz", lambda r, t: ["sample", str(r), "--n", "4", "--out", str(t)]),
+    "sample-folder": ("", lambda r, t: ["sample", str(r), "--n", "4", "--out", str(t)]),
+    "eval": (".jsonl", lambda r, t: ["eval", str(r), "--n", "20", "--metrics", "fid",
+                                     "--no-progress", "--out", str(t)]),
+    "report": (".html", lambda r, t: ["report", str(r), "--out", str(t)]),
+    "probe": (".json", lambda r, t: ["probe", str(r), "--labels", "all", "--baselines",
+                                     "pixels", "--out", str(t)]),
+    "export": ("", lambda r, t: ["export", str(r), "--out", str(t)]),
+    "reference": (".safetensors", lambda r, t: ["reference", "digits", "--n", "20", "--out",
+                                                str(t), "--no-progress"]),
+    "interpolate": (".png", lambda r, t: ["interpolate", str(r), "--points", "2", "--steps",
+                                          "2", "--out", str(t)]),
+    "visualize": (".png", lambda r, t: ["visualize", str(r), "--units", "2", "--out", str(t)]),
+    "study": ("", lambda r, t: ["study", str(r.parent / "spec.json"), "--out", str(t),
+                                "--no-progress"]),
+    "train": ("", lambda r, t: [*TRAIN, "--steps", "1", "--out", str(t)]),
+}
+TARGETS = ["chardev", "fifo", "link-file", "link-dir", "config.json", "stats.jsonl",
+           "generator.json", "checkpoints"]
+
+
+@pytest.mark.parametrize("kind", TARGETS)
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_no_writer_replaces_a_node_a_link_or_a_runs_own_file(run, tmp_path, writer, kind):
+    victim = tmp_path / "victim"
+    shutil.copytree(run, victim)
+    (tmp_path / "spec.json").write_text(json.dumps(SPEC))
+    suffix, argv = WRITERS[writer]
+    target = make_target(kind, tmp_path / "place", victim, suffix)
+    before = {**fingerprint(tmp_path / "place"), **fingerprint(victim)}
+    code, err = call(argv(victim, target))
+    assert code == 2, (writer, kind, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert {**fingerprint(tmp_path / "place"), **fingerprint(victim)} == before
+
+
+@pytest.mark.parametrize("kind", ["chardev", "fifo", "link-file"])
+def test_the_atomic_rename_itself_refuses_a_node_or_a_link(tmp_path, kind):
+    from dfmgan.files import WriteError, atomic_write
+
+    target = make_target(kind, tmp_path, tmp_path)
+    before = fingerprint(tmp_path)
+    with pytest.raises(WriteError) as e:
+        atomic_write(target, b"new")
+    assert "never replaces" in str(e.value)
+    assert fingerprint(tmp_path) == before
+
+
+def test_eval_and_report_may_write_their_own_run_files(run, tmp_path):
+    victim = tmp_path / "victim"
+    shutil.copytree(run, victim)
+    assert call(["eval", str(victim), "--n", "20", "--metrics", "fid", "--no-progress",
+                 "--out", str(victim / "metrics.jsonl")])[0] == 0
+    assert call(["report", str(victim), "--out", str(victim / "report.html")])[0] == 0
+    code, err = call(["report", str(victim), "--out", str(victim / "probe.json")])
+    assert code == 2 and "own probe" in err
+
+
+# --- study --------------------------------------------------------------------------------
+SPEC = {"preset": "digits", "set": {"steps": 2, "batch_size": 16, "log_every": 1,
+                                    "net.g_width": 8, "net.d_width": 8, "grid": 4},
+        "seeds": 1, "settings": {"gan": {"objective.name": "gan"}}, "budgets": [2]}
+
+
+def spec_file(tmp_path: Path) -> Path:
+    p = tmp_path / "spec.json"
+    p.write_text(json.dumps(SPEC))
+    return p
+
+
+@pytest.mark.parametrize("case", ["foreign-file", "link-to-folder", "file", "other-config"])
+def test_study_adopts_only_its_own_runs_and_deletes_nothing(tmp_path, case):
+    out = tmp_path / "study"
+    folder = out / "gan-s0"
+    out.mkdir()
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "thesis.tex").write_text("years of work")
+    if case == "foreign-file":
+        folder.mkdir()
+        (folder / "notes.txt").write_text("mine")
+    elif case == "link-to-folder":
+        folder.symlink_to(theirs)
+    elif case == "file":
+        folder.write_text("a file")
+    else:
+        code, err = call([*TRAIN, "--out", str(folder), "--steps", "1", "--seed", "9"])
+        assert code == 0, err
+    before = {**fingerprint(out), **fingerprint(theirs)}
+    code, err = call(["study", str(spec_file(tmp_path)), "--out", str(out), "--no-progress"])
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert {**fingerprint(out), **fingerprint(theirs)} == before
+
+
+def test_a_study_run_killed_before_its_first_checkpoint_resumes_in_place(tmp_path):
+    from dfmgan.tools.study import load_study
+
+    out = tmp_path / "study"
+    study = load_study(spec_file(tmp_path), out)
+    run_ = study.runs[0]
+    run_.folder.mkdir(parents=True)
+    (run_.folder / "config.json").write_text(run_.cfg.to_json())  # as a run killed at once
+    code, err = call(["study", str(spec_file(tmp_path)), "--out", str(out), "--no-progress"])
+    assert code == 0, err
+    assert state_paths(run_.folder)[-1][0] == 2
+
+
+# --- resume -------------------------------------------------------------------------------
+def test_resume_with_fewer_steps_than_done_rewrites_nothing(run, tmp_path):
+    victim = tmp_path / "victim"
+    shutil.copytree(run, victim)
+    before = fingerprint(victim)
+    code, err = call(["train", "--resume", str(victim), "--steps", "2", "--no-progress"])
+    assert code == 2 and "has done 4 steps" in err, err
+    assert fingerprint(victim) == before
+
+
+@pytest.mark.parametrize("what", ["checkpoints", "samples"])
+def test_resume_refuses_a_run_whose_folders_are_files(run, tmp_path, what):
+    victim = tmp_path / "victim"
+    shutil.copytree(run, victim)
+    shutil.rmtree(victim / what)
+    (victim / what).write_text("not a folder")
+    before = fingerprint(victim)
+    code, err = call(["train", "--resume", str(victim), "--steps", "6", "--no-progress"])
+    assert code == 2 and what in err, err
+    assert fingerprint(victim) == before  # stats.jsonl not cut, config not rewritten
+
+
+# --- export -------------------------------------------------------------------------------
+def test_export_replaces_its_own_export_whole_and_refuses_anything_else(run, tmp_path):
+    out = tmp_path / "share"
+    assert call(["export", str(run), "--out", str(out), "--license", "MIT"])[0] == 0
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "generator.json",
+                                                      "generator.safetensors"]
+    assert call(["export", str(run), "--out", str(out), "--license", "CC-BY-4.0"])[0] == 0
+    assert "CC-BY-4.0" in (out / "README.md").read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left
+    (out / "mine.txt").write_text("mine")
+    before = fingerprint(out)
+    code, err = call(["export", str(run), "--out", str(out)])
+    assert code == 2 and "did not write" in err
+    assert fingerprint(out) == before
+
+
+def test_a_failed_export_leaves_the_old_one_whole(run, tmp_path, monkeypatch):
+    import dfmgan.tools.export as export_mod
+    from dfmgan.files import WriteError
+
+    out = tmp_path / "share"
+    assert call(["export", str(run), "--out", str(out), "--license", "MIT"])[0] == 0
+    before = fingerprint(out)
+    real = export_mod.atomic_write
+
+    def full_disk(path, data):
+        if Path(path).name == "README.md":
+            raise WriteError(f"cannot write {path}: No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(export_mod, "atomic_write", full_disk)
+    code, err = call(["export", str(run), "--out", str(out), "--license", "CC0"])
+    assert code == 2 and "No space" in err
+    assert fingerprint(out) == before and "MIT" in (out / "README.md").read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+# --- checkpoints whose digest holds but whose contents do not -------------------------------
+MUTATIONS = ["drop-config", "drop-objective", "drop-rng", "step-negative", "step-huge",
+             "step-string", "step-bool", "rng-short", "rng-float", "module-string",
+             "nan-weight", "inf-adam", "sampler-string", "config-not-json", "config-list",
+             "ema-inf", "t-negative"]
+
+
+def mutate(state: dict, how: str) -> dict:
+    s = {**state, "objective": dict(state["objective"]), "rng": dict(state["rng"])}
+    s["objective"]["modules"] = {k: dict(v) for k, v in state["objective"]["modules"].items()}
+    key = how.split("-")[0]
+    if how.startswith("drop"):
+        s.pop(how.split("-", 1)[1])
+    elif key == "step":
+        s["step"] = {"negative": -3, "huge": 10 ** 15, "string": "400", "bool": True}[how[5:]]
+    elif how == "rng-short":
+        s["rng"]["torch"] = s["rng"]["torch"][:100]
+    elif how == "rng-float":
+        s["rng"]["z"] = s["rng"]["z"].float()
+    elif how == "module-string":
+        s["objective"]["modules"]["G"]["w"] = "weights"
+    elif how == "nan-weight":
+        s["objective"]["modules"]["G"]["w"] = torch.tensor([1.0, float("nan")])
+    elif how == "inf-adam":
+        s["objective"]["optimizers"] = {"G": {"state": {0: {"exp_avg_sq": torch.tensor([float("inf")])}}}}
+    elif how == "sampler-string":
+        s["sampler"] = {"epoch": "zero", "position": 1}
+    elif how == "config-not-json":
+        s["config"] = "{not json"
+    elif how == "config-list":
+        s["config"] = "[1, 2]"
+    elif how == "ema-inf":
+        s["ema"] = {"w": torch.tensor([float("-inf")])}
+    elif how == "t-negative":
+        s["objective"]["t"] = -1
+    return s
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(how=st.sampled_from(MUTATIONS), good_step=st.integers(1, 50))
+def test_a_state_with_a_valid_digest_but_wrong_contents_is_skipped_like_a_corrupt_one(
+        tmp_path_factory, how, good_step):
+    run = tmp_path_factory.mktemp("states")
+    (run / "checkpoints").mkdir()
+    write_state(run / "checkpoints" / f"state-{good_step:08d}.pt", good_step, minimal_state(good_step))
+    bad = mutate(minimal_state(good_step + 1), how)
+    step = bad.pop("step", good_step + 1)
+    path = run / "checkpoints" / f"state-{good_step + 1:08d}.pt"
+    import hashlib as h
+    import io as io_
+
+    from dfmgan.checkpoint import FORMAT, HEADER
+    buf = io_.BytesIO()
+    torch.save({"format": FORMAT, **({"step": step} if how != "drop-step" else {}), **bad}, buf)
+    payload = buf.getvalue()
+    path.write_bytes(HEADER + h.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    with pytest.raises(CheckpointError) as e:
+        read_state(path)
+    assert "\n" not in str(e.value)
+    assert not is_state(path)  # never counts towards --keep
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert load_latest_state(run)["step"] == good_step
+    assert err.getvalue().count("\n") == 1 and "skipping" in err.getvalue()
+
+
+# --- nesting ----------------------------------------------------------------------------
+@settings(max_examples=20, deadline=None)
+@given(depth=st.integers(33, 5000), kind=st.sampled_from(["list", "dict"]))
+def test_deep_json_is_a_value_error_never_a_recursion_error(depth, kind):
+    text = ("[" * depth + "]" * depth) if kind == "list" else ('{"a":' * depth + "1" + "}" * depth)
+    with pytest.raises(TooDeep):
+        parse_json(text)
+
+
+def test_a_recursive_anchor_is_refused():
+    a: dict = {}
+    a["self"] = a
+    with pytest.raises(TooDeep):
+        check_depth(a)
+    check_depth({"a": [{"b": 1}], "c": [[1]]})  # shallow: fine
+
+
+@pytest.mark.parametrize("victim", ["config.json", "generator.json", "best.json", "spec",
+                                    "spec-anchor"])
+def test_a_deeply_nested_file_is_one_line(run, tmp_path, victim):
+    v = tmp_path / "victim"
+    shutil.copytree(run, v)
+    deep = '{"a":' * 3000 + "1" + "}" * 3000
+    if victim in ("config.json", "generator.json"):
+        (v / victim).write_text(deep)
+        argv = ["train", "--resume", str(v), "--steps", "6", "--no-progress"] \
+            if victim == "config.json" else ["sample", str(v), "--n", "2", "--out", str(tmp_path / "s.png")]
+    elif victim == "best.json":
+        (v / "best").mkdir(exist_ok=True)
+        (v / "best" / "best.json").write_text(deep)
+        argv = ["export", str(v), "--out", str(tmp_path / "share")]
+    else:
+        spec = tmp_path / "spec.yaml"
+        spec.write_text("preset: digits\nsettings: " + deep if victim == "spec" else
+                        "preset: digits\nset: &a\n  x: *a\nsettings: {g: {}}\n")
+        argv = ["study", str(spec), "--out", str(tmp_path / "study")]
+    code, err = call(argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+# --- divergence without a non-finite loss ------------------------------------------------
+@pytest.mark.parametrize("where", ["bn-buffer", "adam-moment"])
+def test_a_state_gone_non_finite_with_finite_losses_stops_the_run(tmp_path, monkeypatch, where):
+    from dfmgan.objectives.gan import GANObjective
+
+    real_step = GANObjective.step
+
+    def step(self, real, z, labels=None):
+        out = real_step(self, real, z, labels)
+        if self.t >= 3:  # after the checkpoint of step 2: a buffer or moment overflows
+            if where == "bn-buffer":
+                bn = next(m for m in self.D.modules() if isinstance(m, torch.nn.BatchNorm2d))
+                bn.running_var.fill_(float("inf"))
+            else:
+                st_ = next(iter(self.opt["G"].state.values()))
+                st_["exp_avg_sq"].fill_(float("inf"))
+        return out
+
+    monkeypatch.setattr(GANObjective, "step", step)
+    out = tmp_path / "run"
+    code, err = call([*TRAIN, "--out", str(out), "--steps", "6", "--checkpoint-every", "2",
+                      "--keep", "1"])
+    assert code == 3 and "became NaN or inf" in err and "losses were finite" in err, err
+    assert [s for s, _ in state_paths(out)] == [2]
+    state = read_state(state_paths(out)[-1][1])  # validated: every tensor finite
+    assert state["step"] == 2
+    from safetensors.torch import load_file
+    for name in ("generator.safetensors", "discriminator.safetensors"):
+        assert all(torch.isfinite(t).all() for t in load_file(out / name).values()
+                   if t.is_floating_point())
+
+
+# --- eval --out on a full disk -----------------------------------------------------------
+def test_a_failed_eval_append_names_the_file_and_leaves_it_whole(run, tmp_path, monkeypatch):
+    import dfmgan.files as files
+
+    out = tmp_path / "m.jsonl"
+    out.write_text('{"fid": 1.0, "provenance": {}}\n')
+    before = out.read_bytes()
+
+    def no_space(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "replace", no_space)
+    code, err = call(["eval", str(run), "--n", "20", "--metrics", "fid", "--no-progress",
+                      "--out", str(out)])
+    assert code == 2 and "m.jsonl" in err and "No space" in err, err
+    assert out.read_bytes() == before and not list(tmp_path.glob(".*.tmp"))
