@@ -57,7 +57,7 @@ def test_eval_list_names_every_metric_with_its_meaning():
     assert all(len(line.split("]  ")[1]) > 20 for line in lines)
 
 
-def test_eval_is_deterministic_and_real_data_scores_well(digits_run):
+def test_eval_is_deterministic_and_real_data_scores_well(digits_run, tmp_path):
     from dfmgan.evaluation.api import score
     from dfmgan.evaluation.registry import MetricOptions
 
@@ -67,8 +67,9 @@ def test_eval_is_deterministic_and_real_data_scores_well(digits_run):
     real_vs_real = score(extract(net, test), extract(net, train), ["fid", "pr", "kid"],
                          MetricOptions(kid_subset_size=300))
     assert abs(real_vs_real["kid"]) < 0.02  # features on KID's scale (unscaled: -43)
-    a = run_cli("eval", str(digits_run), "--n", "200", "--metrics", "fid", "--out", "/dev/null")
-    b = run_cli("eval", str(digits_run), "--n", "200", "--metrics", "fid", "--out", "/dev/null")
+    scratch = tmp_path / "m.jsonl"  # not /dev/null: a device node is never replaced (issue 26)
+    a = run_cli("eval", str(digits_run), "--n", "200", "--metrics", "fid", "--out", str(scratch))
+    b = run_cli("eval", str(digits_run), "--n", "200", "--metrics", "fid", "--out", str(scratch))
     fid = float(a.stdout.split("fid:")[1].split()[0])
     assert a.stdout == b.stdout and fid > 5 * real_vs_real["fid"]  # 3 steps of training is poor
     assert real_vs_real["precision"] > 0.6 and real_vs_real["recall"] > 0.6
@@ -76,7 +77,7 @@ def test_eval_is_deterministic_and_real_data_scores_well(digits_run):
 
 @pytest.mark.parametrize("args,needle", [
     (["--metrics", "fid,bogus"], "unknown metric"),
-    (["--feature-net", "vgg"], "unknown feature network 'vgg'; known: digits, fashion-mnist, inception"),
+    (["--feature-net", "vgg"], "unknown feature network 'vgg'; known: clipart, digits, fashion-mnist, inception"),
     (["--feature-net", "digits", "--data", "cifar10", "--data-root", "/nonexistent"], "cifar10"),
     (["--n", "1"], "argument --n: must be in 2..1,000,000"),
 ])

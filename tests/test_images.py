@@ -209,7 +209,7 @@ def test_every_bad_file_is_named_in_one_line_or_skipped_and_counted(tmp_path_fac
         with pytest.raises(DataError) as e:
             load_folder(root, "train", 8, 3, image=opts)
         msg = str(e.value)
-        assert "\n" not in msg and f"{n_bad} file" in msg and "--skip-bad" in msg
+        assert "\n" not in msg and f"cannot decode {n_bad} file" in msg and "--skip-bad" in msg
         assert all(name.split("/")[1] in msg for name in bad)  # every one, in one pass
         return
     d = load_folder(root, "train", 8, 3, image=opts)
@@ -231,7 +231,7 @@ def test_streamed_folders_check_every_header_first(tmp_path):
     write_folder(tmp_path, 4, ["a/x.png", "b/y.png"])
     with pytest.raises(DataError) as e:
         load_folder(tmp_path, "train", 8, 3, memory_limit=2)
-    assert "2 files" in str(e.value) and "x.png" in str(e.value) and "y.png" in str(e.value)
+    assert "decode 2 files" in str(e.value) and "x.png" in str(e.value) and "y.png" in str(e.value)
     s = load_folder(tmp_path, "train", 8, 3, image=ImageOptions(skip_bad=True), memory_limit=2)
     assert len(s) == 4 and s.get(torch.tensor([0, 3]))[0].shape == (2, 3, 8, 8)
 

@@ -408,3 +408,135 @@ def test_a_failed_eval_append_names_the_file_and_leaves_it_whole(run, tmp_path, 
                       "--out", str(out)])
     assert code == 2 and "m.jsonl" in err and "No space" in err, err
     assert out.read_bytes() == before and not list(tmp_path.glob(".*.tmp"))
+
+
+# --- values read from files, mutated by structure ------------------------------------------
+def mutations_of(doc: dict):
+    """(path of keys, new value or DROP) for every leaf of ``doc``: what a damaged or
+    hostile file could hold there."""
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            for sub, v in mutations_of(value):
+                yield (key, *sub), v
+        else:
+            yield (key,), value
+
+
+DROP = object()
+BAD_VALUES = [DROP, None, "x", -1, 10 ** 12, 8.5, float("nan"), [1], {"a": 1}, True]
+
+
+def apply(doc: dict, keys: tuple, value) -> dict:
+    import copy
+
+    out = copy.deepcopy(doc)
+    node = out
+    for k in keys[:-1]:
+        node = node[k]
+    if value is DROP:
+        node.pop(keys[-1])
+    else:
+        node[keys[-1]] = value
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_mutated_snapshot_config_is_one_line_and_changes_nothing(run, tmp_path_factory, data):
+    v = tmp_path_factory.mktemp("snap") / "run"
+    shutil.copytree(run, v)
+    doc = json.loads((v / "generator.json").read_text())
+    keys = data.draw(st.sampled_from([k for k, _ in mutations_of(doc)]))
+    value = data.draw(st.sampled_from(BAD_VALUES))
+    (v / "generator.json").write_text(json.dumps(apply(doc, keys, value)))
+    before = fingerprint(v)
+    code, err = call(["sample", str(v), "--n", "2", "--out", str(v.parent / "s.png")])
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 1, err
+    if code != 0:  # a value that is still valid (a dropped "preset", say) may sample fine
+        assert code == 2 and not (v.parent / "s.png").exists()
+    assert fingerprint(v) == before
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_mutated_config_json_refuses_resume_and_changes_nothing(run, tmp_path_factory, data):
+    v = tmp_path_factory.mktemp("cfg") / "run"
+    shutil.copytree(run, v)
+    doc = json.loads((v / "config.json").read_text())
+    keys = data.draw(st.sampled_from([k for k, _ in mutations_of(doc)
+                                      if k[0] not in ("steps", "device") and "root" not in k]))
+    value = data.draw(st.sampled_from([x for x in BAD_VALUES if x is not DROP]))
+    mutated = apply(doc, keys, value)
+    if mutated == doc:
+        return
+    (v / "config.json").write_text(json.dumps(mutated))
+    before = fingerprint(v)
+    code, err = call(["train", "--resume", str(v), "--steps", "4", "--no-progress"])
+    assert "Traceback" not in err and code in (0, 2), (keys, value, err)
+    if code == 2:  # refused: in one line, with nothing on disk changed
+        assert len(err.strip().splitlines()) == 1, err
+        assert fingerprint(v) == before
+    else:  # still a valid config (a string where any string will do): resumed, 4 of 4 done
+        assert state_paths(v)[-1][0] == 4
+
+
+@pytest.mark.parametrize("labels", [["cat"] * 2, [-1, 3], [10 ** 30, 1], [1.5, 2.0], [True, 1]])
+def test_cifar_labels_are_range_checked(tmp_path, labels):
+    import pickle
+
+    import numpy as np
+
+    from dfmgan.data import load_dataset
+    from dfmgan.errors import DataError
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
+                 "test_batch"]:
+        batch = {b"data": np.zeros((2, 3072), np.uint8), b"labels": labels}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    with pytest.raises(DataError) as e:
+        load_dataset("cifar10", tmp_path)
+    assert "labels" in str(e.value) and "\n" not in str(e.value)
+
+
+@settings(max_examples=50, deadline=None)
+@given(lines=st.lists(st.text(min_size=0, max_size=80), min_size=1, max_size=12),
+       path=st.text(min_size=1, max_size=20))
+def test_every_error_message_is_one_line(lines, path):
+    from dfmgan.cli import MAX_MESSAGE, one_line
+
+    text = one_line("\n".join(lines) + f" at {Path('/x') / path!r}")
+    assert "\n" not in text and "\r" not in text and len(text) <= MAX_MESSAGE
+    assert "PosixPath(" not in text or "'" in path
+
+
+def test_a_failing_compile_cache_is_retried_fresh_then_one_line(monkeypatch, capsys):
+    import types
+
+    from dfmgan.errors import DfmganError
+    from dfmgan.training import speed
+
+    Broken = type("CacheError", (RuntimeError,), {"__module__": "torch._inductor.codecache"})
+    calls = {"n": 0}
+
+    def step(*a):
+        calls["n"] += 1
+        if calls["n"] <= failures:
+            raise Broken("corrupt cache entry")
+        return "ok"
+
+    monkeypatch.setattr(speed.torch._dynamo, "reset", lambda: None)
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    failures = 1
+    assert speed.guarded(step)() == "ok"
+    assert "retrying with a fresh cache" in capsys.readouterr().err
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"].split("/")[-1].startswith("dfmgan-inductor-")
+    calls["n"], failures = 0, 5
+    with pytest.raises(DfmganError) as e:
+        speed.guarded(step)()
+    assert "without --compile" in str(e.value)
+    calls["n"], failures = 0, 0
+    model_bug = speed.guarded(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # the model's own errors are not the compiler's
+        model_bug()

@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser(chosen(argv)).parse_args(argv)
         return SUBCOMMANDS[args.command][2](args)
     except DivergedError as e:
-        print(f"dfmgan: error: {e}", file=sys.stderr)
+        print(f"dfmgan: error: {one_line(str(e))}", file=sys.stderr)
         return 3
     except DfmganError as e:
         return fail(str(e))
@@ -393,14 +393,29 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{e.filename}: " if e.filename else ""
         return fail(f"{where}{e.strerror or e}")
     except MemoryError:
-        return fail("out of memory; ask for fewer samples, a smaller batch or narrower nets")
+        what = " ".join(a for a in argv[:2] if not a.startswith("-"))
+        return fail(f"out of memory in `dfmgan {what}`; ask for fewer samples, a smaller "
+                    "batch or narrower nets, or check that its input files are what they seem")
     except KeyboardInterrupt as e:
         return 128 + (e.args[0] if e.args and isinstance(e.args[0], int) else signal.SIGINT)
 
 
 def fail(message: str) -> int:
-    print(f"dfmgan: error: {message}", file=sys.stderr)
+    print(f"dfmgan: error: {one_line(message)}", file=sys.stderr)
     return 2
+
+
+MAX_MESSAGE = 600  # characters: a message longer than this (a tool's whole stderr) is cut
+
+
+def one_line(message: str) -> str:
+    """Any message as one line: lines joined (a tar or zip error over several lines), a
+    path's repr shown as the path, and an endless one cut."""
+    import re
+
+    text = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    text = re.sub(r"(?:Posix|Windows)?Path\('([^']*)'\)", r"\1", text)
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .models.netconfig import RANGES as NET_RANGES
 from .models.netconfig import NetConfig
 
 
@@ -113,8 +114,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "keep": (1, 10_000), "log_every": (1, BIG), "grid": (1, 4_096), "eval_every": (0, BIG),
     "eval_n": (2, 10 ** 7), "ema": (0, 1e12),
     "optim.lr": (1e-12, 10.0), "optim.beta1": (0.0, 0.999999), "optim.beta2": (0.0, 0.999999),
-    "net.nz": (1, 16_384), "net.g_width": (1, 4_096), "net.d_width": (1, 4_096),
-    "net.n_classes": (0, 100_000),
+    **{f"net.{k}": v for k, v in NET_RANGES.items()},
 }  # an objective's own settings carry their ranges in their Settings (``RANGES`` there)
 NULLABLE = {"epochs"}
 

@@ -207,9 +207,25 @@ def read_snapshot_info(source, name: str = GENERATOR, config=NetConfig) -> tuple
                 raise ValueError(f"no {side.name} beside it and no config in its metadata")
             info = parse_json(meta[META_KEY])
             info.pop(DIGEST_KEY, None)
+        if not isinstance(info, dict) or not isinstance(info.get("net"), dict):
+            raise ValueError("it holds no network config")
+        check_meta(info)
         return p, config(**info.pop("net")), info
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
-        raise CheckpointError(f"cannot read the config of {p}: {e}") from None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, ConfigError) as e:
+        raise CheckpointError(f"cannot read the config of {shown(p)}: {e}") from None
+
+
+def check_meta(info: dict) -> None:
+    """The values a snapshot's JSON carries besides its network, in range: a whole step,
+    a finite EMA half-life, names as strings."""
+    step, ema = info.get("step", 0), info.get("ema", 0.0)
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= 10 ** 12:
+        raise ValueError(f"its step {step!r} is not a whole number in 0..10^12")
+    if isinstance(ema, bool) or not isinstance(ema, (int, float)) or not 0 <= ema <= 1e12:
+        raise ValueError(f"its EMA half-life {ema!r} is not a number in 0..1e12")
+    for key in ("data", "objective", "preset"):
+        if info.get(key) is not None and not isinstance(info[key], str):
+            raise ValueError(f"its {key} {info[key]!r} is not a name")
 
 
 def writable_folder(path: str | os.PathLike, purpose: str | None = None) -> Path:

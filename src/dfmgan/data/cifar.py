@@ -73,6 +73,20 @@ def _read_batches(root: Path, names: list[str]) -> list[tuple[str, bytes]]:
     return [(str(p), p.read_bytes()) for p in find(root, names, "cifar10", SOURCE)]
 
 
+def class_labels(labels, where: str) -> np.ndarray:
+    """CIFAR-10's labels as int64, each a whole number in 0..9; one line for anything else
+    (strings, floats, negative or huge values)."""
+    arr = np.asarray(labels, dtype=object) if isinstance(labels, list) else labels
+    ok = arr.dtype.kind in "iu" or (arr.dtype == object and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr))
+    if not ok:
+        raise DataError(f"{where}: its labels are not whole numbers")
+    values = [int(v) for v in arr] if arr.dtype == object else arr  # no int64 overflow
+    if len(values) and not (0 <= min(values) and max(values) < len(CLASSES)):
+        raise DataError(f"{where}: its labels run from {min(values)} to {max(values)}, not 0..9")
+    return np.asarray(values, dtype=np.int64)
+
+
 @register_dataset("cifar10", splits=("train", "test"), preset="cifar10",
                   expects=f"cifar-10-python.tar.gz or cifar-10-batches-py/ ({SOURCE})")
 def load_cifar10(root: Path, split: str) -> ArraySource:
@@ -81,10 +95,11 @@ def load_cifar10(root: Path, split: str) -> ArraySource:
         batch = safe_unpickle(raw, where)
         data, labels = batch.get("data"), batch.get("labels")
         if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3072 \
-                or labels is None or len(labels) != len(data):
+                or data.dtype != np.uint8 or not isinstance(labels, (list, np.ndarray)) \
+                or len(labels) != len(data):
             raise DataError(f"{where}: expected data (N, 3072) uint8 and N labels")
-        xs.append(data.astype(np.uint8).reshape(-1, 3, 32, 32))
-        ys.append(np.asarray(labels, dtype=np.int64))
+        ys.append(class_labels(labels, where))
+        xs.append(data.reshape(-1, 3, 32, 32))
     x = torch.from_numpy(np.concatenate(xs))
     return ArraySource(x, torch.from_numpy(np.concatenate(ys)),
                        describe(f"cifar10[{split}] from {root}", len(x), x.shape[1:]), CLASSES)

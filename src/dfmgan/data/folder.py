@@ -79,7 +79,7 @@ def check_headers(files: list[Path], opts: ImageOptions, what: str) -> list[int]
         except (BadImage, OSError, ValueError, SyntaxError) as e:
             bad.append(f"{shown(path)} ({' '.join(str(e).split())[:200]})")
     if bad and not opts.skip_bad:
-        raise DataError(bad_files_message(bad, what) + "; pass --skip-bad to train without them")
+        raise DataError(bad_files_message(bad, what) + "; train --skip-bad leaves them out")
     return keep
 
 

@@ -184,7 +184,7 @@ def decode_all(files: list[Path], size: int, channels: int, opts: ImageOptions, 
     bad = [r for r in results if isinstance(r, str)]
     keep = [i for i, r in enumerate(results) if not isinstance(r, str)]
     if bad and not opts.skip_bad:
-        raise DataError(bad_files_message(bad, what) + "; pass --skip-bad to train without them")
+        raise DataError(bad_files_message(bad, what) + "; train --skip-bad leaves them out")
     if bad:
         print(f"dfmgan: skipped {len(bad)} unreadable file{'s' * (len(bad) > 1)} of {what} "
               f"({len(keep):,} images kept): {'; '.join(bad[:3])}"
@@ -196,5 +196,5 @@ def decode_all(files: list[Path], size: int, channels: int, opts: ImageOptions, 
 
 def bad_files_message(bad: list[str], what: str) -> str:
     more = f"; and {len(bad) - BAD_SHOWN} more" if len(bad) > BAD_SHOWN else ""
-    return (f"{what}: {len(bad)} file{'s' * (len(bad) > 1)} cannot be decoded: "
+    return (f"cannot decode {len(bad)} file{'s' * (len(bad) > 1)} of {what}: "
             + "; ".join(bad[:BAD_SHOWN]) + more)

@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass
 from ..errors import ConfigError
 
 SIZES = (28, 32, 48, 64, 96, 128)
+# every whole-number setting's range, both ends included (config.RANGES reads these)
+RANGES = {"nz": (1, 16_384), "g_width": (1, 4_096), "d_width": (1, 4_096),
+          "n_classes": (0, 100_000)}
 
 
 @dataclass
@@ -26,6 +29,17 @@ class NetConfig:
     d_norm: str = "batch"
 
     def __post_init__(self) -> None:
+        """Every field checked for its type and range, wherever the values come from (a
+        config file, a snapshot's metadata, the JSON beside it): nothing is built from
+        ``nz`` 1e12, a width of 8.5 or NaN."""
+        for name, (lo, hi) in {"size": (0, 10 ** 6), "channels": (0, 10 ** 6), **RANGES}.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ConfigError(f"net.{name} must be a whole number in {lo:,}..{hi:,}, got {v!r}")
+        if not isinstance(self.bn_affine, bool):
+            raise ConfigError(f"net.bn_affine must be true or false, got {self.bn_affine!r}")
+        if not isinstance(self.latent, str):
+            raise ConfigError(f"net.latent must be a name, got {self.latent!r}")
         if self.size not in SIZES:
             raise ConfigError(f"unsupported image size {self.size}; choose one of {list(SIZES)}")
         if self.channels not in (1, 3):

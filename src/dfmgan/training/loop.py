@@ -76,6 +76,7 @@ class Trainer:
             raise ConfigError(f"ema must be a half-life in images >= 0, got {cfg.ema}")
         self.ema = GeneratorEMA(G, cfg.ema, cfg.batch_size) if cfg.ema else None
         speed.apply(cfg.speed, self.objective, self.device)
+        self.step_fn = speed.guarded(self.objective.step) if cfg.speed.compile else self.objective.step
         self.G, self.D = G, D
         if cfg.batch_size % self.world.size:
             raise ConfigError(f"batch size {cfg.batch_size} is not divisible by "
@@ -237,7 +238,7 @@ class Trainer:
                 break
             # the objective's costlier diagnostics (DFM's gradient ratio) on logged steps only
             self.objective.diagnose = (self.step + 1) % self.cfg.log_every == 0
-            stats = self.objective.step(*self.next_batch())
+            stats = self.step_fn(*self.next_batch())
             self.bad |= ~torch.isfinite(torch.stack([v for k, v in stats.items()
                                                      if k.startswith("loss/")])).all()
             if self.ema is not None:

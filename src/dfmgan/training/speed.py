@@ -40,3 +40,49 @@ def autocast(dtype: torch.dtype | None, device: torch.device):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
+
+
+def from_compiler(e: BaseException) -> bool:
+    """Whether an exception comes out of torch.compile's machinery (Dynamo, Inductor, their
+    on-disk caches) rather than from the model: by its type's module or its traceback."""
+    if type(e).__module__.startswith(("torch._dynamo", "torch._inductor")):
+        return True
+    tb = e.__traceback__
+    while tb is not None:
+        if "/torch/_inductor/" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def guarded(step):
+    """``step`` for a compiled run: a failure of the compiler (a cache that a killed run
+    left damaged, say) is retried once with a fresh, empty cache, with one line saying so;
+    a second one is one line asking to train without --compile, never a traceback."""
+    import os
+    import sys
+    import tempfile
+
+    from ..errors import DfmganError
+
+    state = {"retried": False}
+
+    def run(*args):
+        try:
+            return step(*args)
+        except Exception as e:  # noqa: BLE001 (only the compiler's are handled)
+            if not from_compiler(e):
+                raise
+            reason = " ".join(str(e).split())[:200] or type(e).__name__
+            if state["retried"]:
+                raise DfmganError(f"torch.compile failed again with a fresh cache ({reason}); "
+                                  "train without --compile") from None
+            state["retried"] = True
+            fresh = tempfile.mkdtemp(prefix="dfmgan-inductor-")
+            os.environ["TORCHINDUCTOR_CACHE_DIR"] = fresh
+            torch._dynamo.reset()
+            print(f"dfmgan: torch.compile failed ({reason}); retrying with a fresh cache in "
+                  f"{fresh}", file=sys.stderr)
+            return run(*args)
+
+    return run
