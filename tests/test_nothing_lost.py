@@ -540,3 +540,37 @@ def test_a_failing_compile_cache_is_retried_fresh_then_one_line(monkeypatch, cap
     model_bug = speed.guarded(lambda: 1 / 0)
     with pytest.raises(ZeroDivisionError):  # the model's own errors are not the compiler's
         model_bug()
+
+
+@pytest.mark.parametrize("writer", ["sample", "dedup"])
+def test_a_folder_output_never_replaces_a_file_it_did_not_write(run, tmp_path, writer):
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = out / ("000001.png" if writer == "sample" else "groups.json")
+    mine.write_text("the user's own")
+    argv = ["sample", str(run), "--n", "4", "--out", str(out)] if writer == "sample" else \
+        ["dedup", "digits", "--out", str(out), "--steps", "2"]
+    code, err = call(argv)
+    assert code == 2 and mine.name in err and "new or empty folder" in err, err
+    assert sorted(p.name for p in out.iterdir()) == [mine.name] and mine.read_text() == "the user's own"
+
+
+@settings(max_examples=int(os.environ.get("DFMGAN_FUZZ_EXAMPLES", 40)), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_mutated_study_spec_is_one_line_or_a_study(tmp_path_factory, data):
+    from dfmgan.errors import DfmganError
+    from dfmgan.tools.study import load_study
+
+    spec = json.loads(json.dumps(SPEC))
+    keys = data.draw(st.sampled_from([k for k, _ in mutations_of(spec)] + [("seeds",), ("budgets",)]))
+    value = data.draw(st.sampled_from(BAD_VALUES))
+    mutated = apply(spec, keys, value) if keys[0] in spec else {**spec, keys[0]: value}
+    where = tmp_path_factory.mktemp("spec")
+    (where / "spec.json").write_text(json.dumps(mutated))
+    try:
+        study = load_study(where / "spec.json", where / "out")
+    except DfmganError as e:
+        assert "\n" not in str(e)
+    else:  # still a valid spec: it names runs, and wrote nothing yet
+        assert study.runs and not (where / "out").exists()

@@ -249,8 +249,14 @@ def cmd_sample(args) -> int:
     from .imageio import save_images
     from .snapshot import load_generator
 
+    from .imageio import folder_names
+    from .outputs import check_free
+
     out = Path(args.out)
-    writable_file(out) if out.suffix.lower() in (".png", ".npz") else writable_folder(out)
+    if out.suffix.lower() in (".png", ".npz"):
+        writable_file(out)
+    else:
+        check_free(writable_folder(out), folder_names(args.n))
     G = load_generator(args.source, device=args.device, ema=args.ema)
     path = save_images(G.sample(args.n, seed=args.seed, mode=args.bn, labels=class_labels(G, args)),
                        Path(args.out), numbered=args.numbered)

@@ -75,9 +75,14 @@ def save_images(images: torch.Tensor, out: Path, numbered: bool = False) -> Path
     if out.suffix:
         raise ConfigError(f"unsupported output {out}: use .png, .npz or a folder name")
     out.mkdir(parents=True, exist_ok=True)
-    for i, arr in enumerate(images.numpy().transpose(0, 2, 3, 1)):
-        atomic_write(out / f"{i:06d}.png", png_bytes(to_pil(arr)))
+    for name, arr in zip(folder_names(len(images)), images.numpy().transpose(0, 2, 3, 1)):
+        atomic_write(out / name, png_bytes(to_pil(arr)))
     return out
+
+
+def folder_names(n: int) -> list[str]:
+    """The files ``save_images`` writes into a folder for ``n`` images."""
+    return [f"{i:06d}.png" for i in range(n)]
 
 
 def label_rows(img: Image.Image, labels: list[str], rows: int, margin: int = 44) -> Image.Image:

@@ -77,3 +77,14 @@ def check_output(path, purpose: str | None = None) -> Path:
             raise ConfigError(f"{shown(p)} is {what}; writing it would change that run: "
                               "give a path outside it")
     return p
+
+
+def check_free(folder: Path, names) -> None:
+    """The files a command is about to write into ``folder`` (names the user did not give
+    one by one) are not there yet: a file of someone else's is never replaced."""
+    folder = Path(folder)
+    taken = [n for n in names if os.path.lexists(folder / n)]
+    if taken:
+        more = f" and {len(taken) - 1} more" if len(taken) > 1 else ""
+        raise ConfigError(f"{shown(folder)} already holds {taken[0]}{more}, which this command "
+                          "would replace: give a new or empty folder")

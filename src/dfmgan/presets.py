@@ -61,7 +61,7 @@ PRESETS: dict[str, dict] = {
 }
 
 def preset_dict(name: str) -> dict:
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return merge(PRESETS[name], {"preset": name})
 

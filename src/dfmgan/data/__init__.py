@@ -23,14 +23,14 @@ discover(__name__, Path(__file__).parent, "register_dataset(")
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     return DATASETS[name]
 
 
 def facts(name: str | None) -> DatasetInfo | None:
     """What a dataset declares about itself (None for a name that is no dataset)."""
-    return DATASETS.get(name or "")
+    return DATASETS.get(name) if isinstance(name, str) else None
 
 
 def default_metrics(name: str | None) -> tuple[str, ...]:

@@ -19,7 +19,20 @@ import torch
 from tqdm import tqdm
 
 from ..checkpoint import export_snapshot, load_module_state, read_snapshot
-from ..files import atomic_write
+from ..files import atomic_write, parse_json
+from ..outputs import check_free
+
+OUT_FILES = ("groups.json", "groups.csv", "hashes.npy", "contact_sheet.png", "kept.txt")  # in --out
+
+
+def is_report(out: Path) -> bool:
+    """Whether ``out`` holds a report of ``dfmgan dedup`` (its groups.json is one), whose
+    files a new run into the same folder may rewrite."""
+    try:
+        head = parse_json((out / "groups.json").read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(head, dict) and "groups_found" in head and "radius" in head
 from ..data import dataset_or_folder, load_dataset
 from ..errors import ConfigError
 from ..imageio import grid_array, save_png, to_pil
@@ -119,6 +132,8 @@ def run_dedup(data: str, root, split, s: DedupSettings, out: Path, index: bool,
     data, root = dataset_or_folder(data, root)
     if copy is not None and copy.exists() and any(copy.iterdir()):  # checked before any work
         raise ConfigError(f"--copy {copy} exists and is not empty; give a new folder")
+    if not is_report(out):  # a report of ours is rewritten (and its autoencoder reused)
+        check_free(out, OUT_FILES)
     source = load_dataset(data, root, split, size=SIZE)
     out.mkdir(parents=True, exist_ok=True)
     record = {"data": data, "root": str(root) if root else None, "split": split,

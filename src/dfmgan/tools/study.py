@@ -99,18 +99,27 @@ def nested(d: dict | None, where: str) -> dict:
     return out
 
 
-def whole(spec: dict, key: str, default: int, least: int = 1) -> int:
+MAX_RUNS = 10_000  # settings x seeds: a study larger than this is a typo, not a plan
+MAX_SEED = 2 ** 32 - 1
+
+
+def whole(spec: dict, key: str, default: int, least: int = 1, most: int = 1_024) -> int:
     v = spec.get(key, default)
-    if isinstance(v, bool) or not isinstance(v, int) or v < least:
-        raise ConfigError(f"study {key} must be a whole number >= {least}, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, int) or not least <= v <= most:
+        raise ConfigError(f"study {key} must be a whole number in {least}..{most:,}, got {v!r}")
     return v
 
 
 def seeds_of(spec: dict) -> list[int]:
     seeds = spec.get("seeds", 1)
-    seeds = list(range(seeds)) if isinstance(seeds, int) and not isinstance(seeds, bool) else seeds
-    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)):
-        raise ConfigError(f"study seeds must be a count or a list of seeds >= 0, got {seeds!r}")
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if not 1 <= seeds <= MAX_RUNS:
+            raise ConfigError(f"study seeds must be a count in 1..{MAX_RUNS:,}, got {seeds!r}")
+        seeds = list(range(seeds))
+    if not (isinstance(seeds, list) and 0 < len(seeds) <= MAX_RUNS and all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds)):
+        raise ConfigError(f"study seeds must be a count or a list of seeds in 0..{MAX_SEED:,}, "
+                          f"got {seeds!r:.80}")
     return seeds
 
 
@@ -132,8 +141,12 @@ def load_study(path: Path, out: Path, device: str | None = None) -> Study:
         if not NAME.match(str(name)):
             raise ConfigError(f"setting name {name!r} must be letters, digits, '.', '_', '+', '-'")
         layers[str(name)] = merge(common, nested(over, f"setting {name}"))
+    seeds = seeds_of(spec)
+    if len(seeds) * len(layers) > MAX_RUNS:
+        raise ConfigError(f"study of {len(layers)} settings x {len(seeds)} seeds is over "
+                          f"{MAX_RUNS:,} runs")
     runs = []  # seed-major: every setting's first seed finishes before any second seed
-    for seed in seeds_of(spec):
+    for seed in seeds:
         for name, layer in layers.items():
             cfg = build_config(spec.get("preset"), overrides=merge(layer, {"seed": seed}))
             runs.append(Run(name, seed, cfg, out / f"{name}-s{seed}"))
@@ -141,8 +154,10 @@ def load_study(path: Path, out: Path, device: str | None = None) -> Study:
         check_folder(run)
     steps = max(r.cfg.steps for r in runs)
     budgets = spec.get("budgets") or sorted({steps // 4, steps // 2, steps} - {0})
-    if not all(isinstance(b, int) and 0 < b <= steps for b in budgets):
-        raise ConfigError(f"study budgets must be steps in 1..{steps}, got {budgets!r}")
+    if not (isinstance(budgets, list) and len(budgets) <= 100 and all(
+            isinstance(b, int) and not isinstance(b, bool) and 0 < b <= steps for b in budgets)):
+        raise ConfigError(f"study budgets must be a list of at most 100 steps in 1..{steps}, "
+                          f"got {budgets!r:.80}")
     return Study(runs, sorted(budgets), whole(spec, "jobs", 2), whole(spec, "threads", 1), out)
 
 
