@@ -101,6 +101,11 @@ WRITERS = {
     "interpolate": (".png", lambda r, t: ["interpolate", str(r), "--points", "2", "--steps",
                                           "2", "--out", str(t)]),
     "visualize": (".png", lambda r, t: ["visualize", str(r), "--units", "2", "--out", str(t)]),
+    "arithmetic": (".png", lambda r, t: ["arithmetic", str(r), "--a", "0", "--b", "1", "--c", "2",
+                                         "--sheet-n", "4", "--out", str(t)]),
+    "ablate": (".png", lambda r, t: ["ablate", str(r), "--boxes", str(r.parent / "boxes.json"),
+                                     "--sheet-n", "4", "--n", "2", "--out", str(t)]),
+    "dedup": ("", lambda r, t: ["dedup", "digits", "--out", str(t), "--steps", "2"]),
     "study": ("", lambda r, t: ["study", str(r.parent / "spec.json"), "--out", str(t),
                                 "--no-progress"]),
     "train": ("", lambda r, t: [*TRAIN, "--steps", "1", "--out", str(t)]),
@@ -115,6 +120,7 @@ def test_no_writer_replaces_a_node_a_link_or_a_runs_own_file(run, tmp_path, writ
     victim = tmp_path / "victim"
     shutil.copytree(run, victim)
     (tmp_path / "spec.json").write_text(json.dumps(SPEC))
+    (tmp_path / "boxes.json").write_text(json.dumps({"0": [[0, 0, 8, 8]]}))
     suffix, argv = WRITERS[writer]
     target = make_target(kind, tmp_path / "place", victim, suffix)
     before = {**fingerprint(tmp_path / "place"), **fingerprint(victim)}
@@ -440,15 +446,23 @@ def apply(doc: dict, keys: tuple, value) -> dict:
     return out
 
 
+def mutated_run(run: Path, factory, data, name: str, keep=lambda keys: True,
+                values=BAD_VALUES) -> tuple[Path, bool]:
+    """A copy of ``run`` whose JSON file ``name`` has one leaf dropped or replaced, as drawn
+    by hypothesis; (the copy, whether the file changed at all)."""
+    v = factory.mktemp("mutated") / "run"
+    shutil.copytree(run, v)
+    doc = json.loads((v / name).read_text())
+    keys = data.draw(st.sampled_from([k for k, _ in mutations_of(doc) if keep(k)]))
+    mutated = apply(doc, keys, data.draw(st.sampled_from(values)))
+    (v / name).write_text(json.dumps(mutated))
+    return v, mutated != doc
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_a_mutated_snapshot_config_is_one_line_and_changes_nothing(run, tmp_path_factory, data):
-    v = tmp_path_factory.mktemp("snap") / "run"
-    shutil.copytree(run, v)
-    doc = json.loads((v / "generator.json").read_text())
-    keys = data.draw(st.sampled_from([k for k, _ in mutations_of(doc)]))
-    value = data.draw(st.sampled_from(BAD_VALUES))
-    (v / "generator.json").write_text(json.dumps(apply(doc, keys, value)))
+    v, _ = mutated_run(run, tmp_path_factory, data, "generator.json")
     before = fingerprint(v)
     code, err = call(["sample", str(v), "--n", "2", "--out", str(v.parent / "s.png")])
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 1, err
@@ -460,16 +474,11 @@ def test_a_mutated_snapshot_config_is_one_line_and_changes_nothing(run, tmp_path
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_a_mutated_config_json_refuses_resume_and_changes_nothing(run, tmp_path_factory, data):
-    v = tmp_path_factory.mktemp("cfg") / "run"
-    shutil.copytree(run, v)
-    doc = json.loads((v / "config.json").read_text())
-    keys = data.draw(st.sampled_from([k for k, _ in mutations_of(doc)
-                                      if k[0] not in ("steps", "device") and "root" not in k]))
-    value = data.draw(st.sampled_from([x for x in BAD_VALUES if x is not DROP]))
-    mutated = apply(doc, keys, value)
-    if mutated == doc:
+    v, changed = mutated_run(run, tmp_path_factory, data, "config.json",
+                             keep=lambda k: k[0] not in ("steps", "device") and "root" not in k,
+                             values=[x for x in BAD_VALUES if x is not DROP])
+    if not changed:
         return
-    (v / "config.json").write_text(json.dumps(mutated))
     before = fingerprint(v)
     code, err = call(["train", "--resume", str(v), "--steps", "4", "--no-progress"])
     assert "Traceback" not in err and code in (0, 2), (keys, value, err)
