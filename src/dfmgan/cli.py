@@ -9,7 +9,9 @@ from pathlib import Path
 
 from . import __version__
 from .cli_tools import EXAMPLES as TOOL_EXAMPLES
-from .cli_tools import LABEL, SEED, TOOLS, device, number
+from .cli_eval import EXAMPLES as EVAL_EXAMPLES
+from .cli_eval import add_eval, add_reference, cmd_eval, cmd_reference
+from .cli_tools import LABEL, SEED, TOOLS, add_device, add_no_ema, device, number
 from .cli_train import add_train, cmd_train, device_name
 from .errors import DfmganError, DivergedError
 from .files import writable_file, writable_folder
@@ -30,15 +32,6 @@ EXAMPLES = {
   dfmgan sample runs/demo --n 64 --out grid.png
   dfmgan sample runs/demo/generator.safetensors --n 10000 --out samples.npz
   dfmgan sample runs/demo --n 100 --out pngs/ --seed 3""",
-    "eval": """examples:
-  dfmgan eval runs/fm                              # FID, KID, P/R, IS, coverage on 10k samples
-  dfmgan eval runs/fm --metrics fid,is --n 50000
-  dfmgan eval runs/demo/generator.safetensors --data digits --split test
-  dfmgan eval runs/fm-cond --metrics nn-error,cas --n 50000   # conditional DCGAN
-  dfmgan sample runs/cl --n 10000 --out s.npz && dfmgan eval s.npz --data clipart --out m.jsonl
-  dfmgan reference clipart --out clipart-32.safetensors && dfmgan eval runs/cl --ref clipart-32.safetensors
-  dfmgan eval samples/ --ref real_images/ --feature-net clipart --out m.jsonl   # two folders
-results are appended as JSON lines to RUN/metrics.jsonl (or --out FILE)""",
     "report": """example:
   dfmgan report runs/fm     # writes runs/fm/report.html""",
     "study": """spec:
@@ -50,10 +43,6 @@ results are appended as JSON lines to RUN/metrics.jsonl (or --out FILE)""",
     dfm-x1000: {objective.name: dfm, objective.dfm.lambda_scale: 1000}
   budgets: [500, 1000, 2000]
 writes OUT/<setting>-s<seed>/ (ordinary runs), OUT/curves.png, OUT/table.md, OUT/curves.json""",
-    "reference": """examples:
-  dfmgan reference clipart --out clipart-32.safetensors          # the clipart-32 preset's size
-  dfmgan reference fashion-mnist --split test --out fm-test.safetensors
-  dfmgan reference ~/photos --feature-net inception --out photos.safetensors""",
     "export": """example:
   dfmgan eval runs/fm && dfmgan export runs/fm --out share/fm --license CC-BY-4.0""",
     "info": """examples:
@@ -75,16 +64,6 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def add_device(p) -> None:
-    p.add_argument("--device", type=device, default="auto",
-                   help="auto (default: a GPU when there is one, else the CPU), cpu, cuda, cuda:N")
-
-
-def add_no_ema(p) -> None:
-    p.add_argument("--no-ema", dest="ema", action="store_false",
-                   help="use the raw generator even where the run kept an EMA of it")
-
-
 def add_sample(p) -> None:
     p.add_argument("source", help="a run folder or a generator .safetensors snapshot")
     p.add_argument("--n", type=number(1, 1_000_000), default=64, help="how many images (default 64)")
@@ -97,96 +76,6 @@ def add_sample(p) -> None:
                    "default: cycle through the classes)")
     add_device(p)
     add_no_ema(p)
-
-
-def add_eval(p) -> None:
-    p.add_argument("source", nargs="?", help="what to score: a run folder, a generator "
-                   ".safetensors snapshot, or images: an .npz (what sample writes), an .npy of "
-                   "uint8 NHWC images, or a folder of image files")
-    p.add_argument("--list", action="store_true", help="list every metric with what it needs "
-                   "and what its numbers mean, and exit")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    from .evaluation.registry import METRICS, discover
-    discover()  # registers every metric module
-    p.add_argument("--metrics", help="comma-separated, of: " + ", ".join(sorted(METRICS)) +
-                   ". Default: the data's own (modes on stacked-*), else fid,kid,pr,is,coverage; "
-                   "nn-error and cas score a conditional generator against the test split")
-    p.add_argument("--n", type=number(2, 1_000_000), default=10_000, help="generated samples (default 10000)")
-    p.add_argument("--n-real", type=number(2, 1_000_000), help="reference images (default: --n)")
-    p.add_argument("--data", help="reference dataset (default: the run's)")
-    p.add_argument("--data-root", help="where the reference data's files are (default: the run's)")
-    p.add_argument("--split", help="reference split (default: the dataset's training split)")
-    p.add_argument("--ref", metavar="PATH", help="compare with this instead of --data: a "
-                   "statistics file of `dfmgan reference`, or images (.npz, .npy, a folder)")
-    add_feature_net(p)
-    p.add_argument("--inception-weights", metavar="PATH",
-                   help="the FID Inception weight file (default: $DFMGAN_INCEPTION_WEIGHTS, "
-                   "else torch's hub cache, downloaded on first use)")
-    p.add_argument("--splits", type=number(1, 1_000), default=10, help="Inception-score groups (default 10)")
-    p.add_argument("--seed", type=SEED, default=0, help="seed of the latents drawn")
-    p.add_argument("--bn", choices=["batch", "running"], default="batch",
-                   help="BatchNorm statistics to sample with")
-    p.add_argument("--out", help="JSON-lines file to append to (default: RUN/metrics.jsonl)")
-    add_device(p)
-    add_no_ema(p)
-
-
-def add_feature_net(p) -> None:
-    from .evaluation.features import known_nets
-
-    p.add_argument("--feature-net", help=", ".join(known_nets()) + " (default: the bundled "
-                   "net that matches --data, else inception)")
-
-
-def add_reference(p) -> None:
-    p.add_argument("ref", help="a dataset name, or images: .npz, .npy, a folder of image files")
-    p.add_argument("--out", required=True, help="the statistics file to write (.safetensors)")
-    p.add_argument("--split", help="the dataset's split (default: its training split)")
-    p.add_argument("--n", type=number(2, 10_000_000), default=10_000,
-                   help="reference images drawn (all when fewer)")
-    p.add_argument("--size", type=number(8, 1024), help="image size in px (default: the "
-                   "dataset's preset's, or the images' own)")
-    p.add_argument("--channels", type=number(1, 3), help="1 or 3 (default: as --size)")
-    p.add_argument("--data", help="for images: the data they show, to pick its bundled feature net")
-    p.add_argument("--data-root", help="where the dataset's files are")
-    p.add_argument("--seed", type=SEED, default=0, help="seed of the draw")
-    add_feature_net(p)
-    p.add_argument("--inception-weights", metavar="PATH", help="as for eval")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_device(p)
-
-
-def reference_shape(args) -> tuple[int, int]:
-    """(size, channels) of a reference: the flags', else the images' own, else the
-    dataset's preset's."""
-    from .evaluation.sources import is_image_set, load_images
-
-    if args.size and args.channels:
-        return args.size, args.channels
-    if is_image_set(Path(args.ref)):
-        x, _ = load_images(Path(args.ref))
-        size, channels = x.shape[2], x.shape[1]
-    else:
-        from .presets import build_config
-
-        net = build_config(overrides={"data": {"name": args.ref}}).net
-        size, channels = net.size, net.channels
-    return args.size or size, args.channels or channels
-
-
-def cmd_reference(args) -> int:
-    from .evaluation.api import save_reference
-
-    out = writable_file(args.out)
-    if out.suffix != ".safetensors":
-        raise DfmganError(f"{out}: a statistics file ends in .safetensors")
-    size, channels = reference_shape(args)
-    prov = save_reference(args.ref, out, size, channels, args.data_root, args.split, args.n,
-                          args.seed, args.feature_net, args.inception_weights, args.device,
-                          args.data, progress=not args.no_progress)
-    print(f"wrote {out}: {prov['n']:,} images' features and statistics ({channels}x{size} px, "
-          f"{prov['feature_net']}, {prov['reference']})")
-    return 0
 
 
 def add_study(p) -> None:
@@ -264,57 +153,6 @@ def cmd_sample(args) -> int:
     return 0
 
 
-def cmd_eval(args) -> int:
-    if args.list:
-        return list_metrics()
-    if args.source is None:
-        raise DfmganError("give a run folder or snapshot to score (or --list)")
-    from .evaluation.api import evaluate
-    from .evaluation.registry import MetricOptions
-
-    from .evaluation.sources import is_image_set
-
-    src = Path(args.source)
-    if args.out:
-        out = writable_file(args.out, "metrics")
-    elif is_image_set(src):
-        out = None  # a folder or file of images is not ours to write beside: --out FILE
-    else:
-        out = writable_file(RunLayout(src if src.is_dir() else src.parent).metrics, "metrics")
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
-    row = evaluate(src, metrics, data=args.data, data_root=args.data_root, split=args.split, n=args.n,
-                   n_real=args.n_real, seed=args.seed, feature_net=args.feature_net, bn=args.bn,
-                   out=out, opts=MetricOptions(splits=args.splits, seed=args.seed),
-                   device=args.device, inception_weights=args.inception_weights, ema=args.ema,
-                   progress=not args.no_progress, reference=args.ref)
-    print_scores(row, row["provenance"]["metrics"])
-    prov = row["provenance"]
-    print("provenance: " + ", ".join(f"{k} {v}" for k, v in prov.items()
-                                     if k not in ("metrics", "seconds")))
-    print(f"(appended to {out})" if out else "(not saved: --out FILE appends the row to it)")
-    return 0
-
-
-def print_scores(row: dict, metrics: list[str]) -> None:
-    """Each metric's numbers, then what they mean, in one line each."""
-    from .evaluation.registry import meaning
-
-    for k, v in row.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            print(f"{k:>18}: {v:.4f}" if isinstance(v, float) else f"{k:>18}: {v}")
-    for name in metrics:
-        print(f"{'':>18}  {name}: {meaning(name)}")
-
-
-def list_metrics() -> int:
-    from .evaluation.registry import METRICS, NEEDS, discover, meaning
-
-    discover()
-    for name in sorted(METRICS):
-        print(f"{name:>9}  [{NEEDS[name]}]  {meaning(name)}")
-    return 0
-
-
 def cmd_study(args) -> int:
     from .tools.study import load_study, run_study
     from .tools.study_report import write_results
@@ -381,6 +219,7 @@ SUBCOMMANDS = {
     **TOOLS,
 }
 EXAMPLES.update(TOOL_EXAMPLES)
+EXAMPLES.update(EVAL_EXAMPLES)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,14 +76,22 @@ def indices(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated indices, got {text!r}") from None
 
 
+def add_device(p) -> None:
+    p.add_argument("--device", type=device, default="auto",
+                   help="auto (default: a GPU when there is one, else the CPU), cpu, cuda, cuda:N")
+
+
+def add_no_ema(p) -> None:
+    p.add_argument("--no-ema", dest="ema", action="store_false",
+                   help="use the raw generator even where the run kept an EMA of it")
+
+
 def common(p) -> None:
     """What every analysis tool takes: a snapshot, a seed, a device, EMA or raw G."""
     p.add_argument("source", help="a run folder or a snapshot")
     p.add_argument("--seed", type=SEED, default=0, help="seed of every random draw")
-    p.add_argument("--device", type=device, default="auto",
-                   help="auto (default: a GPU when there is one, else the CPU), cpu, cuda, cuda:N")
-    p.add_argument("--no-ema", dest="ema", action="store_false",
-                   help="use the raw generator even where the run kept an EMA of it")
+    add_device(p)
+    add_no_ema(p)
 
 
 def add_sheet(p) -> None:
