@@ -583,3 +583,19 @@ def test_a_mutated_study_spec_is_one_line_or_a_study(tmp_path_factory, data):
         assert "\n" not in str(e)
     else:  # still a valid spec: it names runs, and wrote nothing yet
         assert study.runs and not (where / "out").exists()
+
+
+def test_a_snapshot_with_an_inf_buffer_is_refused_not_sampled_black(run, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    v = tmp_path / "run"
+    shutil.copytree(run, v)
+    for name in ("generator.safetensors", "generator_ema.safetensors"):
+        if not (v / name).exists():
+            continue
+        weights = load_file(v / name)
+        key = next(k for k in weights if k.endswith("running_var"))
+        weights[key] = torch.full_like(weights[key], float("inf"))
+        save_file(weights, str(v / name))  # a valid file of someone else's: no digest
+    code, err = call(["sample", str(v), "--n", "4", "--bn", "running", "--out", str(tmp_path / "s.png")])
+    assert code == 2 and "NaN or inf" in err and not (tmp_path / "s.png").exists(), err

@@ -1,5 +1,7 @@
-"""One file per addition: an objective, a loss family or a dataset written as a new module
-of its package is found, listed in --help and used, without editing any list."""
+"""One file per addition: an objective, a loss family, a dataset or a metric written as a new
+module of its package is found, listed in --help and used, without editing any list and
+whatever its decorator's spelling. The modules go into a temporary copy of the package
+(on PYTHONPATH for the subprocesses), never into src/, where a killed run would leave them."""
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +66,15 @@ def load_squares(root, split):
     return ArraySource(x, None, "zz-squares (8 white squares)")
 '''
 
+METRIC = '''
+from . import registry
+
+
+@registry.register_metric("zz-mean", meaning="mean pool feature (a test's metric)")
+def mean_feature(gen, real, opts):
+    return {"zz-mean": float(gen.pool.mean())}
+'''
+
 CHECK = '''
 from dfmgan.presets import build_config
 from dfmgan.data import load_dataset
@@ -78,30 +89,45 @@ print(r.step)
 
 
 @pytest.fixture
-def added_modules():
-    files = {PKG / "objectives" / "zz_half.py": OBJECTIVE,
-             PKG / "objectives" / "zz_lsgan.py": FAMILY,
-             PKG / "data" / "zz_squares.py": DATASET}
-    for path, text in files.items():
-        path.write_text(text)
-    yield
-    for path in files:
-        path.unlink(missing_ok=True)
+def added_modules(tmp_path):
+    """A copy of the package with the new modules in it; the environment that imports it."""
+    import os
+    import shutil
+
+    root = tmp_path / "site"
+    shutil.copytree(PKG, root / "dfmgan", ignore=shutil.ignore_patterns("__pycache__"))
+    for rel, text in {"objectives/zz_half.py": OBJECTIVE, "objectives/zz_lsgan.py": FAMILY,
+                      "data/zz_squares.py": DATASET, "evaluation/zz_mean.py": METRIC}.items():
+        (root / "dfmgan" / rel).write_text(text)
+    assert not list(PKG.rglob("zz_*.py"))  # src/ untouched
+    return dict(os.environ, PYTHONPATH=str(root))
 
 
 def test_new_modules_are_found_listed_and_trained(added_modules, tmp_path):
+    env = added_modules
     r = subprocess.run([sys.executable, "-m", "dfmgan", "train", "--help"], capture_output=True,
-                       text=True, timeout=120)
+                       text=True, timeout=120, env=env)
     help_text = " ".join(r.stdout.split())
     for name in ("zz-half", "zz-lsgan", "zz-squares", "half the adversarial term"):
         assert name in help_text
     r = subprocess.run([sys.executable, "-c", "import sys\n" + CHECK, str(tmp_path / "run")],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr
     # the objective's defaults, its own setting (objective.zz-half.weight); 2 steps trained
     assert r.stdout.split() == ["0.0003", "8", "0.25", "2"]
     r = subprocess.run([sys.executable, "-m", "dfmgan", "train", "--objective", "zz-half",
                         "--set", "objective.zz-half.weight=2", "--print-config"],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         "dfmgan: error: objective.zz-half.weight must be in 0.0..1.0, got 2.0"], r.stderr
+
+
+
+def test_a_metric_is_found_whatever_its_decorator_spelling(added_modules):
+    # `@registry.register_metric(` held no marker the old text search knew
+    r = subprocess.run([sys.executable, "-m", "dfmgan", "eval", "--list"], capture_output=True,
+                       text=True, timeout=120, env=added_modules)
+    assert r.returncode == 0 and "zz-mean" in r.stdout and "a test's metric" in r.stdout, r.stderr
+    r = subprocess.run([sys.executable, "-c", "import dfmgan; print(dfmgan.__file__)"],
+                       capture_output=True, text=True, env=added_modules)
+    assert "site/dfmgan" in r.stdout  # the copy, not src/

@@ -203,6 +203,11 @@ def read_snapshot(source, name: str = SNAPSHOT, config=NetConfig) -> tuple[objec
 
 
 def load_module_state(module: torch.nn.Module, state: dict, where: str) -> None:
+    """``state`` into ``module``, after checking that every tensor is finite: a snapshot
+    with an inf BatchNorm buffer would otherwise sample black images without a word."""
+    bad = first_nonfinite(state)
+    if bad:
+        raise CheckpointError(f"{where}: {bad} holds NaN or inf; this network diverged")
     try:
         module.load_state_dict(state)
     except RuntimeError as e:

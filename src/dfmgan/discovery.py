@@ -1,29 +1,28 @@
-"""Registration without a list to edit: import every module of a package whose text
-holds a registering decorator (``@register_metric(``, ``@register_objective``, ...). A
-new metric or objective is then one file; none can be missed, and modules that register
-nothing (the Inception network's, say) are not imported."""
+"""Registration without a list to edit: a registry's package imports every public module
+it holds (each file or subpackage whose name does not start with ``_``), so a new metric,
+objective, loss family, D normalisation or dataset is one file, whatever it is named and
+however its decorator is spelled (``@register_metric(``, ``@registry.register_metric(``).
+Modules are found through the package's ``__path__``, so a package extended with another
+folder (a test's temporary copy, a namespace) is read whole too."""
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from pathlib import Path
 from typing import Callable
 
 from .errors import ConfigError
 
-_DONE: set[tuple[str, str]] = set()
+_DONE: set[str] = set()
 
 
-def discover(package: str, folder: str | Path, marker: str) -> None:
-    """Import each module ``package.NAME`` in ``folder`` whose source holds ``marker``
-    (once per package and marker)."""
-    if (package, marker) in _DONE:
+def discover(package: str) -> None:
+    """Import each public module of ``package`` once (later calls return at once)."""
+    if package in _DONE:
         return
-    _DONE.add((package, marker))
-    here = Path(folder)
-    for info in pkgutil.iter_modules([str(here)]):
-        path = here / f"{info.name}.py"
-        if path.exists() and marker in path.read_text():
+    _DONE.add(package)
+    pkg = importlib.import_module(package)
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
             importlib.import_module(f"{package}.{info.name}")
 
 

@@ -19,7 +19,7 @@ from .registry import DATASETS, DatasetInfo, register_dataset
 from .transforms import match_channels, resize_uint8, to_float, to_uint8
 
 
-discover(__name__, Path(__file__).parent, "register_dataset(")
+discover(__name__)  # every loader: each module of this package registers its datasets
 
 
 def dataset_info(name: str) -> DatasetInfo:

@@ -18,7 +18,6 @@ lower is better for every such key."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -99,9 +98,9 @@ def is_labelled(name: str) -> bool:
 def discover() -> None:
     """Import every module of this package that registers a metric, so a new metric is one
     file with ``@register_metric`` and no list to edit."""
-    from ..discovery import discover as import_marked
+    from ..discovery import discover as import_all
 
-    import_marked(__package__, Path(__file__).parent, "@register_metric(")
+    import_all(__package__)
 
 
 def get_metric(name: str) -> MetricFn:

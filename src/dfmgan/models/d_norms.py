@@ -4,7 +4,6 @@ whether that convolution keeps its bias, and anything done to the built net. A n
 one file: ``d_norm`` imports every module that registers one (``discovery``)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from torch import nn
 
@@ -41,7 +40,7 @@ class NoNorm(DNorm):
 
 def registered() -> dict[str, type[DNorm]]:
     """Every norm, by name, once each module that registers one is imported."""
-    discover(__package__, Path(__file__).parent, "@register_d_norm")
+    discover(__package__)
     return D_NORMS
 
 

@@ -4,14 +4,12 @@ the settings choosing it implies (``defaults``) beside it. A new objective is on
 the package imports every module that registers one, and `--objective` lists it."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from ..config import ObjectiveConfig, OptimConfig
 from ..discovery import discover, lookup
 from .base import OBJECTIVES, Objective, register_objective
 
-discover(__name__, Path(__file__).parent, "@register_objective")
-discover(__name__, Path(__file__).parent, "@register_adversarial")  # loss families
+discover(__name__)  # every objective and loss family: each module of this package
 
 
 def objective_class(name: str) -> type[Objective]:
