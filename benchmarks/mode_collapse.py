@@ -42,7 +42,8 @@ from dfmgan.sampling import bn_mode
 
 DATASETS = {"ring-8": (ring(), 0.01), "grid-25": (grid(), 0.05)}
 # --objectives label -> (objective, update scheme, its own settings)
-VARIANTS = {"gan": ("gan", "alternating", {}), "dfm": ("dfm", "simultaneous", {}),
+VARIANTS = {"gan": ("gan", "alternating", {}),
+            "dfm": ("dfm", "simultaneous", {"lambda_scale": 1.0}),  # the paper's λ
             "dfm-x1000": ("dfm", "simultaneous", {"lambda_scale": 1000.0}),
             "fm": ("fm", "alternating", {})}
 

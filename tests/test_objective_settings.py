@@ -114,3 +114,32 @@ def test_a_run_folder_in_the_old_layout_resumes_bitwise(tmp_path):
     for net, weights in a["objective"]["modules"].items():
         for k, v in weights.items():
             assert torch.equal(v, b["objective"]["modules"][net][k]), (net, k)
+
+
+def test_every_way_of_building_dfm_trains_the_same_dfm():
+    """The CLI's build_config, a bare from_dict and a direct constructor give one DFM: its
+    scheme and λ scale are facts of the objective, not of the CLI (issue 27)."""
+    from dfmgan.config import ObjectiveConfig, OptimConfig, from_dict
+    from dfmgan.models import Discriminator, Generator
+    from dfmgan.models.netconfig import NetConfig
+    from dfmgan.objectives import build_objective
+    from dfmgan.objectives.dfm import DFMObjective
+
+    net = NetConfig(size=28, channels=1, g_width=8, d_width=8)
+    G, D = Generator(net), Discriminator(net)
+    via_cli = build_config("digits", overrides={"objective": {"name": "dfm"}}).objective
+    via_dict = from_dict({"objective": {"name": "dfm"}}).objective
+    built = [build_objective(G, D, via_cli, OptimConfig()), build_objective(G, D, via_dict, OptimConfig()),
+             DFMObjective(G, D, ObjectiveConfig("dfm"), OptimConfig())]
+    n_h = D.feature_dims()[-1]
+    for obj in built:
+        assert obj.scheme == "simultaneous"
+        assert obj.lambda_denoise == pytest.approx(1000 * 0.03 / n_h)
+    assert via_cli.scheme == "simultaneous"  # config.json shows the value in effect
+    # an explicit choice still wins everywhere
+    paper = from_dict({"objective": {"name": "dfm", "scheme": "alternating",
+                                     "dfm": {"lambda_scale": 1.0}}}).objective
+    obj = build_objective(G, D, paper, OptimConfig())
+    assert obj.scheme == "alternating" and obj.lambda_denoise == pytest.approx(0.03 / n_h)
+    gan = build_objective(G, D, from_dict({}).objective, OptimConfig())
+    assert gan.scheme == "alternating"

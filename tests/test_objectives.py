@@ -33,14 +33,17 @@ def grads(module):
     return [p.grad.clone() if p.grad is not None else None for p in module.parameters()]
 
 
-def test_dfm_lambda_default_is_003_over_nh():
+def test_dfm_lambda_default_is_1000_times_003_over_nh():
+    # the objective's own default (DFMSettings.lambda_scale), even when built directly
     obj, _, _ = setup()
-    assert obj.lambda_denoise == pytest.approx(0.03 / (8 * 7 * 7))
+    assert obj.lambda_denoise == pytest.approx(1000 * 0.03 / (8 * 7 * 7))
+    paper, _, _ = setup(lambda_scale=1.0)  # the paper's λ_denoise = 0.03 / n_h
+    assert paper.lambda_denoise == pytest.approx(0.03 / (8 * 7 * 7))
 
 
 def test_dfm_gradient_matches_the_analytic_form():
     """∂L/∂θ = 2λ/B Σ_b (Φ_b - r_b)ᵀ ∂Φ_b/∂θ with r held constant (λ_adv = 0 isolates it)."""
-    obj, _, z = setup(lambda_adv=0.0)
+    obj, _, z = setup(lambda_adv=0.0, lambda_scale=1.0)  # the paper's λ, as calibrated
     G, D, R, lam = obj.G, obj.D, obj.R, obj.lambda_denoise
     loss, _ = obj.g_loss(D.features(G(z)), None)
     loss.backward(inputs=list(G.parameters()))

@@ -59,7 +59,8 @@ def add_model_flags(p) -> None:
     from .objectives import OBJECTIVES
     p.add_argument("--objective", choices=sorted(OBJECTIVES), help="; ".join(
         f"{k}: {c.summary}" for k, c in OBJECTIVES.items()))
-    p.add_argument("--scheme", choices=["alternating", "simultaneous"], help="alternating: D, then "
+    from .objectives.base import SCHEMES
+    p.add_argument("--scheme", choices=SCHEMES, help="alternating: D, then "
                    "G against the updated D (DCGAN); simultaneous: every network steps on the same "
                    "parameters (DFM) (default: the objective's)")
     from .objectives.adversarial import ADVERSARIAL

@@ -46,7 +46,9 @@ class ObjectiveConfig:
     (``objective.dfm.lambda_scale``). ``presets.check_names`` types and checks them."""
 
     name: str = "gan"  # a registered objective (--objective)
-    scheme: str = "alternating"  # "alternating" (DCGAN) or "simultaneous" (DFM)
+    # "alternating" (DCGAN) or "simultaneous" (DFM); "" = the objective's own (its ``scheme``),
+    # resolved when it is built and written into config.json by ``presets.check_names``
+    scheme: str = ""
     adversarial: str = "non-saturating"  # D's loss and G's adversarial term (or "hinge")
     augment: str = ""  # DiffAugment policies before every D pass: color,translation,cutout
     own: dict = field(default_factory=dict)

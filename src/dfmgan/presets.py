@@ -110,8 +110,10 @@ def check_names(cfg: TrainConfig) -> TrainConfig:
     from .objectives.augment import parse_policy
     from .objectives.base import SCHEMES
 
-    own = objective_class(cfg.objective.name).settings(cfg.objective.own)
+    cls = objective_class(cfg.objective.name)
+    own = cls.settings(cfg.objective.own)
     cfg.objective.own = asdict(own)  # typed, checked and complete: config.json shows it all
+    cfg.objective.scheme = cfg.objective.scheme or cls.scheme  # the value in effect
     family(cfg.objective.adversarial)
     parse_policy(cfg.objective.augment)
     d_norm(cfg.net.d_norm)

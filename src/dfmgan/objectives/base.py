@@ -78,7 +78,12 @@ class NoSettings:
 class Objective:
     name: str = ""
     summary: str = ""  # one line for --help
-    # what choosing this objective sets, under any preset; explicit settings still win
+    # the update scheme unless the config names one: a fact of the objective, so the CLI,
+    # a config file, ``from_dict`` and a bare constructor all train the same thing
+    scheme: str = "alternating"
+    # what choosing this objective sets in other sections (the optimizer, say), under any
+    # preset, through ``presets.build_config``; explicit settings still win. Its own knobs'
+    # defaults live in ``Settings`` and its scheme in ``scheme``, which apply everywhere.
     defaults: dict = {}
     needs_real_for_g = False  # G's loss reads real features (feature matching)
     # this objective's own settings (objective.NAME.* in files and --set), their allowed
@@ -97,7 +102,8 @@ class Objective:
 
     def __init__(self, G: GeneratorLike, D: DiscriminatorLike, cfg: ObjectiveConfig,
                  optim: OptimConfig):
-        if cfg.scheme not in SCHEMES:
+        self.scheme = cfg.scheme or type(self).scheme
+        if self.scheme not in SCHEMES:
             raise ConfigError(f"unknown update scheme {cfg.scheme!r}; use {' or '.join(SCHEMES)}")
         self.G, self.D, self.cfg, self.optim_cfg = G, D, cfg, optim
         self.own = self.settings(cfg.own)  # this objective's Settings
@@ -145,7 +151,7 @@ class Objective:
              labels: torch.Tensor | None = None) -> Stats:
         """One step on real (B, C, H, W) in [-1, 1] and z (B, nz). Returns detached 0-d
         tensors (no host sync per step)."""
-        run = self._simultaneous if self.cfg.scheme == "simultaneous" else self._alternating
+        run = self._simultaneous if self.scheme == "simultaneous" else self._alternating
         with torch.autocast(self.device_type, dtype=self.amp, enabled=self.amp is not None):
             stats = run(real, z, labels)
         self.scaler.update()
