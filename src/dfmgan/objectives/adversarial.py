@@ -1,5 +1,5 @@
-"""Adversarial loss families (cf. compare_gan's ``loss_lib``): D's loss on the logits of
-real and generated batches, and G's adversarial loss on D's logits of G(z). Objectives add
+"""Adversarial loss families (cf. compare_gan's ``loss_lib``): D's loss and G's adversarial
+loss, each on D's logits of both sides, the real batch and G(z). Objectives add
 their own G terms (DFM, feature matching) on top of whichever family is chosen
 (``objective.adversarial``), so every term composes with every family.
 
@@ -17,14 +17,20 @@ ADVERSARIAL, register_adversarial = class_registry()  # --adversarial NAME
 
 
 class Adversarial:
-    """One family: ``d_loss(d_real, d_fake)`` and ``g_loss(d_gen)`` on logits (B,)."""
+    """One family: ``d_loss(d_real, d_fake)`` and ``g_loss(d_fake, d_real)`` on logits (B,).
+
+    Both see both sides. ``needs_real`` says whether ``g_loss`` reads ``d_real`` (the
+    relativistic family does); the update schemes then hand it D's logits on the real
+    batch at the parameters G is scored with (after D's step, in the alternating scheme),
+    and ``None`` to families that do not read them."""
 
     name = ""
+    needs_real = False
 
     def d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def g_loss(self, d_gen: torch.Tensor) -> torch.Tensor:
+    def g_loss(self, d_fake: torch.Tensor, d_real: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
     def d_stats(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> Stats:
@@ -43,8 +49,8 @@ class NonSaturating(Adversarial):
     def d_loss(self, d_real, d_fake):
         return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
 
-    def g_loss(self, d_gen):
-        return F.softplus(-d_gen).mean()
+    def g_loss(self, d_fake, d_real=None):
+        return F.softplus(-d_fake).mean()
 
 
 @register_adversarial
@@ -57,8 +63,8 @@ class Hinge(Adversarial):
     def d_loss(self, d_real, d_fake):
         return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
 
-    def g_loss(self, d_gen):
-        return -d_gen.mean()
+    def g_loss(self, d_fake, d_real=None):
+        return -d_fake.mean()
 
 
 def family(name: str) -> Adversarial:

@@ -65,6 +65,11 @@ def frozen(*modules: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
+def logits_of(view: DFeatures | None) -> torch.Tensor | None:
+    """D's logits (B,) of a view, or None where the scheme did not take one."""
+    return view.logits if view is not None else None
+
+
 def detached(stats: Stats) -> Stats:
     return {k: v.detach() if isinstance(v, torch.Tensor) else torch.tensor(float(v))
             for k, v in stats.items()}
@@ -134,8 +139,9 @@ class Objective:
 
     # --- what subclasses define -------------------------------------------------
     def g_loss(self, fake: DFeatures, real: DFeatures | None) -> tuple[torch.Tensor, Stats]:
-        """G's loss from D's view of G(z) (and of x when ``needs_real_for_g``)."""
-        return self.adv.g_loss(fake.logits), {}
+        """G's loss from D's view of G(z) (and of x when ``needs_real_for_g`` or the
+        family's ``needs_real``)."""
+        return self.adv.g_loss(fake.logits, logits_of(real)), {}
 
     def aux_losses(self, real: DFeatures) -> dict[str, tuple[torch.Tensor, Stats]]:
         """Losses of the extra trainees, by name, from D's view of real data."""
@@ -188,7 +194,7 @@ class Objective:
         self._update("D", loss_d)
         extras = [m for k, m in self.nets.items() if k not in ("G", "D")]
         fr_new = None
-        if extras or self.needs_real_for_g:
+        if extras or self.needs_real_for_g or self.adv.needs_real:
             with torch.no_grad():  # the updated D's view of x, for r's step and G's loss
                 fr_new = self.view(real, labels)
         aux = self.aux_losses(fr_new) if extras else {}

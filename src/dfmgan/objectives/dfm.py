@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..models import Denoiser, annealed_sigma, corrupt
-from .base import Objective, register_objective
+from .base import Objective, logits_of, register_objective
 from .features import feature_dim, phi
 
 
@@ -91,7 +91,7 @@ class DFMObjective(Objective):
         with torch.no_grad():  # r(Φ(G(z))): a constant target, own BatchNorm pass
             target = self.R(h.detach())
         sq = (h - target).pow(2).sum(1)  # (B,) ||Φ - r(Φ)||²
-        adv = self.own.lambda_adv * self.adv.g_loss(fake.logits)
+        adv = self.own.lambda_adv * self.adv.g_loss(fake.logits, logits_of(real))
         lam, stats = self.lambda_denoise, {}
         if self.own.grad_share > 0 or self.diagnose:
             lam, stats = self.weigh(fake.inputs, sq.mean(), adv)

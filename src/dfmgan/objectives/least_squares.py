@@ -19,5 +19,5 @@ class LeastSquares(Adversarial):
     def d_loss(self, d_real, d_fake):
         return 0.5 * (d_real - 1).pow(2).mean() + 0.5 * d_fake.pow(2).mean()
 
-    def g_loss(self, d_gen):
-        return 0.5 * (d_gen - 1).pow(2).mean()
+    def g_loss(self, d_fake, d_real=None):
+        return 0.5 * (d_fake - 1).pow(2).mean()
