@@ -49,7 +49,7 @@ class ObjectiveConfig:
     # "alternating" (DCGAN) or "simultaneous" (DFM); "" = the objective's own (its ``scheme``),
     # resolved when it is built and written into config.json by ``presets.check_names``
     scheme: str = ""
-    adversarial: str = "non-saturating"  # D's loss and G's adversarial term (or "hinge")
+    adversarial: str = ""  # D's loss and G's adversarial term; "" = the objective's own
     augment: str = ""  # DiffAugment policies before every D pass: color,translation,cutout
     own: dict = field(default_factory=dict)
 

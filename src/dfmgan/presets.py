@@ -108,19 +108,17 @@ def check_names(cfg: TrainConfig) -> TrainConfig:
     from .models.d_norms import d_norm
     from .objectives.adversarial import family
     from .objectives.augment import parse_policy
-    from .objectives.base import SCHEMES
 
     cls = objective_class(cfg.objective.name)
     own = cls.settings(cfg.objective.own)
     cfg.objective.own = asdict(own)  # typed, checked and complete: config.json shows it all
-    cfg.objective.scheme = cfg.objective.scheme or cls.scheme  # the value in effect
+    # the values in effect, and a pair the objective cannot work with refused here
+    cfg.objective.scheme, cfg.objective.adversarial = cls.resolve(cfg.objective)
     family(cfg.objective.adversarial)
     parse_policy(cfg.objective.augment)
     d_norm(cfg.net.d_norm)
     dataset_info(cfg.data.name)
     options_of(cfg.data)  # fit and background
-    if cfg.objective.scheme not in SCHEMES:
-        raise ConfigError(f"unknown update scheme {cfg.objective.scheme!r}; use {' or '.join(SCHEMES)}")
     if cfg.sample_bn not in ("batch", "running"):
         raise ConfigError(f"sample_bn must be batch or running, got {cfg.sample_bn!r}")
     check_device(cfg.device)

@@ -26,6 +26,7 @@ class Adversarial:
 
     name = ""
     needs_real = False
+    objectives: tuple[str, ...] = ()  # the objectives it works with; () = any
 
     def d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

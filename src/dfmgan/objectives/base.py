@@ -32,7 +32,7 @@ from ..discovery import class_registry
 from ..distributed import average_gradients
 from ..errors import ConfigError
 from ..models.interface import DFeatures, DiscriminatorLike, GeneratorLike
-from .adversarial import family
+from .adversarial import ADVERSARIAL, family
 from .augment import Augment
 
 Stats = dict[str, torch.Tensor]
@@ -65,6 +65,11 @@ def frozen(*modules: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
+def part(t: torch.Tensor | None, k: int, i: int) -> torch.Tensor | None:
+    """The i-th of k equal batches stacked in ``t`` (``t`` itself when k is 1)."""
+    return t if t is None or k == 1 else t.chunk(k)[i]
+
+
 def logits_of(view: DFeatures | None) -> torch.Tensor | None:
     """D's logits (B,) of a view, or None where the scheme did not take one."""
     return view.logits if view is not None else None
@@ -83,9 +88,14 @@ class NoSettings:
 class Objective:
     name: str = ""
     summary: str = ""  # one line for --help
-    # the update scheme unless the config names one: a fact of the objective, so the CLI,
-    # a config file, ``from_dict`` and a bare constructor all train the same thing
+    # the update scheme and loss family unless the config names them: facts of the
+    # objective, so the CLI, a config file, ``from_dict`` and a bare constructor all train
+    # the same thing; and what it can work with (empty: anything), checked with the
+    # config's other names before any file is written
     scheme: str = "alternating"
+    adversarial: str = "non-saturating"
+    families: tuple[str, ...] = ()
+    schemes: tuple[str, ...] = SCHEMES
     # what choosing this objective sets in other sections (the optimizer, say), under any
     # preset, through ``presets.build_config``; explicit settings still win. Its own knobs'
     # defaults live in ``Settings`` and its scheme in ``scheme``, which apply everywhere.
@@ -98,6 +108,25 @@ class Objective:
     NULLABLE: frozenset[str] = frozenset()
 
     @classmethod
+    def resolve(cls, cfg: ObjectiveConfig) -> tuple[str, str]:
+        """(scheme, family) this objective trains with under ``cfg``: its own where the
+        config names none; one line for a pair it cannot work with."""
+        scheme, adv = cfg.scheme or cls.scheme, cfg.adversarial or cls.adversarial
+        if scheme not in SCHEMES:
+            raise ConfigError(f"unknown update scheme {scheme!r}; use {' or '.join(SCHEMES)}")
+        if scheme not in cls.schemes:
+            raise ConfigError(f"objective {cls.name!r} trains with the {' or '.join(cls.schemes)} "
+                              f"scheme, not {scheme!r}")
+        if cls.families and adv not in cls.families:
+            raise ConfigError(f"objective {cls.name!r} needs the {' or '.join(cls.families)} loss "
+                              f"family, not {adv!r}; leave --adversarial out")
+        fam = ADVERSARIAL.get(adv) if isinstance(adv, str) else None
+        if fam is not None and fam.objectives and cls.name not in fam.objectives:
+            raise ConfigError(f"the {adv} loss family works with the {' or '.join(fam.objectives)} "
+                              f"objective, not {cls.name!r}")
+        return scheme, adv
+
+    @classmethod
     def settings(cls, own: dict):
         """``own`` (objective.NAME as a mapping) typed, defaults filled, ranges checked."""
         where = f"objective.{cls.name}"
@@ -107,12 +136,10 @@ class Objective:
 
     def __init__(self, G: GeneratorLike, D: DiscriminatorLike, cfg: ObjectiveConfig,
                  optim: OptimConfig):
-        self.scheme = cfg.scheme or type(self).scheme
-        if self.scheme not in SCHEMES:
-            raise ConfigError(f"unknown update scheme {cfg.scheme!r}; use {' or '.join(SCHEMES)}")
+        self.scheme, adv = self.resolve(cfg)
         self.G, self.D, self.cfg, self.optim_cfg = G, D, cfg, optim
         self.own = self.settings(cfg.own)  # this objective's Settings
-        self.adv = family(cfg.adversarial)  # D's loss and G's adversarial term
+        self.adv = family(adv)  # D's loss and G's adversarial term
         self.augment = Augment(cfg.augment)  # DiffAugment before every D pass (or none)
         self.nets: dict[str, nn.Module] = {"G": G, "D": D}
         self.opt = {"G": adam(G, optim), "D": adam(D, optim)}
@@ -147,6 +174,18 @@ class Objective:
         """Losses of the extra trainees, by name, from D's view of real data."""
         return {}
 
+    def d_loss(self, real: DFeatures, fake: DFeatures, x: torch.Tensor, gen: torch.Tensor,
+               labels: torch.Tensor | None) -> torch.Tensor:
+        """D's loss from its views of x (B, C, H, W) and G(z) (detached): the family's, to
+        which an objective may add a regulariser (WGAN-GP's gradient penalty)."""
+        return self.adv.d_loss(real.logits, fake.logits)
+
+    @property
+    def d_steps(self) -> int:
+        """D's steps per G step, each on a batch of its own (WGAN-GP's n_critic): the loop
+        hands ``step`` this many batches, stacked along the batch dimension."""
+        return 1
+
     # --- the update -------------------------------------------------------------
     def view(self, x: torch.Tensor, labels: torch.Tensor | None) -> DFeatures:
         """D's view of a batch: every D pass, real or generated, goes through here, so
@@ -167,7 +206,7 @@ class Objective:
     def _simultaneous(self, real, z, labels) -> Stats:
         fake = self.G(z, labels)  # (B, C, H, W): the one G forward of the step
         fr, ff = self.view(real, labels), self.view(fake, labels)
-        loss_d = self.adv.d_loss(fr.logits, ff.logits)
+        loss_d = self.d_loss(fr, ff, real, fake.detach(), labels)
         loss_g, g_stats = self.g_loss(ff, fr)
         aux = self.aux_losses(fr)
         losses = {"D": loss_d, "G": loss_g, **{k: v[0] for k, v in aux.items()}}
@@ -187,11 +226,20 @@ class Objective:
         average_gradients(self.nets[name])  # across processes; a no-op for one
         self.scaler.step(self.opt[name])
 
+    def _d_steps(self, real, z, labels):
+        """D's ``d_steps`` updates, each on its own batch of the k stacked ones; the last
+        batch's (real, labels, G(z), views, D's loss) serve r's and G's steps."""
+        k = self.d_steps
+        for i in range(k):
+            x, zi, li = (part(t, k, i) for t in (real, z, labels))
+            fake = self.G(zi, li)  # one G forward serves both updates
+            fr, ff = self.view(x, li), self.view(fake.detach(), li)
+            loss_d = self.d_loss(fr, ff, x, fake.detach(), li)
+            self._update("D", loss_d)
+        return x, li, fake, fr, ff, loss_d
+
     def _alternating(self, real, z, labels) -> Stats:
-        fake = self.G(z, labels)  # one G forward serves both updates
-        fr, ff = self.view(real, labels), self.view(fake.detach(), labels)
-        loss_d = self.adv.d_loss(fr.logits, ff.logits)
-        self._update("D", loss_d)
+        real, labels, fake, fr, ff, loss_d = self._d_steps(real, z, labels)
         extras = [m for k, m in self.nets.items() if k not in ("G", "D")]
         fr_new = None
         if extras or self.needs_real_for_g or self.adv.needs_real:

@@ -104,14 +104,17 @@ class Trainer:
     def next_batch(self):
         if self.world.size > 1:
             self.seed_rank_stream()
-        idx = self.sampler.next()
+        k = self.objective.d_steps  # batches this step takes (WGAN-GP's critic steps)
+        idx = torch.cat([self.sampler.next() for _ in range(k)]) if k > 1 else self.sampler.next()
         images, labels = self.source.get(idx)
-        real = to_float(images.to(self.device, non_blocking=True))  # (B, C, H, W) in [-1, 1]
+        real = to_float(images.to(self.device, non_blocking=True))  # (kB, C, H, W) in [-1, 1]
         real = speed.layout(real, self.cfg.speed)
-        # the global batch's latents (B, nz), this rank's shard (B / world, nz): the same
-        # z reach G as in one process, whatever the number of processes
-        z = self.G.sample_latent(self.cfg.batch_size, self.zgen)
-        z = z[self.world.rank::self.world.size].to(self.device)
+        # the global batches' latents (k, B, nz), this rank's shard of each (k·B / world, nz):
+        # the same z reach G as in one process, whatever the number of processes
+        z = self.G.sample_latent(k * self.cfg.batch_size, self.zgen)
+        w = self.world
+        z = (z[w.rank::w.size] if k == 1 else z.view(k, -1, z.shape[1])[:, w.rank::w.size]
+             .reshape(-1, z.shape[1])).to(self.device)
         if not self.cfg.net.n_classes:
             labels = None
         return real, z, labels.to(self.device) if labels is not None else None
