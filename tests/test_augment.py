@@ -3,7 +3,6 @@ image, gradients reaching G through it, every D pass augmented, and a run with
 ``--augment`` deterministic under its seed and bitwise on resume."""
 import json
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings

@@ -1,7 +1,6 @@
 """The colour sets from Debian's packages (data/clipart.py) and the decoded cache
 (data/cache.py). The loaders are tested on small trees in the packages' layout; the
 real packages, where installed (.ci/run installs them), in the tests marked so."""
-import os
 from pathlib import Path
 
 import numpy as np

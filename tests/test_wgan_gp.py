@@ -8,7 +8,6 @@ import torch
 from conftest import TINY_FLAGS, run_cli
 
 from dfmgan.checkpoint import load_latest_state
-from dfmgan.errors import ConfigError
 from dfmgan.objectives.adversarial import family
 from dfmgan.objectives.wgan_gp import gradient_penalty
 from dfmgan.presets import build_config

@@ -11,7 +11,7 @@ from . import __version__
 from .cli_tools import EXAMPLES as TOOL_EXAMPLES
 from .cli_eval import EXAMPLES as EVAL_EXAMPLES
 from .cli_eval import add_eval, add_reference, cmd_eval, cmd_reference
-from .cli_tools import LABEL, SEED, TOOLS, add_device, add_no_ema, device, number
+from .cli_tools import LABEL, SEED, TOOLS, add_device, add_no_ema, number
 from .cli_train import add_train, cmd_train, device_name
 from .errors import DfmganError, DivergedError
 from .files import writable_file, writable_folder

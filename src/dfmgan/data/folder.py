@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from ..errors import DataError
 from .base import ArraySource, StreamingSource, describe
-from .images import BadImage, ImageOptions, bad_files_message, decode_all, decode_path, shown
+from ..outputs import shown
+from .images import BadImage, ImageOptions, bad_files_message, decode_all, decode_path
 from .registry import register_dataset
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}

@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image, ImageColor, ImageOps, UnidentifiedImageError
 
 from ..errors import DataError
+from ..outputs import shown
 
 FITS = ("crop", "pad")
 MAX_PIXELS = 64 * 2 ** 20  # 67M pixels: larger than any sane photo, far below a bomb's
@@ -161,11 +162,6 @@ def decode_path(path: Path, size: int, channels: int, opts: ImageOptions) -> np.
 def one_line(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
     return text[:200]
-
-
-def shown(path) -> str:
-    """A path as one line: control characters (a newline in a file name) escaped."""
-    return str(path).encode("unicode_escape").decode("ascii")
 
 
 def decode_all(files: list[Path], size: int, channels: int, opts: ImageOptions, what: str,

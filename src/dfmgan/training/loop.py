@@ -2,7 +2,6 @@
 with grids and checkpoints on a schedule. It never asks which objective it runs."""
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path

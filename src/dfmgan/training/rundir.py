@@ -2,7 +2,6 @@
 ``layout.RunLayout``)."""
 from __future__ import annotations
 
-import json
 
 from ..files import atomic_write, parse_json, state_paths
 from ..config import TrainConfig, differences, from_dict
