@@ -169,8 +169,8 @@ def test_a_gigantic_image_is_one_line_naming_the_file(tmp_path, monkeypatch):
     assert "big.png" in str(e.value) and "8 x 8 pixels" in str(e.value) and "\n" not in str(e.value)
 
 
-def test_a_decompression_bomb_header_is_refused_before_decoding(tmp_path):
-    # a PNG whose header claims 30000 x 30000 pixels: Pillow's bomb check, not a 3.6 GB decode
+def bomb_png() -> bytes:
+    """A PNG whose header claims 30000 x 30000 pixels: 3.6 GB if it were decoded."""
     import struct
     import zlib
 
@@ -178,13 +178,22 @@ def test_a_decompression_bomb_header_is_refused_before_decoding(tmp_path):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)
-    raw = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
-    (tmp_path / "bomb.png").write_bytes(raw)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_decompression_bomb_header_is_refused_before_decoding(tmp_path, streamed):
+    # Pillow's bomb check, not a 3.6 GB decode; in memory or streamed (header pass) alike
+    (tmp_path / "bomb.png").write_bytes(bomb_png())
+    save(Image.new("RGB", (8, 8)), tmp_path / "ok.png")
     with pytest.raises(DataError) as e:
-        load_dataset("folder", tmp_path, size=8, channels=3)
+        load_folder(tmp_path, "train", 8, 3, memory_limit=0 if streamed else 10)
     msg = str(e.value)
     assert "bomb.png" in msg and ("bomb" in msg or "pixels" in msg) and "\n" not in msg
-    assert 30000 * 30000 > MAX_PIXELS
+    assert "ok.png" not in msg and 30000 * 30000 > MAX_PIXELS
+    if streamed:  # skip-bad leaves it out of a stream too
+        s = load_folder(tmp_path, "train", 8, 3, image=ImageOptions(skip_bad=True), memory_limit=0)
+        assert len(s) == 1
 
 
 def write_folder(root, good: int, bad: list[str]):

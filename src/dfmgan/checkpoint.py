@@ -114,6 +114,7 @@ def read_state(path: Path) -> dict:
     problem = state_problem(state)
     if problem:
         raise CheckpointError(f"{path} is not a usable training state: {problem}")
+    _VERIFIED[version(path)] = True  # read whole and checked: is_state need not read it again
     return state
 
 

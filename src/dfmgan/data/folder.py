@@ -13,13 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from ..errors import DataError
 from .base import ArraySource, StreamingSource, describe
 from ..outputs import shown
-from .images import BadImage, ImageOptions, bad_files_message, decode_all, decode_path
+from .images import ImageOptions, bad_files_message, decode_all, decode_path, header_problem
 from .registry import register_dataset
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
@@ -68,17 +67,13 @@ def bar(desc: str):
 def check_headers(files: list[Path], opts: ImageOptions, what: str) -> list[int]:
     """A streamed tree's files, each opened once without decoding its pixels: the indices
     that can be read (all of them, or an error naming every other one without skip_bad)."""
-    from .images import MAX_PIXELS
-
     bad, keep = [], []
     for i, path in enumerate(files):
-        try:
-            with Image.open(path) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    raise BadImage(f"{img.width} x {img.height} pixels, over the limit")
+        problem = header_problem(path)
+        if problem is None:
             keep.append(i)
-        except (BadImage, OSError, ValueError, SyntaxError) as e:
-            bad.append(f"{shown(path)} ({' '.join(str(e).split())[:200]})")
+        else:
+            bad.append(f"{shown(path)} ({problem[1]})")
     if bad and not opts.skip_bad:
         raise DataError(bad_files_message(bad, what) + "; train --skip-bad leaves them out")
     return keep

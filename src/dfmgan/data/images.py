@@ -139,17 +139,27 @@ def open_and_convert(opener: Callable[[], Image.Image], size: int, channels: int
             raise BadImage(one_line(e)) from None
 
 
-def too_large(path: Path) -> bool:
-    """Whether a file's header declares more than ``MAX_PIXELS`` pixels (no pixel is read)."""
+def header_problem(path: Path) -> tuple[str, str] | None:
+    """("large" or "unreadable", why) for a file whose header declares more than
+    ``MAX_PIXELS`` pixels or cannot be read, else None; no pixel is decoded."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             with Image.open(path) as img:
-                return img.width * img.height > MAX_PIXELS
+                if img.width * img.height > MAX_PIXELS:
+                    return "large", f"{img.width} x {img.height} pixels, over the limit"
+                return None
         except Image.DecompressionBombError:
-            return True
-        except (OSError, ValueError, SyntaxError):
-            return False  # unreadable: the decoding pass names it
+            return "large", f"over Pillow's decompression-bomb limit of {Image.MAX_IMAGE_PIXELS:,} pixels"
+        except (OSError, ValueError, SyntaxError) as e:
+            return "unreadable", one_line(e)
+
+
+def too_large(path: Path) -> bool:
+    """Whether a file's header declares more than ``MAX_PIXELS`` pixels (an unreadable
+    file is not: the decoding pass names it)."""
+    problem = header_problem(path)
+    return problem is not None and problem[0] == "large"
 
 
 def decode_path(path: Path, size: int, channels: int, opts: ImageOptions) -> np.ndarray:
