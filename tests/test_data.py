@@ -199,3 +199,27 @@ def test_float_round_trip():
     x = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16)
     f = to_float(x)
     assert f.min() == -1 and f.max() == 1 and torch.equal(to_uint8(f), x)
+
+
+def test_each_dataset_declares_its_shape_and_split_sizes():
+    """Every dataset whose files are on this machine holds what it declares: images of
+    its stored shape, as many per split as its facts say. The others are listed here."""
+    from dfmgan.data import DATASETS, load_dataset
+    from dfmgan.errors import DfmganError
+
+    checked, absent = [], []
+    for name, info in sorted(DATASETS.items()):
+        if info.sizes is None and info.shape is None:
+            continue  # image files: any size, any count
+        for split in info.splits:
+            try:
+                src = load_dataset(name, None, split)
+            except DfmganError:
+                absent.append(name)
+                break
+            if info.size_of(split) is not None:
+                assert len(src) == info.size_of(split), (name, split)
+            if info.shape is not None and not info.decodes:
+                assert tuple(src.get(torch.arange(2))[0].shape[1:]) == info.shape, (name, split)
+            checked.append((name, split))
+    assert {"digits", "stacked-digits"} <= {n for n, _ in checked}, (checked, absent)

@@ -175,7 +175,7 @@ def test_nn_error_and_cas(conditional_run):
 
 def test_labelled_metrics_need_a_conditional_generator(digits_run):
     r = run_cli("eval", str(digits_run), "--metrics", "nn-error")
-    assert r.returncode == 2 and "need a conditional generator" in r.stderr
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "needs a conditional generator" in r.stderr
 
 
 def test_nn_error_by_hand():

@@ -3,7 +3,9 @@ are drawn from the parsers themselves, with values of every kind: zero, negative
 inf, huge, the wrong type, missing, unwritable and odd paths, a run folder and a snapshot.
 Each runs in-process with a time limit. The property: exit 0, or exit 2 with exactly one
 line on stderr and no traceback; and a run folder given as input is byte-identical after
-any refusal.
+any refusal. A command still running at SECONDS passes only once it shows that its checks
+are over: it has opened a progress bar (all long work has one, and validation comes
+first). One that has not is given up to PATIENCE seconds to finish, and fails past them.
 
 CI runs a fixed, derandomized set (DFMGAN_FUZZ_EXAMPLES, 40 by default); set the variable
 higher, and DFMGAN_FUZZ_SEED to explore new cases."""
@@ -25,7 +27,8 @@ from dfmgan.cli import SUBCOMMANDS, build_parser, main
 from dfmgan.config import TrainConfig, flatten
 
 EXAMPLES = int(os.environ.get("DFMGAN_FUZZ_EXAMPLES", "40"))
-SECONDS = 6  # past this, a command has validated its input and is at work: that passes
+SECONDS = 6  # past this, a command at work (its progress bar open) is stopped: it passed its checks
+PATIENCE = 60  # a command with no bar open yet gets this long in all to finish
 SKIP = {"-h", "--help", "--nproc"}  # --nproc replaces the process (execv) by design
 
 NUMBERS = ["0", "-1", "1", "2", "3", "nan", "inf", "-inf", "1e-3", "1e400", "-0.5",
@@ -34,6 +37,26 @@ NUMBERS = ["0", "-1", "1", "2", "3", "nan", "inf", "-inf", "1e-3", "1e400", "-0.
 
 class Budget(BaseException):
     """The time limit: the command got past its checks and is working."""
+
+
+class Overtime(BaseException):
+    """PATIENCE seconds and still no progress bar, nor an exit."""
+
+
+BARS: list[str] = []  # the progress bars opened by the command under test
+
+
+@pytest.fixture(autouse=True)
+def count_bars(monkeypatch):
+    import tqdm
+
+    opened = tqdm.tqdm.__init__
+
+    def init(self, *a, **kw):
+        BARS.append(str(kw.get("desc", "")))
+        opened(self, *a, **kw)
+
+    monkeypatch.setattr(tqdm.tqdm, "__init__", init)
 
 
 @pytest.fixture(scope="module")
@@ -132,9 +155,16 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def run_main(argv: list[str]) -> tuple[int | None, str]:
     """(exit status or None when the time limit stopped it at work, stderr)."""
     err = io.StringIO()
+    BARS.clear()
+    waited = [0]
 
     def stop(*_):
-        raise Budget
+        if BARS:
+            raise Budget
+        waited[0] += SECONDS
+        if waited[0] >= PATIENCE:
+            raise Overtime
+        signal.alarm(SECONDS)  # no bar yet: more time, not a pass
 
     old = signal.signal(signal.SIGALRM, stop)
     signal.alarm(SECONDS)
@@ -146,6 +176,8 @@ def run_main(argv: list[str]) -> tuple[int | None, str]:
                 code = e.code
     except Budget:
         code = None
+    except Overtime:
+        code = "overtime"
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
@@ -163,7 +195,7 @@ def test_every_flag_set_exits_0_or_2_with_one_line(world, monkeypatch):
     def check(argv):
         code, err = run_main(argv)
         assert "Traceback" not in err, (argv, err)
-        assert code in (0, 2, None), (argv, code, err)
+        assert code in (0, 2, None), (argv, code, err)  # "overtime": no bar, no exit
         if code == 2:
             lines = [ln for ln in err.splitlines() if ln.strip()]
             assert len(lines) == 1, (argv, err)

@@ -64,3 +64,62 @@ def test_no_import_circle_inside_evaluation():
 
 def test_the_checker_finds_a_circle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+# The layers, bottom up: a module may import its own layer and those below, never above
+# (cli -> config -> training -> data, models, objectives -> checkpoint, evaluation, with
+# the plain records every layer shares at the bottom). Longest prefix wins.
+LAYERS = [
+    ("errors", "layout", "cites"),
+    ("discovery", "outputs", "devices", "models.netconfig"),
+    ("files", "distributed"),
+    ("data", "models", "config", "imageio"),
+    ("objectives", "sampling", "checkpoint"),
+    ("snapshot", "evaluation"),
+    ("training",),
+    ("presets",),
+    ("tools",),
+    ("cli", "cli_train", "cli_eval", "cli_tools", "__main__", ""),
+]
+
+
+def layer_of(module: str) -> int:
+    name = module.removeprefix("dfmgan").removeprefix(".")
+    best = max((p for rank in LAYERS for p in rank
+                if name == p or name.startswith(p + ".") or p == ""), key=len)
+    return next(i for i, rank in enumerate(LAYERS) if best in rank)
+
+
+def all_imports(path: Path) -> set[str]:
+    """Every dfmgan module ``path`` imports, at module level or inside a function."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            target = f"{base}.{node.module}" if node.module else base
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                out.add(sub if (PKG.parent / (sub.replace(".", "/") + ".py")).exists() else target)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dfmgan"):
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("dfmgan")}
+    return out
+
+
+def upward(edges: dict[str, set[str]]) -> list[tuple[str, str]]:
+    return sorted((a, b) for a, bs in edges.items() for b in bs if layer_of(b) > layer_of(a))
+
+
+def test_every_import_points_down_the_layers():
+    edges = {module_name(p): all_imports(p) for p in PKG.rglob("*.py")}
+    assert sum(map(len, edges.values())) > 200  # the imports are read
+    assert upward(edges) == []
+
+
+def test_the_layer_check_finds_an_upward_import():
+    assert upward({"dfmgan.data.folder": {"dfmgan.training.loop"},
+                   "dfmgan.training.loop": {"dfmgan.data"}}) == [("dfmgan.data.folder", "dfmgan.training.loop")]
+    assert layer_of("dfmgan.models.netconfig") < layer_of("dfmgan.models.dcgan") < layer_of("dfmgan.cli")

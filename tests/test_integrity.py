@@ -292,3 +292,14 @@ def test_a_report_skips_lines_of_metrics_jsonl_that_are_not_rows(run4, tmp_path)
     (run / "metrics.jsonl").write_text("garbage\n[1, 2]\n")
     page = write_report(run).read_text()
     assert "No <code>dfmgan eval</code> results yet" in page
+
+
+@given(step=st.integers(0, 10**12))
+def test_a_checkpoint_name_has_one_home(step):
+    """layout's name, pattern and glob agree for every step a state may hold."""
+    import fnmatch
+
+    from dfmgan.layout import STATE_GLOB, STATE_RE, RunLayout
+
+    name = RunLayout(Path("run")).state(step).name
+    assert int(STATE_RE.search(name).group(1)) == step and fnmatch.fnmatch(name, STATE_GLOB)

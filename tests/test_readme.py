@@ -1,5 +1,6 @@
 """The README's set-up commands and Python snippets, run as written."""
 import re
+from pathlib import Path
 
 import torch
 
@@ -40,3 +41,51 @@ def test_training_snippet_runs_as_written(tmp_path, monkeypatch):
     assert code != python_blocks()[1]  # the snippet still has the shape this test expects
     exec(code, {})
     assert (tmp_path / "runs" / "fm-py" / "generator.safetensors").exists()
+
+
+def table_names(header: str) -> set[str]:
+    """The backticked names in the first column of the README table whose first header
+    cell is ``header``."""
+    block = re.search(rf"^\| {re.escape(header)} \|.*?\n\|[-|]+\|\n((?:\|.*\n)+)", README, re.M)
+    assert block, header
+    return {n for row in block.group(1).splitlines()  # a cell may name several: a, b
+            for n in re.findall(r"`([^`]+)`", row.split("|")[1].split("(")[0])}
+
+
+def test_the_registry_tables_are_as_rendered_from_the_registries():
+    from dfmgan.tools.tables import TABLES
+
+    for name, render in TABLES.items():
+        assert f"<!-- table:{name} -->\n{render()}\n<!-- /table -->" in README, \
+            f"run python -m dfmgan.tools.tables --write README.md ({name})"
+
+
+def test_the_hand_written_tables_name_every_registered_entry():
+    from dfmgan.data import DATASETS
+    from dfmgan.objectives import OBJECTIVES
+    from dfmgan.objectives.adversarial import ADVERSARIAL
+    from dfmgan.presets import PRESETS
+
+    assert table_names("`--data`") == set(DATASETS)
+    assert table_names("preset") == set(PRESETS)
+    assert table_names("`--objective`") == set(OBJECTIVES)
+    assert table_names("`--adversarial`") == set(ADVERSARIAL)
+
+
+def test_each_objective_row_names_its_own_scheme():
+    from dfmgan.objectives import OBJECTIVES
+
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([\w-]+)` \|.*\| (\w+)[^|]*\|$", README, re.M)}
+    for name, cls in OBJECTIVES.items():
+        assert rows[name] == cls.scheme, name
+
+
+def test_the_layout_names_every_module():
+    import dfmgan
+
+    layout = re.search(r"## Layout\n\n```\n(.*?)```", README, re.S).group(1)
+    root = Path(dfmgan.__file__).parent
+    missing = [str(p.relative_to(root)) for p in root.rglob("*.py")
+               if not p.name.startswith("_") and "weights" not in p.parts
+               and not re.search(rf"\b{re.escape(p.stem)}(\.py)?\b", layout)]
+    assert not missing

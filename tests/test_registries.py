@@ -70,9 +70,10 @@ METRIC = '''
 from . import registry
 
 
-@registry.register_metric("zz-mean", meaning="mean pool feature (a test's metric)")
-def mean_feature(gen, real, opts):
-    return {"zz-mean": float(gen.pool.mean())}
+@registry.register_metric("zz-mean", needs=("images", "reference_images"),
+                          better={"zz_gap": "lower"}, meaning="mean pixel gap (a test's metric)")
+def mean_gap(j, opts):
+    return {"zz_gap": float(j.images.float().mean() - j.reference.images.float().mean())}
 '''
 
 CHECK = '''
@@ -131,3 +132,21 @@ def test_a_metric_is_found_whatever_its_decorator_spelling(added_modules):
     r = subprocess.run([sys.executable, "-c", "import dfmgan; print(dfmgan.__file__)"],
                        capture_output=True, text=True, env=added_modules)
     assert "site/dfmgan" in r.stdout  # the copy, not src/
+
+
+def test_a_metric_that_needs_the_reference_images_is_one_file(added_modules, tmp_path):
+    """The new metric reads the real pixels through the one reference object; eval gives
+    them to it from an image set, and refuses in one line where only statistics exist."""
+    import json
+
+    import numpy as np
+
+    np.save(tmp_path / "gen.npy", np.full((6, 8, 8, 1), 100, np.uint8))
+    np.save(tmp_path / "ref.npy", np.full((6, 8, 8, 1), 40, np.uint8))
+    r = subprocess.run([sys.executable, "-m", "dfmgan", "eval", str(tmp_path / "gen.npy"),
+                        "--ref", str(tmp_path / "ref.npy"), "--metrics", "zz-mean",
+                        "--out", str(tmp_path / "m.jsonl"), "--no-progress"],
+                       capture_output=True, text=True, timeout=120, env=added_modules)
+    assert r.returncode == 0, r.stderr
+    row = json.loads((tmp_path / "m.jsonl").read_text())
+    assert row["zz_gap"] == 60.0 and row["provenance"]["metrics"] == ["zz-mean"]

@@ -37,9 +37,12 @@ def images(page: str) -> list[Image.Image]:
 def test_page_is_self_contained(report):
     page = report.read_text()
     imgs = images(page)
-    # 3 curve panels (losses, D outputs, FID during training) + 3 grids (steps 2, 4, 6)
-    # + the class histogram of the samples
-    assert len(imgs) == 3 + 3 + 1 and all(i.size[0] > 50 for i in imgs)
+    # 2 curve panels (losses, D outputs), one per directional number scored during training
+    # (digits' standard set: fid, kid, precision, recall, is, class_entropy), 3 grids (steps
+    # 2, 4, 6) and the class histogram of the samples
+    assert len(imgs) == 2 + 6 + 3 + 1 and all(i.size[0] > 50 for i in imgs)
+    for key in ("fid", "kid", "precision", "recall", "is", "class_entropy"):
+        assert f'alt="{key} during training (' in page
     assert "Class histogram" in page or "class histogram" in page
     assert "<b>fid</b>: Fréchet distance" in page  # each metric explained in a line
     assert "src=\"http" not in page and "<link" not in page  # nothing fetched

@@ -10,7 +10,7 @@ from dfmgan.data import load_dataset
 from dfmgan.data.stacked import load_stacked, mode_of, stack
 from dfmgan.errors import DataError, DfmganError
 from dfmgan.evaluation.features import BundledNet, extract
-from dfmgan.evaluation.registry import Images, MetricOptions, get_metric
+from dfmgan.evaluation.registry import get_metric
 from dfmgan.evaluation.stacked_modes import mode_histogram_scores
 
 
@@ -70,7 +70,7 @@ def test_modes_metric_on_triples_built_by_hand():
     pick = correctly_classified(BundledNet("digits"), test.images, test.labels)
     triples = [(0, 1, 2)] * 3 + [(3, 4, 5)] * 2 + [(9, 9, 9)]  # p = (1/2, 1/3, 1/6)
     images = torch.stack([torch.cat([pick[a], pick[b], pick[c]]) for a, b, c in triples])
-    out = get_metric("modes")(Images(images, "stacked-digits"), MetricOptions())
+    out = get_metric("modes")(images=images, data="stacked-digits")
     p = [1 / 2, 1 / 3, 1 / 6]
     assert out["modes"] == 3
     assert out["modes_kl"] == pytest.approx(sum(q * math.log(1000 * q) for q in p))
@@ -78,11 +78,9 @@ def test_modes_metric_on_triples_built_by_hand():
 
 def test_modes_needs_stacked_data():
     with pytest.raises(DfmganError, match="stacked"):
-        get_metric("modes")(Images(torch.zeros(2, 3, 28, 28, dtype=torch.uint8), "digits"),
-                            MetricOptions())
+        get_metric("modes")(images=torch.zeros(2, 3, 28, 28, dtype=torch.uint8), data="digits")
     with pytest.raises(DfmganError, match="train_feature_net mnist"):
-        get_metric("modes")(Images(torch.zeros(2, 3, 28, 28, dtype=torch.uint8), "stacked-mnist"),
-                            MetricOptions())
+        get_metric("modes")(images=torch.zeros(2, 3, 28, 28, dtype=torch.uint8), data="stacked-mnist")
 
 
 @pytest.mark.slow
@@ -101,7 +99,9 @@ def test_stacked_trains_and_evaluates_everywhere(tmp_path):
     r = run_cli("report", str(out))
     assert r.returncode == 0, r.stderr
     page = (out / "report.html").read_text()
-    assert 'alt="Modes covered (of 1,000) during training"' in page
+    # a panel per number scored, titled by the metric's own record
+    for title in ("modes during training (higher is better)", "modes_kl during training (lower is better)"):
+        assert f'alt="{title} · eval_raw: the raw G beside an EMA"' in page
 
 
 @pytest.mark.slow
@@ -117,7 +117,7 @@ def test_stacked_mnist_with_a_classifier_trained_here(tmp_path, monkeypatch):
     assert (tmp_path / "w" / "mnist.safetensors").exists()
     monkeypatch.setattr(features, "WEIGHTS", tmp_path / "w")
     s = load_stacked(tmp_path / "mnist", "train", None, None, base="mnist", sizes={"train": 64})
-    out = get_metric("modes")(Images(s.images, "stacked-mnist"), MetricOptions())
+    out = get_metric("modes")(images=s.images, data="stacked-mnist")
     assert 1 <= out["modes"] <= 64 and out["modes_kl"] >= 0
 
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from conftest import run_cli
+from hypothesis import given, settings, strategies as st
 
 from dfmgan.tools.study_report import aligned, at_budget, grad_ratio, line_colors, plot, run_curves, table
 
@@ -129,3 +130,21 @@ def test_killed_study_rerun_gives_the_same_results(tmp_path):
     (tmp_path / "spec.yaml").write_text(SPEC.replace("lambda_scale: 1000", "lambda_scale: 10"))
     r = run_cli("study", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "b"))
     assert r.returncode == 2 and "objective.dfm.lambda_scale: 1000.0 -> 10.0" in r.stderr, r.stderr
+
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=st.lists(st.integers(0, 10**6), min_size=1, max_size=60),
+       cut=st.floats(0, 1, exclude_max=True), pad=st.integers(0, 3000))
+def test_last_step_reads_the_last_whole_row(tmp_path_factory, steps, cut, pad):
+    """The study's progress poll: the step of the last whole row, past a row a kill cut
+    short at any point, wherever the tail it reads begins (rows up to 3 kB long)."""
+    from dfmgan.training.stats import last_step
+
+    path = tmp_path_factory.mktemp("stats") / "stats.jsonl"
+    row = lambda s: json.dumps({"step": s, "pad": "x" * pad, "loss/D": 0.5}) + "\n"
+    torn = row(10**7)[:int(cut * (len(row(10**7)) - 1))]  # never the whole line
+    path.write_text("".join(map(row, steps)) + torn)
+    assert last_step(path, tail=4096) == steps[-1]
+    path.write_text(torn)
+    assert last_step(path, tail=4096) is None

@@ -16,6 +16,7 @@ from .cli_train import add_train, cmd_train, device_name
 from .errors import DfmganError, DivergedError
 from .files import writable_file, writable_folder
 from .layout import RunLayout
+from .models.netconfig import BN_MODES
 
 EXAMPLES = {
     "train": """examples:
@@ -69,7 +70,7 @@ def add_sample(p) -> None:
     p.add_argument("--n", type=number(1, 1_000_000), default=64, help="how many images (default 64)")
     p.add_argument("--out", required=True, help="grid .png, .npz (uint8 NHWC) or a folder")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the latents drawn")
-    p.add_argument("--bn", choices=["batch", "running"], default="batch",
+    p.add_argument("--bn", choices=BN_MODES, default="batch",
                    help="BatchNorm statistics to sample with (default: batch)")
     p.add_argument("--numbered", action="store_true", help="print each image's index on the grid")
     p.add_argument("--label", type=LABEL, help="class of every image (conditional generator; "
@@ -84,8 +85,7 @@ def add_study(p) -> None:
                    "and results; rerun the same command to resume a stopped study")
     p.add_argument("--jobs", type=number(1, 256), help="runs at a time (default: the spec's, else 2)")
     p.add_argument("--threads", type=number(1, 1_024), help="torch threads per run (default: the spec's, else 1)")
-    p.add_argument("--device", type=device_name, help="device of every run (default: the "
-                   "spec's, else auto)")
+    add_device(p, type=device_name, default=None, note="of every run; default: the spec's, else auto")
     p.add_argument("--report-only", action="store_true", help="write the results of the runs "
                    "there are, training nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

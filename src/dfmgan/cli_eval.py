@@ -9,6 +9,7 @@ from .cli_tools import SEED, add_device, add_no_ema, number
 from .errors import DfmganError
 from .files import writable_file
 from .layout import RunLayout
+from .models.netconfig import BN_MODES
 
 EXAMPLES = {
     "eval": """examples:
@@ -34,11 +35,11 @@ def add_eval(p) -> None:
     p.add_argument("--list", action="store_true", help="list every metric with what it needs "
                    "and what its numbers mean, and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    from .evaluation.registry import METRICS, discover
-    discover()  # registers every metric module
-    p.add_argument("--metrics", help="comma-separated, of: " + ", ".join(sorted(METRICS)) +
-                   ". Default: the data's own (modes on stacked-*), else fid,kid,pr,is,coverage; "
-                   "nn-error and cas score a conditional generator against the test split")
+    from .evaluation.registry import all_metrics, standard
+    labelled = [n for n, m in all_metrics().items() if "labelled" in m.needs]
+    p.add_argument("--metrics", help="comma-separated, of: " + ", ".join(sorted(all_metrics())) +
+                   ". Default: the data's own, else " + ",".join(standard()) + "; " +
+                   " and ".join(labelled) + " score a conditional generator against the test split")
     p.add_argument("--n", type=number(2, 1_000_000), default=10_000, help="generated samples (default 10000)")
     p.add_argument("--n-real", type=number(2, 1_000_000), help="reference images (default: --n)")
     p.add_argument("--data", help="reference dataset (default: the run's)")
@@ -52,7 +53,7 @@ def add_eval(p) -> None:
                    "else torch's hub cache, downloaded on first use)")
     p.add_argument("--splits", type=number(1, 1_000), default=10, help="Inception-score groups (default 10)")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the latents drawn")
-    p.add_argument("--bn", choices=["batch", "running"], default="batch",
+    p.add_argument("--bn", choices=BN_MODES, default="batch",
                    help="BatchNorm statistics to sample with")
     p.add_argument("--out", help="JSON-lines file to append to (default: RUN/metrics.jsonl)")
     add_device(p)
@@ -150,21 +151,20 @@ def cmd_eval(args) -> int:
 
 def print_scores(row: dict, metrics: list[str]) -> None:
     """Each metric's numbers, then what they mean, in one line each."""
-    from .evaluation.registry import meaning
+    from .evaluation.registry import get_metric
 
     for k, v in row.items():
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             print(f"{k:>18}: {v:.4f}" if isinstance(v, float) else f"{k:>18}: {v}")
     for name in metrics:
-        print(f"{'':>18}  {name}: {meaning(name)}")
+        print(f"{'':>18}  {name}: {get_metric(name).meaning}")
 
 
 def list_metrics() -> int:
-    from .evaluation.registry import METRICS, NEEDS, discover, meaning
+    from .evaluation.registry import all_metrics
 
-    discover()
-    for name in sorted(METRICS):
-        print(f"{name:>9}  [{NEEDS[name]}]  {meaning(name)}")
+    for name, m in sorted(all_metrics().items()):
+        print(f"{name:>9}  [{', '.join(m.needs)}]  {m.meaning}")
     return 0
 
 

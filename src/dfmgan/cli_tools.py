@@ -76,9 +76,10 @@ def indices(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated indices, got {text!r}") from None
 
 
-def add_device(p) -> None:
-    p.add_argument("--device", type=device, default="auto",
-                   help="auto (default: a GPU when there is one, else the CPU), cpu, cuda, cuda:N")
+def add_device(p, type=device, default: str | None = "auto", note: str = "") -> None:
+    """--device, in every command: ``type`` checks it (and resolves it, by default)."""
+    p.add_argument("--device", type=type, default=default, help="auto (a GPU when there is one, "
+                   "else the CPU), cpu, cuda or cuda:N" + (f"; {note}" if note else "; default: auto"))
 
 
 def add_no_ema(p) -> None:
@@ -172,8 +173,7 @@ def add_dedup(p) -> None:
     p.add_argument("--index", action="store_true", help="write kept.txt, the filtered index")
     p.add_argument("--copy", help="copy the kept images into this new folder")
     p.add_argument("--seed", type=SEED, default=0, help="seed of every random draw")
-    p.add_argument("--device", type=device, default="auto",
-                   help="auto (default: a GPU when there is one, else the CPU), cpu, cuda, cuda:N")
+    add_device(p)
 
 
 

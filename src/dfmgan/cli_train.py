@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .cli_tools import device, number
-from .config import TrainConfig, flatten
+from .cli_tools import add_device, device, number
+from .config import PRECISIONS, TrainConfig, flatten
+from .models.netconfig import BN_MODES, LATENTS
 from .errors import DfmganError
 from .files import writable_folder
 
@@ -76,7 +77,7 @@ def add_model_flags(p) -> None:
     p.add_argument("--augment", metavar="POLICIES", help="DiffAugment (Zhao et al. 2020) before "
                    "every D pass, real and generated: any of color,translation,cutout "
                    "(default: off)")
-    p.add_argument("--latent", choices=["uniform", "normal"],
+    p.add_argument("--latent", choices=LATENTS,
                    help="z's distribution: uniform in [-1, 1] (DCGAN) or normal (default: uniform)")
     p.add_argument("--classes", type=int, metavar="K",
                    help="conditional DCGAN on K classes (the label enters G and D)")
@@ -110,14 +111,13 @@ def add_train(p) -> None:
                    "addresses, MD5-checked, into --data-root or ~/.cache/dfmgan (never by default)")
     p.add_argument("--print-config", action="store_true", help="print the resolved "
                    "configuration as YAML and exit, training nothing")
-    p.add_argument("--device", type=device_name, help="auto (default: a GPU when there is one, "
-                   "else the CPU), cpu, cuda or cuda:N")
+    add_device(p, type=device_name, default=None)
     add_model_flags(p)
-    p.add_argument("--sample-bn", choices=["batch", "running"], help="BatchNorm mode for grids")
+    p.add_argument("--sample-bn", choices=BN_MODES, help="BatchNorm mode for grids")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any setting, e.g. net.bn_affine=false (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
+    p.add_argument("--precision", choices=PRECISIONS,
                    help="autocast the forward passes (fp16 on a GPU, with loss scaling)")
     p.add_argument("--channels-last", action="store_const", const=True,
                    help="NHWC memory layout for the convolutions (the default)")

@@ -17,6 +17,8 @@ from .errors import ConfigError
 from .models.netconfig import RANGES as NET_RANGES
 from .models.netconfig import NetConfig
 
+PRECISIONS = ("fp32", "bf16", "fp16")  # fp16 autocasts with a gradient scaler (GPU)
+
 
 @dataclass
 class DataConfig:
@@ -66,8 +68,8 @@ class SpeedConfig:
     cudnn_benchmark: bool = True  # let cuDNN pick the fastest kernels (GPU)
 
     def __post_init__(self) -> None:
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise ConfigError(f"unknown precision {self.precision!r}; use fp32, bf16 or fp16")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; use {', '.join(PRECISIONS)}")
 
 
 @dataclass

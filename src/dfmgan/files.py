@@ -7,17 +7,15 @@ import hashlib
 import json
 import math
 import os
-import re
 import struct
 import tempfile
 from pathlib import Path
 
 from .errors import CheckpointError, ConfigError, DfmganError
-from .layout import GENERATOR, RunLayout
+from .layout import GENERATOR, STATE_GLOB, STATE_RE, RunLayout
 from .models.netconfig import NetConfig
 from .outputs import check_output, shown, special_kind
 
-STATE_RE = re.compile(r"state-(\d{8,})\.pt$")
 META_KEY = "dfmgan"  # the snapshot's JSON, inside its safetensors metadata
 
 
@@ -112,7 +110,7 @@ def temp_files(run_dir: Path) -> list[Path]:
 def state_paths(run_dir: Path) -> list[tuple[int, Path]]:
     """(step, path) of every saved state, oldest first."""
     folder = RunLayout(run_dir).checkpoints
-    found = [(int(m.group(1)), p) for p in folder.glob("state-*.pt")
+    found = [(int(m.group(1)), p) for p in folder.glob(STATE_GLOB)
              if (m := STATE_RE.search(p.name))] if folder.is_dir() else []
     return sorted(found)
 

@@ -16,12 +16,17 @@ imports nothing of the package, so every layer may use it.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 GENERATOR = "generator.safetensors"
 GENERATOR_EMA = "generator_ema.safetensors"
 DISCRIMINATOR = "discriminator.safetensors"
+# a checkpoint: checkpoints/state-<step, 8 digits or more>.pt; its name, pattern and glob
+STATE = "state-{step:08d}.pt"
+STATE_RE = re.compile(r"state-(\d{8,})\.pt$")
+STATE_GLOB = "state-*.pt"
 
 
 # the names above, by role: what no command may write unless writing it is its purpose
@@ -70,4 +75,4 @@ class RunLayout:
         return self.samples / ("latest.png" if step is None else f"{step:08d}.png")
 
     def state(self, step: int) -> Path:
-        return self.checkpoints / f"state-{step:08d}.pt"
+        return self.checkpoints / STATE.format(step=step)

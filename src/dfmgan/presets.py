@@ -14,6 +14,7 @@ from dataclasses import asdict
 
 from .config import ConfigError, TrainConfig, from_dict, merge, migrate
 from .data import facts
+from .models.netconfig import BN_MODES
 from .objectives import OBJECTIVES, objective_class
 
 
@@ -36,10 +37,12 @@ PRESETS: dict[str, dict] = {
     # The 1,000-mode stacked sets (PacGAN's protocol: 128k training images, 26k samples
     # scored by `modes`); the nets of the matching grey preset, with three channels.
     "stacked-fashion-mnist": _p("stacked-fashion-mnist", 32, 3, 32, steps=3000,
-                                sample_every=250, checkpoint_every=250, eval_n=26_000),
-    "stacked-mnist": _p("stacked-mnist", 28, 3, 64, steps=10_000, eval_n=26_000),
+                                sample_every=250, checkpoint_every=250,
+                                eval_n=facts("stacked-fashion-mnist").size_of("test")),
+    "stacked-mnist": _p("stacked-mnist", 28, 3, 64, steps=10_000,
+                        eval_n=facts("stacked-mnist").size_of("test")),
     "stacked-digits": _p("stacked-digits", 28, 3, 32, batch_size=64, steps=3000,
-                         eval_n=2_600),
+                         eval_n=facts("stacked-digits").size_of("test")),
     # Diverse colour data on every Debian machine (openclipart-png + the colour emoji font):
     # the fashion-mnist preset's nets with three channels. Letterboxed (data.fit pad) onto
     # white: these are objects on empty canvases, and the centre crop cut them (docs/).
@@ -119,7 +122,7 @@ def check_names(cfg: TrainConfig) -> TrainConfig:
     d_norm(cfg.net.d_norm)
     dataset_info(cfg.data.name)
     options_of(cfg.data)  # fit and background
-    if cfg.sample_bn not in ("batch", "running"):
+    if cfg.sample_bn not in BN_MODES:
         raise ConfigError(f"sample_bn must be batch or running, got {cfg.sample_bn!r}")
     check_device(cfg.device)
     return cfg

@@ -23,15 +23,14 @@ from torch import nn
 
 from .data.transforms import to_uint8
 from .errors import ConfigError
-
-BN_MODES = ("batch", "running")
+from .models.netconfig import BN_MODES
 
 
 @contextlib.contextmanager
 def bn_mode(net: nn.Module, mode: str) -> Iterator[None]:
     """Run ``net`` with BatchNorm in ``mode``, leaving its running stats untouched."""
     if mode not in BN_MODES:
-        raise ConfigError(f"unknown BatchNorm mode {mode!r}; use batch or running")
+        raise ConfigError(f"unknown BatchNorm mode {mode!r}; use {' or '.join(BN_MODES)}")
     was_training = net.training
     bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     tracked = [m.track_running_stats for m in bns]

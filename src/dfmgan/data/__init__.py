@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..discovery import discover
 from ..errors import DataError
-from .base import ArraySource, StreamingSource, describe, draw
+from .base import ArraySource, StreamingSource, describe, draw, draw_labelled
 from .batches import BatchSampler
 from .download import REMOTES, cache_dir
 from .images import FITS, ImageOptions
@@ -113,4 +113,4 @@ def _fit(source: ArraySource, size: int | None, channels: int | None) -> ArraySo
 
 
 __all__ = ["FITS", "ImageOptions", "image_options", "options_of", "ArraySource", "BatchSampler", "DATASETS", "DatasetInfo", "StreamingSource", "dataset_info", "dataset_or_folder", "downloadable", "register_dataset",
-           "default_metrics", "describe", "facts", "draw", "load_dataset", "match_channels", "resize_uint8", "to_float", "to_uint8"]
+           "default_metrics", "describe", "facts", "draw", "draw_labelled", "load_dataset", "match_channels", "resize_uint8", "to_float", "to_uint8"]

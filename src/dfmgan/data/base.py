@@ -72,6 +72,11 @@ def describe(name: str, n: int, shape, extra: str = "") -> str:
 
 def draw(source, n: int, generator: torch.Generator) -> torch.Tensor:
     """Up to ``n`` distinct images of ``source`` (all when fewer), uint8 on the CPU."""
+    return draw_labelled(source, n, generator)[0]
+
+
+def draw_labelled(source, n: int, generator: torch.Generator):
+    """(images, labels or None) of up to ``n`` distinct images, as ``draw`` picks them."""
     idx = torch.randperm(len(source), generator=generator)[:n]
-    images, _ = source.get(idx)
-    return images.cpu()
+    images, labels = source.get(idx)
+    return images.cpu(), None if labels is None else labels.cpu()

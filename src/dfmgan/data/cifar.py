@@ -87,7 +87,8 @@ def class_labels(labels, where: str) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
 
 
-@register_dataset("cifar10", splits=("train", "test"), preset="cifar10",
+@register_dataset("cifar10", splits=("train", "test"), preset="cifar10", shape=(3, 32, 32),
+                  sizes={"train": 50_000, "test": 10_000},
                   expects=f"cifar-10-python.tar.gz or cifar-10-batches-py/ ({SOURCE})")
 def load_cifar10(root: Path, split: str) -> ArraySource:
     xs, ys = [], []

@@ -12,7 +12,8 @@ TEST = 360  # the last 360 images form the test split (no official split exists)
 
 
 @register_dataset("digits", splits=("train", "test", "all"), needs_root=False, preset="digits",
-                  feature_net="digits")
+                  feature_net="digits", shape=(1, 8, 8),
+                  sizes={"train": 1797 - TEST, "test": TEST, "all": 1797})
 def load_digits(root, split: str) -> ArraySource:
     from sklearn.datasets import load_digits as sk_digits
 

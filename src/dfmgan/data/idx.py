@@ -62,4 +62,4 @@ for _name, _facts in (("mnist", {"preset": "mnist"}),
                       ("fashion-mnist", {"preset": "fashion-mnist", "feature_net": "fashion-mnist",
                                          "default_root": "/usr/share/datasets/fashion-mnist"})):
     register_dataset(_name, splits=("train", "test"), expects=f"{IDX_FILES} ({SOURCES[_name]})",
-                     **_facts)(partial(load_idx, name=_name))
+                     shape=(1, 28, 28), sizes={"train": 60_000, "test": 10_000}, **_facts)(partial(load_idx, name=_name))

@@ -1,6 +1,6 @@
 """Datasets by name: each loader module registers its data with the facts the rest of the
 package asks about (where the files come from, its splits, its preset, its bundled
-feature net, its default metrics). A new dataset is one module with ``register_dataset``;
+feature net, its default metrics, its stored shape and split sizes). A new dataset is one module with ``register_dataset``;
 ``dfmgan.data`` imports every module that calls it, and no code outside ``data/`` asks
 for a dataset by name."""
 from __future__ import annotations
@@ -25,6 +25,11 @@ class DatasetInfo:
     feature_net: str | None = None  # the bundled feature network that matches it
     decodes: bool = False  # reads image files: takes ``image=ImageOptions`` (images.py)
     fit: str = "crop"  # how its images are brought to size unless data.fit says (crop, pad)
+    shape: tuple[int, int, int] | None = None  # (C, H, W) as stored; None: any (image files)
+    sizes: dict | None = None  # images per split, as published (None: whatever the files hold)
+
+    def size_of(self, split: str) -> int | None:
+        return (self.sizes or {}).get(split)
 
 
 DATASETS: dict[str, DatasetInfo] = {}

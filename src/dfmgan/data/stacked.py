@@ -72,9 +72,9 @@ def load_stacked(root, split: str, size: int | None, channels: int | None, base:
 # 1,000-mode stacked sets: three base images in R, G and B
 _STACKED = {"splits": ("train", "test"), "takes": "size,channels", "metrics": ("modes",)}
 register_dataset("stacked-mnist", expects=f"the MNIST {IDX_FILES}", preset="stacked-mnist",
-                 **_STACKED)(partial(load_stacked, base="mnist"))
+                 shape=(3, 28, 28), sizes=SIZES, **_STACKED)(partial(load_stacked, base="mnist"))
 register_dataset("stacked-fashion-mnist", expects=f"the Fashion-MNIST {IDX_FILES}",
                  default_root="/usr/share/datasets/fashion-mnist", preset="stacked-fashion-mnist",
-                 **_STACKED)(partial(load_stacked, base="fashion-mnist"))
+                 shape=(3, 28, 28), sizes=SIZES, **_STACKED)(partial(load_stacked, base="fashion-mnist"))
 register_dataset("stacked-digits", needs_root=False, preset="stacked-digits",
-                 **_STACKED)(partial(load_stacked, base="digits", sizes=SMALL))
+                 shape=(3, 8, 8), sizes=SMALL, **_STACKED)(partial(load_stacked, base="digits", sizes=SMALL))

@@ -38,6 +38,7 @@ def _images(path: Path, size: int | None) -> torch.Tensor:
 
 # downsampled while read, never holding 96 px copies of 100k images
 @register_dataset("stl10", splits=("unlabeled", "train", "test"), takes="size", preset="stl10-48",
+                  shape=(3, 96, 96), sizes={"unlabeled": 100_000, "train": 5_000, "test": 8_000},
                   expects=f"stl10_binary/*_X.bin and *_y.bin ({SOURCE})")
 def load_stl10(root: Path, split: str, size: int | None = 48) -> ArraySource:
     size = size or 48  # the DFM paper's STL-10 resolution

@@ -30,7 +30,8 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return x.transpose(3, 2, 0, 1), y.astype(np.int64) % 10  # (N, 3, 32, 32); 10 -> 0
 
 
-@register_dataset("svhn", splits=tuple(SPLITS), preset="svhn",
+@register_dataset("svhn", splits=tuple(SPLITS), preset="svhn", shape=(3, 32, 32),
+                  sizes={"train": 73_257, "test": 26_032, "extra": 531_131, "train+extra": 604_388},
                   expects=f"train_32x32.mat, test_32x32.mat, extra_32x32.mat ({SOURCE})")
 def load_svhn(root: Path, split: str) -> ArraySource:
     names = [f"{s}_32x32.mat" for s in SPLITS[split]]

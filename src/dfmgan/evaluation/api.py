@@ -8,37 +8,70 @@ from pathlib import Path
 
 import torch
 
-from ..data import ImageOptions, default_metrics, draw, load_dataset, match_channels, resize_uint8
+from ..data import ImageOptions, default_metrics, draw_labelled, load_dataset, match_channels, resize_uint8
 from ..errors import DfmganError
 from .features import Features, extract, feature_net_for
-from .registry import Images, Labelled, LabelledSets, MetricOptions, by_need, get_metric
+from .registry import (NEEDS, Judged, Labelled, LabelledSets, Metric, MetricOptions,
+                       get_metric, standard)
 from .sources import (Reference, check_statistics, is_image_set, is_statistics, load_images,
                       load_statistics)
 
-DEFAULT_METRICS = ("fid", "kid", "pr", "is", "coverage")
+# how a user gives an evaluation what a metric needs (the needs themselves: registry.NEEDS)
+HOW = {"logits": "choose a feature network with a classifier (--feature-net)",
+       "data": "pass --data NAME",
+       "reference_images": "give --ref an image set or a dataset, not a statistics file",
+       "labelled": "train a conditional generator (--classes N)",
+       "images": "", "features": ""}
 
 
 def metrics_for(data: str | None, asked=None) -> tuple[str, ...]:
     """The metrics asked for, else the dataset's own, else the standard set."""
-    return tuple(asked or default_metrics(data) or DEFAULT_METRICS)
+    return tuple(asked or default_metrics(data) or standard())
 
 
-def score(gen: Features, real: Features, metrics, opts: MetricOptions) -> dict:
+def records(names) -> list[Metric]:
+    return [get_metric(n) for n in names]
+
+
+def needed(metrics: list[Metric]) -> set[str]:
+    return {n for m in metrics for n in m.needs}
+
+
+def check_needs(metrics: list[Metric], have: set[str]) -> None:
+    """One line for the first metric whose needs this evaluation cannot meet, before any
+    work: ``have`` holds the keys of ``NEEDS`` it can give."""
+    for m in metrics:
+        for need in m.needs:
+            if need not in have:
+                how = f"; {HOW[need]}" if HOW.get(need) else ""
+                raise DfmganError(f"metric {m.name!r} needs {NEEDS[need]}{how}")
+
+
+def run_metrics(j: Judged, metrics: list[Metric], opts: MetricOptions, stage=None) -> dict:
+    """Every metric on the one ``Judged``, in the order given."""
     out: dict = {}
-    for name in metrics:
-        fn = get_metric(name)
-        if name in ("is", "coverage") and gen.logits is None:
-            raise DfmganError(f"metric {name!r} needs a feature network with class logits")
-        out.update(fn(gen, real, opts))
+    for m in metrics:
+        if stage is not None:
+            stage(f"metric {m.name}")
+        out.update(m.fn(j, opts))
     return out
 
 
+def score(gen: Features, real: Features, metrics, opts: MetricOptions) -> dict:
+    """Feature metrics by name on features already extracted (a library shortcut)."""
+    chosen = records(metrics)
+    check_needs(chosen, {"features"} | ({"logits"} if gen.logits is not None else set()))
+    return run_metrics(Judged(gen=lambda: gen, real=lambda: real), chosen, opts)
+
+
 def real_images(data: str, root, split: str | None, n: int, size: int, channels: int,
-                seed: int, image=None) -> tuple[torch.Tensor, str]:
-    """Up to ``n`` reference images drawn with ``seed`` (all of them when fewer), decoded
-    with the image options ``image`` (fit, background) where the data are files."""
+                seed: int, image=None):
+    """(images, labels or None, description) of up to ``n`` reference images drawn with
+    ``seed`` (all of them when fewer), decoded with the image options ``image`` (fit,
+    background) where the data are files."""
     source = load_dataset(data, root, split, size, channels, image)
-    return draw(source, n, torch.Generator().manual_seed(seed)), source.description
+    images, labels = draw_labelled(source, n, torch.Generator().manual_seed(seed))
+    return images, labels, source.description
 
 
 def reference_for(reference, data, root, split, n: int, size: int, channels: int, seed: int,
@@ -46,18 +79,19 @@ def reference_for(reference, data, root, split, n: int, size: int, channels: int
     """The real side: a statistics file, an image set, or ``n`` images of ``data``."""
     if reference is not None and is_statistics(Path(reference)):
         feats, meta = load_statistics(Path(reference))
-        check_statistics(meta, net, size, channels, reference)
-        return Reference(feats, None, {"reference": f"statistics {reference} ({meta.get('reference')})",
+        if net is not None:  # metrics of pixels only do not read the features
+            check_statistics(meta, net, size, channels, reference)
+        return Reference(feats, None, None, {"reference": f"statistics {reference} ({meta.get('reference')})",
                                        "reference_split": meta.get("reference_split")})
     if reference is not None:
         images, described = load_images(Path(reference))
         if tuple(images.shape[1:]) != (channels, size, size):
             images = resize_uint8(match_channels(images, channels), size)
-        return Reference(None, images[:n], {"reference": described, "reference_split": "file"})
+        return Reference(None, images[:n], None, {"reference": described, "reference_split": "file"})
     if data is None:
         raise DfmganError("which data to compare with? pass --data NAME or --ref PATH")
-    images, described = real_images(data, root, split, n, size, channels, seed, image)
-    return Reference(None, images, {"reference": described, "reference_split": split or "default"})
+    images, labels, described = real_images(data, root, split, n, size, channels, seed, image)
+    return Reference(None, images, labels, {"reference": described, "reference_split": split or "default"})
 
 
 def append_jsonl(path: Path, row: dict) -> None:
@@ -76,8 +110,7 @@ def append_jsonl(path: Path, row: dict) -> None:
 def labelled_sets(G, data: str, root, n: int, seed: int) -> LabelledSets:
     """n generated images cycling through G's classes, n real training images, the test split."""
     if not G.cfg.n_classes:
-        raise DfmganError("labelled metrics (nn-error, cas) need a conditional generator "
-                          "(train with --classes N)")
+        raise DfmganError("labelled metrics need a conditional generator (train with --classes N)")
     size, ch = G.cfg.size, G.cfg.channels
     train = load_dataset(data, root, None, size, ch)
     test = load_dataset(data, root, "test", size, ch)
@@ -92,29 +125,9 @@ def labelled_sets(G, data: str, root, n: int, seed: int) -> LabelledSets:
                         Labelled(test.images.cpu(), test.labels.cpu()))
 
 
-def feature_scores(gen, ref: Reference, metrics, net, opts, device, stage) -> tuple[dict, dict]:
-    """(scores, provenance) of the feature metrics: both sets through the one feature
-    net (the reference's features read from its statistics file where it has one), each
-    metric on the same features."""
-    stage(f"features of {len(gen):,} generated images")
-    fg = extract(net, gen, device=device, progress=stage.shown, desc="features (generated)")
-    fr = ref.features
-    if fr is None:
-        stage(f"features of {len(ref.images):,} real images")
-        fr = extract(net, ref.images, device=device, progress=stage.shown, desc="features (real)")
-    scores = {}
-    for name in metrics:
-        stage(f"metric {name}")
-        scores.update(score(fg, fr, [name], opts))
-    return scores, {**net.provenance(), "n_gen": len(gen), "n_real": len(fr.pool), **ref.provenance}
-
-
-def image_scores(gen: torch.Tensor, data: str, metrics, opts: MetricOptions, stage) -> dict:
-    out: dict = {}
-    for name in metrics:
-        stage(f"metric {name}")
-        out.update(get_metric(name)(Images(gen, data), opts))
-    return out
+def features_of(net, images, device, stage, what: str) -> Features:
+    stage(f"features of {len(images):,} {what} images")
+    return extract(net, images, device=device, progress=stage.shown, desc=f"features ({what})")
 
 
 class Stages:
@@ -173,6 +186,46 @@ class Generated:
         return ImageOptions(got.get("fit", ""), got.get("background", "white")) if got else None
 
 
+def judged(gen_side, sample, data, ref, net, device, stage, labelled) -> Judged:
+    """The evaluation's inputs, each made when a metric first reads it."""
+    def real() -> Features:
+        return ref.features if ref.features is not None else \
+            features_of(net, ref.images, device, stage, "real")
+
+    return Judged(images=sample, data=lambda: data, reference=lambda: ref,
+                  gen=lambda: features_of(net, sample(), device, stage, "generated"),
+                  real=real, labelled=labelled)
+
+
+def can_give(gen_side, data, ref, net) -> set[str]:
+    """The keys of ``NEEDS`` this evaluation can meet."""
+    have = {"images", "features"}
+    if data is not None:
+        have.add("data")
+    if ref is not None and ref.images is not None:
+        have.add("reference_images")
+    logits = ref.features.logits is not None if ref is not None and ref.features is not None else True
+    if net is not None and net.has_logits and logits:
+        have.add("logits")
+    if gen_side.G is not None and gen_side.G.cfg.n_classes:
+        have.add("labelled")
+    return have
+
+
+def provenance_of(j: Judged, gen_side, net, n: int) -> dict:
+    """Where the scores come from: the generated side, and what was made for the metrics."""
+    prov = {**gen_side.provenance(), "n_gen": n}
+    if "gen" in j.made():
+        prov.update(net.provenance())
+    if "real" in j.made():
+        prov["n_real"] = len(j.real.pool)
+    if {"real", "reference"} & j.made():
+        prov.update(j.reference.provenance)
+    if "labelled" in j.made():
+        prov.update({"n_test": len(j.labelled.test.labels), "labelled_reference": "test"})
+    return prov
+
+
 def evaluate(source, metrics=None, data: str | None = None, data_root=None,
              split: str | None = None, n: int = 10_000, n_real: int | None = None, seed: int = 0,
              feature_net: str | None = None, bn: str = "batch", out: Path | None = None,
@@ -187,42 +240,36 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
     data = data or gen_side.meta.get("data")
     if data is None and reference is None:
         raise DfmganError("which data to compare with? pass --data NAME or --ref PATH")
-    metrics = metrics_for(data, metrics)
-    n = gen_side.count(n)
-    opts = opts or MetricOptions(seed=seed)
-    kinds = by_need(metrics)
-    by_features, by_images, labelled = kinds["features"], kinds["images"], kinds["labelled"]
-    if labelled and gen_side.G is None:
-        raise DfmganError(f"{', '.join(labelled)} judge a conditional generator, not a set of images")
-    if by_images and data is None:
-        raise DfmganError(f"{', '.join(by_images)} need the name of the data imitated: pass --data")
-    if by_features:  # checked and read before any sampling: a bad net or root fails at once
+    chosen = records(metrics_for(data, metrics))
+    n, opts = gen_side.count(n), opts or MetricOptions(seed=seed)
+    need = needed(chosen)
+    net = ref = None
+    if need & {"features", "logits"}:  # both read before any sampling
         net = feature_net_for(data, feature_net, inception_weights)
+    if need & {"features", "logits", "reference_images"}:
         ref = reference_for(reference, data, data_root, split, n_real or n, gen_side.size,
                             gen_side.channels, seed, net, gen_side.image_options())
-    stage = Stages(1 + len(metrics) + 2 * bool(by_features) + bool(labelled), progress)
+    check_needs(chosen, can_give(gen_side, data, ref, net))
+    stage = Stages(1 + len(chosen) + 2 * bool(need & {"features", "logits"}) + ("labelled" in need), progress)
     t0 = time.perf_counter()
-    scores: dict = {}
-    prov = gen_side.provenance()
-    stage(f"sampling {n:,} images")
-    gen = gen_side.sample(n, seed, bn) if by_features or by_images else None
-    if by_images:
-        scores.update(image_scores(gen, data, by_images, opts, stage))
-        prov["n_gen"] = n
-    if by_features:
-        got, where = feature_scores(gen, ref, by_features, net, opts, device, stage)
-        scores.update(got)
-        prov.update(where)
-    if labelled:
+    images: list[torch.Tensor] = []
+
+    def sample() -> torch.Tensor:
+        if not images:
+            stage(f"sampling {n:,} images")
+            images.append(gen_side.sample(n, seed, bn))
+        return images[0]
+
+    def labelled() -> LabelledSets:
         stage("labelled sets")
-        sets = labelled_sets(gen_side.G, data, data_root, n, seed)
-        for name in labelled:
-            stage(f"metric {name}")
-            scores.update(get_metric(name)(sets, opts))
-        prov.update({"n_gen": n, "n_test": len(sets.test.labels), "labelled_reference": "test"})
+        return labelled_sets(gen_side.G, data, data_root, n, seed)
+
+    j = judged(gen_side, sample, data, ref, net, device, stage, labelled)
+    scores = run_metrics(j, chosen, opts, stage)
     stage.close()
-    prov.update({"metrics": list(metrics), "seed": seed, "bn": bn, "splits": opts.splits,
-                 "seconds": round(time.perf_counter() - t0, 2)})
+    prov = provenance_of(j, gen_side, net, n)
+    prov.update({"metrics": [m.name for m in chosen], "seed": seed, "bn": bn,
+                 "splits": opts.splits, "seconds": round(time.perf_counter() - t0, 2)})
     row = {**scores, "provenance": prov}
     if out is not None:
         append_jsonl(Path(out), row)

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import torch
 
-from .features import Features
 from .metrics import kth_radius
-from .registry import MetricOptions, register_metric
+from .registry import Judged, MetricOptions, register_metric
 
 
-@register_metric("dc", meaning="density: how many real k-NN balls hold each sample, over k "
+@register_metric("dc", better={"dc_coverage": "higher"}, meaning="density: how many real k-NN balls hold each sample, over k "
                  "(about 1 for real data, above 1 = crowded on dense regions); coverage: share "
                  "of real points whose ball holds a sample (0..1, higher is better)")
-def density_coverage(gen: Features, real: Features, opts: MetricOptions) -> dict:
-    r, g = real.pool.float(), gen.pool.float()
+def density_coverage(j: Judged, opts: MetricOptions) -> dict:
+    r, g = j.real.pool.float(), j.gen.pool.float()
     radii = kth_radius(r, opts.k)  # (N,)
     inside = torch.cat([torch.cdist(g[i:i + 1024], r) <= radii[None]  # (M, N) bool, by chunks
                         for i in range(0, len(g), 1024)])

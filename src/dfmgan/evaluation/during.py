@@ -15,44 +15,54 @@ import torch
 
 from ..checkpoint import export_snapshot, write_state
 from ..files import atomic_write, parse_json
-from ..data import draw
+from ..data import draw_labelled
 from ..errors import DfmganError
 from ..layout import RunLayout
 from ..sampling import generate
-from .api import image_scores, metrics_for, score
+from .api import check_needs, metrics_for, records, run_metrics
 from .features import extract, feature_net_for
-from .registry import BEST, MetricOptions, by_need
+from .registry import Judged, MetricOptions, best_keys
+from .sources import Reference
 
 
 class TrainingEvaluator:
     def __init__(self, source, data: str, G, n: int, seed: int, device, metrics: str = "",
                  best: str = ""):
         names = [m.strip() for m in metrics.split(",") if m.strip()]
-        self.metrics, self.data, self.device = metrics_for(data, names), data, device
-        kinds = by_need(self.metrics)
-        if kinds["labelled"]:
-            raise DfmganError("labelled metrics (nn-error, cas) cannot run during training")
-        self.by_features, self.by_images = kinds["features"], kinds["images"]
+        self.metrics, self.data, self.device = records(metrics_for(data, names)), data, device
+        for m in self.metrics:
+            if not m.during_training:
+                raise DfmganError(f"metric {m.name!r} cannot run during training; score it "
+                                  "afterwards with dfmgan eval")
+        needs = {n for m in self.metrics for n in m.needs}
         g = torch.Generator().manual_seed(seed + 3)
-        self.net = feature_net_for(data) if self.by_features else None
-        if self.net is not None:  # real features once per run; as many samples as real images
-            real = draw(source, n, g)
-            self.real, n = extract(self.net, real, device=device), len(real)
+        self.net = feature_net_for(data) if needs & {"features", "logits"} else None
+        check_needs(self.metrics, {"images", "data", "features", "reference_images"}
+                    | ({"logits"} if self.net is None or self.net.has_logits else set()))
+        self.ref = self.real = None
+        if needs & {"features", "logits", "reference_images"}:
+            # the reference, drawn once per run; as many samples as real images, every time
+            images, labels = draw_labelled(source, n, g)
+            self.ref = Reference(None, images, labels, {"reference": "training data, drawn once"})
+            n = len(images)
+        if self.net is not None:
+            self.real = extract(self.net, self.ref.images, device=device)
         self.z = G.sample_latent(n, g)  # (n, nz): the same latents at every evaluation
         n_cls = G.cfg.n_classes
         self.labels = torch.arange(n) % n_cls if n_cls else None
-        keys = [BEST[m] for m in self.metrics if m in BEST]
-        if best and best not in keys:
+        keys = best_keys(m.name for m in self.metrics)
+        if best and best not in dict(keys):
             raise DfmganError(f"eval_best {best!r} is not a key the metrics keep a best by "
-                              f"({', '.join(keys) or 'none of ' + ', '.join(self.metrics)})")
-        self.best_key = best or (keys[0] if keys else None)
+                              f"({', '.join(k for k, _ in keys) or 'none of ' + ', '.join(m.name for m in self.metrics)})")
+        self.best_key = best or (keys[0][0] if keys else None)
+        self.lower_is_better = dict(keys).get(self.best_key, True)
 
     def scores(self, G) -> dict[str, float]:
         images = generate(G, self.z, self.labels, "batch")
-        out = image_scores(images, self.data, self.by_images, MetricOptions(), lambda _: None)
-        if self.by_features:
-            gen = extract(self.net, images, device=self.device)
-            out.update(score(gen, self.real, self.by_features, MetricOptions()))
+        j = Judged(images=lambda: images, data=lambda: self.data, reference=lambda: self.ref,
+                   gen=lambda: extract(self.net, images, device=self.device),
+                   real=lambda: self.real)
+        out = run_metrics(j, self.metrics, MetricOptions())
         return {k: float(v) for k, v in out.items() if isinstance(v, (int, float))}
 
 
@@ -76,7 +86,8 @@ def read_best(path: Path) -> dict:
 
 
 class BestKeeper:
-    """``RUN/best/``: the state with the lowest value of one key, its snapshot and
+    """``RUN/best/``: the state with the best value of one key (the lowest, unless the
+    metric says higher is better), its snapshot and
     ``best.json`` ({"step": s, key: value})."""
 
     def __init__(self, run_dir: Path):
@@ -84,8 +95,10 @@ class BestKeeper:
         record = RunLayout(run_dir).best_record
         self.best = read_best(record) if record.exists() else None
 
-    def offer(self, step: int, key: str, value: float, state: dict, G, meta: dict) -> bool:
-        if self.best is not None and key in self.best and value >= self.best[key]:
+    def offer(self, step: int, key: str, value: float, state: dict, G, meta: dict,
+              lower_is_better: bool = True) -> bool:
+        if self.best is not None and key in self.best and \
+                (value >= self.best[key] if lower_is_better else value <= self.best[key]):
             return False
         self.folder.mkdir(parents=True, exist_ok=True)
         write_state(self.folder / "state.pt", step, state)

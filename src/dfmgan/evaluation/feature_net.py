@@ -21,6 +21,7 @@ class FeatureNet(nn.Module):
     name: str = ""
     sha256: str = ""
     classes: list[str] | None = None
+    has_logits = True  # forward gives class logits (the Inception score, class coverage)
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:  # uint8 -> the net's input
         raise NotImplementedError

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from .classifier import accuracy, train_classifier
-from .registry import Labelled, LabelledSets, MetricOptions, register_metric
+from .registry import Judged, Labelled, MetricOptions, register_metric
 
 
 def nn_error(fit: Labelled, test: Labelled) -> float:
@@ -22,8 +22,10 @@ def nn_error(fit: Labelled, test: Labelled) -> float:
     return (pred != test.labels).double().mean().item()
 
 
-@register_metric("nn-error", labelled=True, meaning="test error of a 1-nearest-neighbour classifier on generated (image, label) pairs (DCGAN suppl.); lower is better")
-def nearest_neighbour_error(sets: LabelledSets, opts: MetricOptions) -> dict:
+@register_metric("nn-error", needs=("labelled",), better={"nn_error": "lower"},
+                 during_training=False, meaning="test error of a 1-nearest-neighbour classifier on generated (image, label) pairs (DCGAN suppl.); lower is better")
+def nearest_neighbour_error(j: Judged, opts: MetricOptions) -> dict:
+    sets = j.labelled
     return {"nn_error": nn_error(sets.gen, sets.test), "nn_error_real": nn_error(sets.train, sets.test)}
 
 
@@ -33,6 +35,8 @@ def cas_of(fit: Labelled, test: Labelled, opts: MetricOptions) -> float:
     return accuracy(net, test.images, test.labels)
 
 
-@register_metric("cas", labelled=True, meaning="classification accuracy score: a classifier trained on generated pairs, tested on real test data; higher is better")
-def classification_accuracy_score(sets: LabelledSets, opts: MetricOptions) -> dict:
+@register_metric("cas", needs=("labelled",), better={"cas": "higher"}, during_training=False,
+                 meaning="classification accuracy score: a classifier trained on generated pairs, tested on real test data; higher is better")
+def classification_accuracy_score(j: Judged, opts: MetricOptions) -> dict:
+    sets = j.labelled
     return {"cas": cas_of(sets.gen, sets.test, opts), "cas_real": cas_of(sets.train, sets.test, opts)}

@@ -14,8 +14,7 @@ import warnings
 import torch
 from torch import nn
 
-from .features import Features
-from .registry import MetricOptions, register_metric
+from .registry import Judged, MetricOptions, register_metric
 
 
 def quiet(cls, **kw):
@@ -37,20 +36,24 @@ class Given(nn.Module):
         return x
 
 
-@register_metric("fid", best="fid", meaning="Fréchet distance between Gaussians fit to real and generated features; lower is better, 0 = identical statistics")
-def fid(gen: Features, real: Features, opts: MetricOptions) -> dict:
+@register_metric("fid", better={"fid": "lower"}, best="fid", default=True,
+                 meaning="Fréchet distance between Gaussians fit to real and generated features; lower is better, 0 = identical statistics")
+def fid(j: Judged, opts: MetricOptions) -> dict:
     from torchmetrics.image.fid import FrechetInceptionDistance
 
+    gen, real = j.gen, j.real
     m = FrechetInceptionDistance(feature=Given(real.pool.shape[1]))
     m.update(real.pool, real=True)
     m.update(gen.pool, real=False)
     return {"fid": float(m.compute())}
 
 
-@register_metric("kid", meaning="kernel (MMD²) distance between real and generated features, unbiased; lower is better, about 0 = same distribution")
-def kid(gen: Features, real: Features, opts: MetricOptions) -> dict:
+@register_metric("kid", better={"kid": "lower"}, default=True,
+                 meaning="kernel (MMD²) distance between real and generated features, unbiased; lower is better, about 0 = same distribution")
+def kid(j: Judged, opts: MetricOptions) -> dict:
     from torchmetrics.image.kid import KernelInceptionDistance
 
+    gen, real = j.gen, j.real
     size = min(opts.kid_subset_size, len(gen.pool), len(real.pool))
     m = quiet(KernelInceptionDistance, feature=Given(real.pool.shape[1]),
               subsets=opts.kid_subsets, subset_size=size)
@@ -60,18 +63,6 @@ def kid(gen: Features, real: Features, opts: MetricOptions) -> dict:
         torch.manual_seed(opts.seed)
         mean, std = m.compute()
     return {"kid": float(mean), "kid_std": float(std)}
-
-
-@register_metric("is", meaning="Inception score, exp E KL(p(y|x) || p(y)): confident and varied class predictions; higher is better, at most the class count")
-def inception_score(gen: Features, real: Features, opts: MetricOptions) -> dict:
-    from torchmetrics.image.inception import InceptionScore
-
-    m = quiet(InceptionScore, feature=Given(gen.logits.shape[1]), splits=opts.splits)
-    m.update(gen.logits)
-    with torch.random.fork_rng():  # IS shuffles before splitting
-        torch.manual_seed(opts.seed)
-        mean, std = m.compute()
-    return {"is": float(mean), "is_std": float(std)}
 
 
 def kth_radius(x: torch.Tensor, k: int, chunk: int = 1024) -> torch.Tensor:
@@ -92,17 +83,34 @@ def covered(query: torch.Tensor, ref: torch.Tensor, radii: torch.Tensor, chunk: 
     return torch.cat(out)
 
 
-@register_metric("pr", meaning="precision: share of samples inside the real data's k-NN manifold (fidelity); recall: share of real data inside the samples' (diversity); 0..1, higher is better; a recall near 0 means the samples cover little of the data")
-def precision_recall(gen: Features, real: Features, opts: MetricOptions) -> dict:
-    r, g = real.pool.float(), gen.pool.float()
+@register_metric("pr", better={"precision": "higher", "recall": "higher"}, default=True,
+                 meaning="precision: share of samples inside the real data's k-NN manifold (fidelity); recall: share of real data inside the samples' (diversity); 0..1, higher is better; a recall near 0 means the samples cover little of the data")
+def precision_recall(j: Judged, opts: MetricOptions) -> dict:
+    r, g = j.real.pool.float(), j.gen.pool.float()
     precision = covered(g, r, kth_radius(r, opts.k)).double().mean().item()
     recall = covered(r, g, kth_radius(g, opts.k)).double().mean().item()
     return {"precision": precision, "recall": recall}
 
 
-@register_metric("coverage", meaning="predicted-class histogram of the samples; entropy / log K, 1 = every class equally often, low = a few classes only")
-def class_coverage(gen: Features, real: Features, opts: MetricOptions) -> dict:
+@register_metric("is", needs=("features", "logits"), better={"is": "higher"}, default=True,
+                 meaning="Inception score, exp E KL(p(y|x) || p(y)): confident and varied class predictions; higher is better, at most the class count")
+def inception_score(j: Judged, opts: MetricOptions) -> dict:
+    from torchmetrics.image.inception import InceptionScore
+
+    gen = j.gen
+    m = quiet(InceptionScore, feature=Given(gen.logits.shape[1]), splits=opts.splits)
+    m.update(gen.logits)
+    with torch.random.fork_rng():  # IS shuffles before splitting
+        torch.manual_seed(opts.seed)
+        mean, std = m.compute()
+    return {"is": float(mean), "is_std": float(std)}
+
+
+@register_metric("coverage", needs=("features", "logits"), better={"class_entropy": "higher"},
+                 default=True, meaning="predicted-class histogram of the samples; entropy / log K, 1 = every class equally often, low = a few classes only")
+def class_coverage(j: Judged, opts: MetricOptions) -> dict:
     """Histogram of predicted classes over the samples and its entropy / log K (1 = even)."""
+    gen = j.gen
     k = gen.logits.shape[1]
     counts = torch.bincount(gen.logits.argmax(1), minlength=k).double()
     p = counts / counts.sum()

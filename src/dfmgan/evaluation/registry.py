@@ -1,28 +1,34 @@
-"""Metrics by name (cf. stylegan3's ``metric_main.register_metric``).
+"""Metrics by name (cf. stylegan3's ``metric_main.register_metric``), each one record.
 
-A metric is a function ``(gen: Features, real: Features, opts: MetricOptions) -> dict``
-of floats. All share one extraction path (``features.extract``), so every metric of an
-evaluation sees the same features.
+A metric is a function ``(j: Judged, opts: MetricOptions) -> dict`` of floats, registered
+with what it means, what it needs, which way each of its numbers is better and whether it
+is in the standard set. It reads what it needs from ``j``: the generated images, their
+features, the reference (real images, their features and labels, and provenance), the
+name of the data imitated, or a conditional generator's labelled sets. Each is made on
+first use and shared, so every metric of one evaluation sees the same features, and a
+metric that needs something new (the reference's pixels, say) is still one file.
 
-A *labelled* metric (``register_metric(name, labelled=True)``) judges a conditional
-generator instead: ``(sets: LabelledSets, opts) -> dict``, where the sets are generated
-images with the labels they were drawn for, as many real training images, and the real
-test split (DCGAN supplement, Table 3).
-
-An *images* metric (``needs="images"``) reads the generated uint8 images themselves, with
-the name of the data they imitate: ``(gen: Images, opts) -> dict`` (``modes`` on stacked
-data classifies each channel on its own).
-
-A metric may name the key it is judged by when a best checkpoint is kept (``best=``);
-lower is better for every such key."""
+``needs`` names what must be there before any work starts (``NEEDS``), so an evaluation
+that cannot give a metric its inputs fails in one line before sampling."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import torch
 
 from ..errors import DfmganError
+
+# what a metric may need, and what it means; ``api.missing`` says which an evaluation lacks
+NEEDS = {
+    "features": "generated and real features from one feature network",
+    "logits": "a feature network with class logits",
+    "images": "the generated images themselves",
+    "data": "the name of the data imitated",
+    "reference_images": "the real images themselves (not only a statistics file)",
+    "labelled": "a conditional generator's (image, label) pairs and the real test split",
+}
+BETTER = ("lower", "higher")
 
 
 @dataclass
@@ -42,70 +48,108 @@ class Labelled:
 
 
 @dataclass
-class Images:
-    images: torch.Tensor  # (N, C, H, W) uint8, generated
-    data: str  # the dataset they imitate
-
-
-@dataclass
 class LabelledSets:
     gen: Labelled  # generated, with the labels G was given
     train: Labelled  # as many real training images (the real-data baseline)
     test: Labelled  # the real test split
 
 
-MetricFn = Callable[..., dict]
-METRICS: dict[str, MetricFn] = {}
-NEEDS: dict[str, str] = {}  # name -> "features" | "labelled" | "images"
-BEST: dict[str, str] = {}  # name -> the key a best checkpoint is chosen by (lower wins)
-MEANINGS: dict[str, str] = {}  # name -> what its numbers mean, in one line
+class Judged:
+    """The inputs of one evaluation, each made by its maker on first use and then kept:
+    ``images`` (N, C, H, W) uint8 generated; ``gen`` and ``real``, their ``Features`` and
+    the reference's; ``reference`` (``sources.Reference``); ``data`` (str); ``labelled``
+    (``LabelledSets``). An input this evaluation cannot make is one line naming it."""
+
+    def __init__(self, **makers: Callable[[], Any]):
+        self._makers, self._got = makers, {}
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._got:
+            if name not in self._makers:
+                raise DfmganError(f"this evaluation has no {name!r} for its metrics")
+            self._got[name] = self._makers[name]()
+        return self._got[name]
+
+    @classmethod
+    def of(cls, **values) -> "Judged":
+        """Inputs already made: ``Judged.of(gen=features, real=features)``."""
+        return cls(**{k: (lambda v=v: v) for k, v in values.items()})
+
+    def made(self) -> set[str]:
+        """The inputs some metric has read so far."""
+        return set(self._got)
 
 
-def register_metric(name: str, labelled: bool = False, needs: str = "features",
-                    best: str | None = None, meaning: str = "") -> Callable[[MetricFn], MetricFn]:
+MetricFn = Callable[[Judged, MetricOptions], dict]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    fn: MetricFn
+    meaning: str  # what its numbers mean, in one line
+    needs: tuple[str, ...] = ("features",)  # keys of NEEDS
+    better: dict[str, str] = field(default_factory=dict)  # key -> "lower" | "higher"
+    best: str | None = None  # the key a best checkpoint is kept by
+    default: bool = False  # in the standard set, for data that names none
+    during_training: bool = True  # cheap and unlabelled enough to run every eval_every
+
+    def check(self) -> None:
+        bad = [n for n in self.needs if n not in NEEDS]
+        wrong = {k: v for k, v in self.better.items() if v not in BETTER}
+        if bad or wrong or (self.best and self.best not in self.better):
+            raise DfmganError(f"metric {self.name!r} is registered wrongly: needs {bad or 'ok'}, "
+                              f"better {wrong or 'ok'}, best {self.best!r} must be a key of better")
+
+    def __call__(self, opts: MetricOptions | None = None, **values) -> dict:
+        """This metric on inputs already made: ``get_metric("fid")(gen=f, real=r)``."""
+        return self.fn(Judged.of(**values), opts or MetricOptions())
+
+    def lower_is_better(self, key: str) -> bool:
+        return self.better[key] == "lower"
+
+
+METRICS: dict[str, Metric] = {}
+
+
+def register_metric(name: str, meaning: str = "", **record) -> Callable[[MetricFn], MetricFn]:
+    """``@register_metric("fid", meaning=..., better={"fid": "lower"}, best="fid")``; the
+    other fields of ``Metric`` are keywords too."""
     def wrap(fn: MetricFn) -> MetricFn:
-        METRICS[name], NEEDS[name] = fn, "labelled" if labelled else needs
-        MEANINGS[name] = meaning or (fn.__doc__ or "").strip().split("\n")[0]
-        if best:
-            BEST[name] = best
+        m = Metric(name, fn, meaning or (fn.__doc__ or "").strip().split("\n")[0], **record)
+        m.check()
+        METRICS[name] = m
         return fn
     return wrap
 
 
-def meaning(name: str) -> str:
-    get_metric(name)
-    return MEANINGS[name]
-
-
-def needs(name: str) -> str:
-    get_metric(name)
-    return NEEDS[name]
-
-
-def by_need(metrics) -> dict[str, list[str]]:
-    """The metrics grouped by what they need: {"features": [...], "images": [...],
-    "labelled": [...]}, each in the order given."""
-    out: dict[str, list[str]] = {"features": [], "images": [], "labelled": []}
-    for m in metrics:
-        out[needs(m)].append(m)
-    return out
-
-
-def is_labelled(name: str) -> bool:
-    return needs(name) == "labelled"
-
-
 def discover() -> None:
-    """Import every module of this package that registers a metric, so a new metric is one
-    file with ``@register_metric`` and no list to edit."""
+    """Import every public module of this package, so a new metric is one file with
+    ``@register_metric`` and no list to edit."""
     from ..discovery import discover as import_all
 
     import_all(__package__)
 
 
-def get_metric(name: str) -> MetricFn:
+def get_metric(name: str) -> Metric:
     discover()
-
     if name not in METRICS:
         raise DfmganError(f"unknown metric {name!r}; choose from {', '.join(sorted(METRICS))}")
     return METRICS[name]
+
+
+def all_metrics() -> dict[str, Metric]:
+    discover()
+    return METRICS
+
+
+def standard() -> tuple[str, ...]:
+    """The standard set, in registration order (by module, then within it)."""
+    return tuple(n for n, m in all_metrics().items() if m.default)
+
+
+def best_keys(names) -> list[tuple[str, bool]]:
+    """(key, lower is better) of each metric named that keeps a best, in the order given."""
+    return [(m.best, m.lower_is_better(m.best)) for m in map(get_metric, names) if m.best]

@@ -30,10 +30,12 @@ IMAGE_FILES = (".npz", ".npy")
 
 @dataclass
 class Reference:
-    """Real features (precomputed or not) and where they come from."""
+    """The real side of every metric: images, their labels, features precomputed or not,
+    and where they come from."""
 
     features: Features | None  # from a statistics file
-    images: torch.Tensor | None  # (N, C, H, W) uint8, to be featurised
+    images: torch.Tensor | None  # (N, C, H, W) uint8, to be featurised; None from statistics
+    labels: torch.Tensor | None  # (N,) int64 where the data has labels
     provenance: dict
 
 

@@ -16,7 +16,7 @@ import torch
 from ..data.stacked import MODES, mode_of
 from ..errors import DfmganError
 from .features import BundledNet, extract
-from .registry import Images, MetricOptions, register_metric
+from .registry import Judged, MetricOptions, register_metric
 
 PREFIX = "stacked-"
 
@@ -49,7 +49,8 @@ def mode_histogram_scores(modes: torch.Tensor) -> dict:
             "modes_max_share": float(p.max())}
 
 
-@register_metric("modes", needs="images", best="modes_kl",
+@register_metric("modes", needs=("images", "data"), best="modes_kl",
+                 better={"modes": "higher", "modes_kl": "lower"},
                  meaning="modes of 1,000 covered by at least one sample, and KL(sample histogram || uniform); more modes and lower KL are better")
-def stacked_modes(gen: Images, opts: MetricOptions) -> dict:
-    return mode_histogram_scores(classify_modes(base_classifier(gen.data), gen.images))
+def stacked_modes(j: Judged, opts: MetricOptions) -> dict:
+    return mode_histogram_scores(classify_modes(base_classifier(j.data), j.images))

@@ -15,6 +15,7 @@ D_NORMS, register_d_norm = class_registry()  # --d-norm NAME builds D with the c
 class DNorm:
     name = ""
     summary = ""  # a few words, for --help
+    cites: str = ""  # BibTeX of its paper (cites.bib)
     conv_bias = True  # False where the norm re-centres anyway (BatchNorm)
 
     def layers(self, channels: int, cfg) -> list[nn.Module]:

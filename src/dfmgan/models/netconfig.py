@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass
 
 from ..errors import ConfigError
 
+LATENTS = ("uniform", "normal")  # z ~ U[-1, 1] (DCGAN) or N(0, 1)
+BN_MODES = ("batch", "running")  # BatchNorm when sampling: batch statistics or running
+
 SIZES = (28, 32, 48, 64, 96, 128)
 # every whole-number setting's range, both ends included (config.RANGES reads these)
 RANGES = {"nz": (1, 16_384), "g_width": (1, 4_096), "d_width": (1, 4_096),
@@ -44,8 +47,8 @@ class NetConfig:
             raise ConfigError(f"unsupported image size {self.size}; choose one of {list(SIZES)}")
         if self.channels not in (1, 3):
             raise ConfigError(f"unsupported channel count {self.channels}; use 1 or 3")
-        if self.latent not in ("uniform", "normal"):
-            raise ConfigError(f"unknown latent distribution {self.latent!r}; use uniform or normal")
+        if self.latent not in LATENTS:
+            raise ConfigError(f"unknown latent distribution {self.latent!r}; use {' or '.join(LATENTS)}")
         if not isinstance(self.d_norm, str):
             raise ConfigError(f"net.d_norm must be a name, got {self.d_norm!r}")
         if min(self.g_width, self.d_width, self.nz) < 1:

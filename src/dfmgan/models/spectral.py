@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..cites import ICLR, bib
 from .d_norms import DNorm, register_d_norm
 
 
 @register_d_norm
 class Spectral(DNorm):
     name, summary = "spectral", "spectral norm on every conv (SNGAN), no BatchNorm"
+    cites = bib("miyato2018spectral", "Spectral Normalization for Generative Adversarial Networks",
+                "Miyato, Takeru and Kataoka, Toshiki and Koyama, Masanori and Yoshida, Yuichi",
+                ICLR, 2018)
 
     def finish(self, net):
         from torch.nn.utils.parametrizations import spectral_norm

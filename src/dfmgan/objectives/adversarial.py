@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..cites import GAN, bib
 from ..discovery import class_registry, lookup
 
 Stats = dict[str, torch.Tensor]
@@ -25,6 +26,7 @@ class Adversarial:
     and ``None`` to families that do not read them."""
 
     name = ""
+    cites: str = ""  # BibTeX of its paper (cites.bib)
     needs_real = False
     objectives: tuple[str, ...] = ()  # the objectives it works with; () = any
 
@@ -46,6 +48,7 @@ class NonSaturating(Adversarial):
     (Goodfellow et al. 2014, §3), on logits via softplus."""
 
     name = "non-saturating"
+    cites = GAN
 
     def d_loss(self, d_real, d_fake):
         return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
@@ -60,6 +63,8 @@ class Hinge(Adversarial):
     E max(0, 1 - D(x)) + E max(0, 1 + D(G(z))); G minimises -E D(G(z))."""
 
     name = "hinge"
+    cites = bib("lim2017geometric", "Geometric {GAN}", "Lim, Jae Hyun and Ye, Jong Chul",
+                "arXiv:1705.02894", 2017, kind="article")
 
     def d_loss(self, d_real, d_fake):
         return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()

@@ -25,7 +25,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..cites import NEURIPS, bib
 from ..errors import ConfigError
+
+CITES = bib("zhao2020diffaugment", "Differentiable Augmentation for Data-Efficient {GAN} "
+            "Training", "Zhao, Shengyu and Liu, Zhijian and Lin, Ji and Zhu, Jun-Yan and Han, Song",
+            NEURIPS, 2020)
 
 POLICIES = ("color", "translation", "cutout")
 TRANSLATION, CUTOUT = 1 / 8, 1 / 2  # the paper's ratios of the image side

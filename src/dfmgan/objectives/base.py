@@ -101,6 +101,8 @@ class Objective:
     # defaults live in ``Settings`` and its scheme in ``scheme``, which apply everywhere.
     defaults: dict = {}
     needs_real_for_g = False  # G's loss reads real features (feature matching)
+    shown: tuple[str, ...] = ()  # its stats worth a place on the progress bar
+    cites: str = ""  # BibTeX of its paper, for an export's model card (cites.bib)
     # this objective's own settings (objective.NAME.* in files and --set), their allowed
     # ranges (flat keys inside the section: (low, high), both included) and which may be null
     Settings: type = NoSettings

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..cites import ICLR, bib
 from ..models import Denoiser, annealed_sigma, corrupt
 from .base import Objective, logits_of, register_objective
 from .features import feature_dim, phi
@@ -56,7 +57,10 @@ class DFMSettings:
 
 @register_objective
 class DFMObjective(Objective):
+    shown = ("dfm/grad_ratio",)  # how strongly G feels the denoiser (issue 31)
     name = "dfm"
+    cites = bib("wardefarley2017dfm", "Improving Generative Adversarial Networks with Denoising "
+                "Feature Matching", "Warde-Farley, David and Bengio, Yoshua", ICLR, 2017)
     summary = ("denoising feature matching (Warde-Farley & Bengio 2017): + λ||Φ - r(Φ)||² "
                "on D's features; simultaneous updates, Adam 2e-4 and λ 1,000x the paper's "
                "(the paper's: --lr 1e-4 --set objective.dfm.lambda_scale=1)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..cites import NEURIPS, bib
 from .base import Objective, register_objective
 from .features import feature_dim, phi
 
@@ -20,6 +21,9 @@ class FMSettings:
 @register_objective
 class FeatureMatchingObjective(Objective):
     name = "fm"
+    cites = bib("salimans2016improved", "Improved Techniques for Training {GAN}s", "Salimans, Tim "
+                "and Goodfellow, Ian and Zaremba, Wojciech and Cheung, Vicki and Radford, Alec and "
+                "Chen, Xi", NEURIPS, 2016)
     summary = "feature matching (Salimans et al. 2016): ||E Φ(x) - E Φ(G(z))||² instead"
     needs_real_for_g = True
     Settings = FMSettings

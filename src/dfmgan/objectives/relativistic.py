@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
+from ..cites import ICLR, bib
 from .adversarial import Adversarial, register_adversarial
 
 
@@ -20,6 +21,8 @@ class RelativisticAverage(Adversarial):
     """the relativistic average GAN (Jolicoeur-Martineau 2019): each side judged against the other's mean"""
 
     name = "relativistic"
+    cites = bib("jolicoeur2019relativistic", "The Relativistic Discriminator: a Key Element Missing "
+                "from Standard {GAN}", "Jolicoeur-Martineau, Alexia", ICLR, 2019)
     needs_real = True
 
     def d_loss(self, d_real, d_fake):

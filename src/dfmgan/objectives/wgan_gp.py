@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..cites import NEURIPS, bib
 from .adversarial import Adversarial, register_adversarial
 from .base import Objective, register_objective
 
@@ -48,6 +49,9 @@ class WGANGPSettings:
 @register_objective
 class WGANGPObjective(Objective):
     name = "wgan-gp"
+    cites = bib("gulrajani2017improved", "Improved Training of {W}asserstein {GAN}s", "Gulrajani, "
+                "Ishaan and Ahmed, Faruk and Arjovsky, Martin and Dumoulin, Vincent and Courville, "
+                "Aaron", NEURIPS, 2017)
     summary = ("WGAN-GP (Gulrajani et al. 2017): a Wasserstein critic with a gradient penalty "
                "of 10, 5 critic steps per G step, Adam(1e-4, 0, 0.9), a layer-normalised D")
     adversarial = "wasserstein"

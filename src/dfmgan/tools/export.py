@@ -1,7 +1,7 @@
 """``dfmgan export RUN --out DIR``: a generator to share. DIR holds the snapshot (the EMA
 generator when the run kept one; its config also inside the safetensors metadata, so the
 one file loads) and a ``README.md`` model card: architecture, objective, data, training
-budget, the last metrics with their provenance, the licence, and the two papers to cite."""
+budget, the last metrics with their provenance, the licence, and the papers of what it used to cite."""
 from __future__ import annotations
 
 import errno
@@ -14,21 +14,21 @@ from ..files import WriteError, atomic_write, parameter_count, read_snapshot_inf
 from ..outputs import shown
 from ..layout import GENERATOR, GENERATOR_EMA, RunLayout
 
-CITATIONS = """```bibtex
-@inproceedings{radford2016dcgan,
-  title     = {Unsupervised Representation Learning with Deep Convolutional Generative
-               Adversarial Networks},
-  author    = {Radford, Alec and Metz, Luke and Chintala, Soumith},
-  booktitle = {International Conference on Learning Representations (ICLR)},
-  year      = {2016}
-}
-@inproceedings{wardefarley2017dfm,
-  title     = {Improving Generative Adversarial Networks with Denoising Feature Matching},
-  author    = {Warde-Farley, David and Bengio, Yoshua},
-  booktitle = {International Conference on Learning Representations (ICLR)},
-  year      = {2017}
-}
-```"""
+def citations(cfg) -> str:
+    """BibTeX of what this run used: DCGAN (the nets), its objective, loss family, D
+    normalisation and augmentation, each from its own class (``cites``)."""
+    from ..cites import DCGAN
+    from ..models.d_norms import d_norm
+    from ..objectives import objective_class
+    from ..objectives.adversarial import ADVERSARIAL
+    from ..objectives.augment import CITES as AUGMENT
+
+    cls = objective_class(cfg.objective.name)
+    scheme, family = cls.resolve(cfg.objective)
+    entries = [DCGAN, cls.cites, ADVERSARIAL[family].cites, d_norm(cfg.net.d_norm).cites,
+               AUGMENT if cfg.objective.augment else ""]
+    unique = list(dict.fromkeys(e for e in entries if e))  # gan and its family: one Goodfellow
+    return "```bibtex\n" + "\n".join(unique) + "\n```"
 
 
 def last_metrics(run: RunLayout) -> tuple[dict, str]:
@@ -52,13 +52,15 @@ def card(run: RunLayout, name: str, licence: str) -> str:
     _, net, meta = read_snapshot_info(run.path / name)
     scores, source = last_metrics(run)
     images = meta.get("step", 0) * cfg.batch_size
+    from ..objectives import objective_class
+
+    scheme, family = objective_class(cfg.objective.name).resolve(cfg.objective)
     lines = [f"# dfmgan generator: {cfg.objective.name} on {cfg.data.name}", "",
              "| | |", "|---|---|",
              f"| architecture | DCGAN generator, {net.size}×{net.size} px, {net.channels} channel(s), "
              f"{net.nz}-d {net.latent} z, width {net.g_width}; "
              f"{parameter_count(run.path / name):,} parameters |",
-             f"| objective | {cfg.objective.name} ({cfg.objective.scheme} updates, "
-             f"{cfg.objective.adversarial} loss), Adam lr {cfg.optim.lr:g}, β1 {cfg.optim.beta1:g} |",
+             f"| objective | {cfg.objective.name} ({scheme} updates, {family} loss), Adam lr {cfg.optim.lr:g}, β1 {cfg.optim.beta1:g} |",
              f"| data | {cfg.data.name}" + (f" (preset {cfg.preset})" if cfg.preset else "") + " |",
              f"| training budget | {meta.get('step', 0):,} steps of batch {cfg.batch_size} "
              f"({images:,} images), seed {cfg.seed} |",
@@ -67,7 +69,7 @@ def card(run: RunLayout, name: str, licence: str) -> str:
     lines += metrics_section(scores, source)
     lines += ["## Use", "", "```python", "from dfmgan import load_generator",
               f'G = load_generator("{name}")  # the config is inside the file', "images = G.sample(16, seed=0)  # uint8 (16, C, H, W)",
-              "```", "", "## Cite", "", CITATIONS, ""]
+              "```", "", "## Cite", "", citations(cfg), ""]
     return "\n".join(lines)
 
 

@@ -17,11 +17,18 @@ PANELS = [("Losses", ["loss/D", "loss/G", "loss/G_adv"]), ("D outputs", ["D(x)",
           ("DFM: denoiser loss on corrupted real features", ["dfm/denoiser_loss"]),
           ("DFM: ||r(Φ) - Φ|| on generated features", ["dfm/residual_gen"]),
           ("Feature matching", ["fm/distance"]),
-          ("DFM: gradient norm at G(z), DFM term / adversarial term", ["dfm/grad_ratio"]),
-          ("FID during training (eval_raw: the raw G beside an EMA)",
-           ["eval/fid", "eval/best_fid", "eval_raw/fid"]),
-          ("Modes covered (of 1,000) during training", ["eval/modes", "eval_raw/modes"]),
-          ("KL of the mode histogram from uniform", ["eval/modes_kl", "eval_raw/modes_kl"])]
+          ("DFM: gradient norm at G(z), DFM term / adversarial term", ["dfm/grad_ratio"])]
+
+
+def eval_panels(rows: list[dict]) -> list[tuple[str, list[str]]]:
+    """One panel per number scored during training (``eval/KEY``) that its metric says
+    which way is better, with its best so far and the raw G's beside an EMA."""
+    from ..evaluation.registry import all_metrics
+
+    better = {k: v for m in all_metrics().values() for k, v in m.better.items()}
+    keys = [k for k in better if any(f"eval/{k}" in r for r in rows)]  # an estimate's spread: no
+    return [(f"{k} during training ({better[k]} is better) · eval_raw: the raw G beside an EMA",
+             [f"eval/{k}", f"eval/best_{k}", f"eval_raw/{k}"]) for k in keys]
 
 
 def smooth(values: list[float], window: int) -> list[float]:
@@ -71,7 +78,7 @@ def grids_section(samples: Path) -> str:
 
 
 def metrics_section(path: Path) -> str:
-    from ..evaluation.registry import meaning
+    from ..evaluation.registry import get_metric
 
     rows = read_rows(path) if path.exists() else []
     if not rows:  # none yet, or only lines that are not JSON rows
@@ -80,7 +87,7 @@ def metrics_section(path: Path) -> str:
     prov = last.get("provenance", last)  # rows from before the provenance block: flat
     cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{v:.4f}</td></tr>"
                     for k, v in last.items() if isinstance(v, float) and k != "seconds")
-    notes = "".join(f"<li><b>{html.escape(m)}</b>: {html.escape(meaning(m))}</li>"
+    notes = "".join(f"<li><b>{html.escape(m)}</b>: {html.escape(get_metric(m).meaning)}</li>"
                     for m in prov.get("metrics", []))
     where = html.escape(f"{prov.get('feature_net')} · {prov.get('n_gen')} generated vs "
                         f"{prov.get('n_real')} real · step {prov.get('step')}")
@@ -123,7 +130,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     run = RunDir(Path(run_dir))
     cfg = run.saved_config()
     rows = read_stats(run.stats) if run.stats.exists() else []
-    plots = [img_tag(png, title) for title, keys in PANELS
+    plots = [img_tag(png, title) for title, keys in PANELS + eval_panels(rows)
              if (png := curve_png(rows, keys, title)) is not None]
     last_step = rows[-1]["step"] if rows else 0
     body = [f"<h1>dfmgan run: {html.escape(run.path.name)}</h1>",

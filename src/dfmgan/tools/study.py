@@ -215,14 +215,13 @@ def launch(run: Run, threads: int, logs: Path) -> subprocess.Popen:
 
 def progress_of(run: Run) -> int:
     """Steps this run has logged (the last line of its stats.jsonl), cheaply."""
-    path = RunLayout(run.folder).stats
+    from ..training.stats import last_step
+
     try:
-        with path.open("rb") as f:
-            f.seek(max(0, path.stat().st_size - 4096))
-            tail = f.read().decode(errors="replace").strip().splitlines()
-        return int(tail[-1].split('"step": ', 1)[1].split(",", 1)[0]) if tail else 0
-    except (OSError, IndexError, ValueError):
-        return run.done_steps()
+        step = last_step(RunLayout(run.folder).stats)
+    except OSError:
+        step = None
+    return run.done_steps() if step is None else step
 
 
 def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[str]:

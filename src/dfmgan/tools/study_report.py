@@ -18,7 +18,6 @@ from ..training.stats import read_stats
 
 RAW = " (no EMA)"  # suffix of the raw G's series beside an EMA
 PREFIXES = {"eval/": "", "eval_raw/": RAW}
-SHOWN = ("fid", "modes", "modes_kl")  # plotted first, in this order; others follow
 PLOT_COLUMNS = 4  # panels per row of curves.png
 
 
@@ -91,9 +90,17 @@ def cell(c: tuple[float, float, int] | None, seeds: int) -> str:
     return f"{m:.3f} ± {sd:.3f}" + (f" (n={n})" if n < seeds else "")
 
 
+def shown_first() -> list[str]:
+    """The numbers of the metrics that keep a best (FID, the modes), in their order."""
+    from ..evaluation.registry import all_metrics
+
+    return [k for m in all_metrics().values() if m.best for k in m.better]
+
+
 def metric_order(series: dict) -> list[str]:
     names = sorted({m for s in series.values() for m in s["curves"]})
-    return [m for m in SHOWN if m in names] + [m for m in names if m not in SHOWN]
+    first = [m for m in shown_first() if m in names]
+    return first + [m for m in names if m not in first]
 
 
 def table(series: dict, budgets: list[int]) -> str:
@@ -132,7 +139,7 @@ def plot(series: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     # an estimate's own spread (is_std, kid_std) stays in the table and the JSON
-    metrics = [m for m in metric_order(series) if not m.endswith("_std")] or ["fid"]
+    metrics = [m for m in metric_order(series) if not m.endswith("_std")] or shown_first()[:1]
     colors = line_colors(list(series))
     cols = min(PLOT_COLUMNS, len(metrics))
     rows = -(-len(metrics) // cols)

@@ -30,7 +30,7 @@ from .stats import StatsSink
 
 
 # the progress bar's fields, in this order (every value is in stats.jsonl and TensorBoard)
-BAR = ("loss/D", "loss/G", "D(x)", "D(G(z))", "eval/fid", "eval/modes")
+BAR = ("loss/D", "loss/G", "D(x)", "D(G(z))")  # then the kept eval key and the objective's own
 
 
 @dataclass
@@ -216,7 +216,7 @@ class Trainer:
         key = self.evaluator.best_key
         if key in scores:
             self.best.offer(self.step, key, scores[key], self.finite_state(), self.G_eval,
-                            self.meta())
+                            self.meta(), self.evaluator.lower_is_better)
             out[f"eval/best_{key}"] = torch.tensor(self.best.best[key])
         return out
 
@@ -273,6 +273,11 @@ class Trainer:
                 f"kept its last good checkpoint (step {self.last_saved}). Try a lower learning "
                 f"rate, or fp32 if a lower precision was on")
 
+    def shown(self) -> tuple[str, ...]:
+        """The stats on the progress bar: the losses, the evaluation's kept key, the objective's."""
+        kept = (f"eval/{self.evaluator.best_key}",) if self.evaluator is not None else ()
+        return BAR + kept + tuple(self.objective.shown)
+
     def after_step(self, stats: dict, sink: StatsSink, bar) -> None:
         """Rank 0's bookkeeping: FID, stats, the bar, grids and checkpoints."""
         cfg = self.cfg
@@ -286,8 +291,8 @@ class Trainer:
             t0, n0 = self.clock
             rate = (self.step - n0) * cfg.batch_size / (time.perf_counter() - t0)
             self.clock = (time.perf_counter(), self.step)
-            bar.set_postfix({k.replace("loss/", ""): f"{means[k]:.3f}" for k in BAR if k in means}
-                            | {"img/s": f"{rate:.0f}"}, refresh=False)
+            bar.set_postfix({k.replace("loss/", ""): f"{means[k]:.3f}" for k in self.shown()
+                             if k in means} | {"img/s": f"{rate:.0f}"}, refresh=False)
         if self.step % cfg.sample_every == 0:
             self.write_grid(sink)
         if self.step % cfg.checkpoint_every == 0:

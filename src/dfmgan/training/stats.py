@@ -84,6 +84,24 @@ def read_rows(path: Path) -> list[dict]:
     return out
 
 
+def last_step(path: Path, tail: int = 4096) -> int | None:
+    """The step of the last whole row of a stats.jsonl, reading only its end (a study polls
+    this for every run), a longer end while that holds no whole row; None when none has."""
+    path = Path(path)
+    size = path.stat().st_size
+    while True:
+        start = max(0, size - tail)
+        with path.open("rb") as f:
+            f.seek(start)
+            lines = f.read().decode(errors="replace").splitlines()
+        for line in reversed(lines[1:] if start else lines):  # one read from its middle: not one
+            if (step := _step(line)) is not None:
+                return step
+        if not start:
+            return None
+        tail *= 4
+
+
 def read_stats(path: Path) -> list[dict]:
     """The rows of a stats.jsonl: mappings with a whole step, in the order written."""
     return [r for r in read_rows(path)
