@@ -143,3 +143,21 @@ def test_every_way_of_building_dfm_trains_the_same_dfm():
     assert obj.scheme == "alternating" and obj.lambda_denoise == pytest.approx(0.03 / n_h)
     gan = build_objective(G, D, from_dict({}).objective, OptimConfig())
     assert gan.scheme == "alternating"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scale,kind", [(1e-7, "hardly feels the denoiser"), (1e7, "drowns")])
+def test_a_dfm_ratio_out_of_range_warns_once(tmp_path, scale, kind):
+    """dfm/grad_ratio is on the bar; far below 0.05 or above 5 for whole log windows, one
+    warning line says what it means and what to change, however many windows it lasts."""
+    from conftest import TINY_FLAGS, run_cli
+
+    r = run_cli("train", "--preset", "digits", "--objective", "dfm", "--steps", "8",
+                "--log-every", "2", "--set", f"objective.dfm.lambda_scale={scale}",
+                "--set", "objective.dfm.denoiser.width=16", *TINY_FLAGS, "--out", str(tmp_path / "r"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    warnings = [ln for ln in r.stderr.splitlines() if "dfmgan: warning:" in ln]
+    assert len(warnings) == 1 and kind in warnings[0] and "grad_share" in warnings[0], r.stderr
+    rows = [json.loads(ln) for ln in (tmp_path / "r" / "stats.jsonl").read_text().splitlines()]
+    ratios = [row["dfm/grad_ratio"] for row in rows if "dfm/grad_ratio" in row]
+    assert len(ratios) >= 4 and all((x < 0.05) if scale < 1 else (x > 5) for x in ratios)

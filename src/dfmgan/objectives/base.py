@@ -188,6 +188,11 @@ class Objective:
         hands ``step`` this many batches, stacked along the batch dimension."""
         return 1
 
+    def advice(self, means: dict) -> tuple[str, str] | None:
+        """(kind, one line) when a log window's means show this objective working against
+        its purpose; the loop prints each kind once while it lasts. None: all is well."""
+        return None
+
     # --- the update -------------------------------------------------------------
     def view(self, x: torch.Tensor, labels: torch.Tensor | None) -> DFeatures:
         """D's view of a batch: every D pass, real or generated, goes through here, so

@@ -55,6 +55,9 @@ class DFMSettings:
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
 
 
+LOW_RATIO, HIGH_RATIO = 0.05, 5.0  # dfm/grad_ratio outside these over a log window: a warning
+
+
 @register_objective
 class DFMObjective(Objective):
     shown = ("dfm/grad_ratio",)  # how strongly G feels the denoiser (issue 31)
@@ -112,6 +115,20 @@ class DFMObjective(Objective):
         if share > 0:
             stats["dfm/lambda"] = lam
         return lam, stats
+
+    def advice(self, means: dict) -> tuple[str, str] | None:
+        """G barely feels the denoiser (ratio < 0.05: a GAN with extra cost) or feels little
+        else (> 5: the adversarial term drowned), over a whole log window (issue 31)."""
+        r = means.get("dfm/grad_ratio")
+        if r is None or LOW_RATIO <= r <= HIGH_RATIO:
+            return None
+        if r < LOW_RATIO:
+            return "weak", (f"dfm/grad_ratio is {r:.3g} over the last log window: G hardly feels "
+                            "the denoiser, so this trains like a GAN at DFM's cost; raise "
+                            "objective.dfm.lambda_scale or set objective.dfm.grad_share (e.g. 0.3)")
+        return "strong", (f"dfm/grad_ratio is {r:.3g} over the last log window: the denoiser's "
+                          "term drowns the adversarial one; lower objective.dfm.lambda_scale or "
+                          "set objective.dfm.grad_share (e.g. 0.3)")
 
     def aux_losses(self, real):
         h = phi(real, self.own.feature_layer).detach()  # r never trains D

@@ -2,6 +2,7 @@
 with grids and checkpoints on a schedule. It never asks which objective it runs."""
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,7 @@ class Trainer:
                                            self.device, cfg.eval_metrics, cfg.eval_best) \
             if cfg.eval_every and self.world.main else None
         self.best = BestKeeper(run.path)
+        self.advised: set[str] = set()  # the objective's warnings in force (``advise``)
 
     # --- one step -----------------------------------------------------------------
     def next_batch(self):
@@ -273,6 +275,13 @@ class Trainer:
                 f"kept its last good checkpoint (step {self.last_saved}). Try a lower learning "
                 f"rate, or fp32 if a lower precision was on")
 
+    def advise(self, means: dict) -> None:
+        """The objective's warning about this log window, once per kind while it lasts."""
+        got = self.objective.advice({k: float(v) for k, v in means.items()})
+        if got is not None and got[0] not in self.advised:
+            tqdm.write(f"dfmgan: warning: {got[1]}", file=sys.stderr)
+        self.advised = {got[0]} if got is not None else set()
+
     def shown(self) -> tuple[str, ...]:
         """The stats on the progress bar: the losses, the evaluation's kept key, the objective's."""
         kept = (f"eval/{self.evaluator.best_key}",) if self.evaluator is not None else ()
@@ -293,6 +302,7 @@ class Trainer:
             self.clock = (time.perf_counter(), self.step)
             bar.set_postfix({k.replace("loss/", ""): f"{means[k]:.3f}" for k in self.shown()
                              if k in means} | {"img/s": f"{rate:.0f}"}, refresh=False)
+            self.advise(means)
         if self.step % cfg.sample_every == 0:
             self.write_grid(sink)
         if self.step % cfg.checkpoint_every == 0:
