@@ -27,6 +27,7 @@ DISCRIMINATOR = "discriminator.safetensors"
 STATE = "state-{step:08d}.pt"
 STATE_RE = re.compile(r"state-(\d{8,})\.pt$")
 STATE_GLOB = "state-*.pt"
+LATEST_GRID = "latest.png"  # samples/: the newest grid, beside one per step (00000250.png)
 
 
 # the names above, by role: what no command may write unless writing it is its purpose
@@ -51,6 +52,8 @@ class RunLayout:
     checkpoints = property(lambda self: self.path / "checkpoints")
     best = property(lambda self: self.path / "best")
     best_record = property(lambda self: self.path / "best" / "best.json")
+    best_state = property(lambda self: self.path / "best" / "state.pt")
+    generator = property(lambda self: self.path / GENERATOR)
     metrics = property(lambda self: self.path / "metrics.jsonl")
     report = property(lambda self: self.path / "report.html")
     probe = property(lambda self: self.path / "probe.json")
@@ -70,9 +73,13 @@ class RunLayout:
             return OWN_FOLDERS[rel.parts[0]]
         return OWN_FILES.get(rel.name) if len(rel.parts) == 1 else None
 
+    def holds_a_run(self) -> bool:
+        """A run folder (its config) or a snapshot folder (its generator), not a set of images."""
+        return self.config_path.exists() or self.generator.exists()
+
     def grid(self, step: int | None = None) -> Path:
         """The sample grid of ``step``, or the newest one."""
-        return self.samples / ("latest.png" if step is None else f"{step:08d}.png")
+        return self.samples / (LATEST_GRID if step is None else f"{step:08d}.png")
 
     def state(self, step: int) -> Path:
         return self.checkpoints / STATE.format(step=step)

@@ -59,7 +59,7 @@ def run_owning(path: Path) -> Path | None:
     holds a config.json), else None."""
     p = Path(os.path.abspath(path))
     for folder in (p, p.parent, p.parent.parent):
-        if (folder / "config.json").is_file() and RunLayout(folder).role(p):
+        if RunLayout(folder).config_path.is_file() and RunLayout(folder).role(p):
             return folder
     return None
 

@@ -101,7 +101,7 @@ class BestKeeper:
                 (value >= self.best[key] if lower_is_better else value <= self.best[key]):
             return False
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_state(self.folder / "state.pt", step, state)
+        write_state(RunLayout(self.folder.parent).best_state, step, state)
         export_snapshot(self.folder, G, {**meta, key: value})
         self.best = {"step": step, key: value}
         atomic_write(RunLayout(self.folder.parent).best_record, json.dumps(self.best).encode())

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import DfmganError
+from ..layout import RunLayout
 from .feature_net import Features
 
 STATS_KIND = "dfmgan-reference-statistics"
@@ -44,8 +45,7 @@ def is_image_set(path: Path) -> bool:
     p = Path(path)
     if p.suffix.lower() in IMAGE_FILES:
         return True
-    return p.is_dir() and not (p / "generator.safetensors").exists() \
-        and not (p / "config.json").exists()
+    return p.is_dir() and not RunLayout(p).holds_a_run()
 
 
 def as_nchw(arr: np.ndarray, path: Path) -> torch.Tensor:

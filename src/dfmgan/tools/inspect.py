@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import DfmganError
 from ..files import parameter_count, read_snapshot_info, state_paths
-from ..layout import GENERATOR, GENERATOR_EMA
+from ..layout import GENERATOR, GENERATOR_EMA, LATEST_GRID
 
 
 def snapshot_info(path: Path) -> dict:
@@ -91,7 +91,7 @@ def render_run(info: dict) -> str:
     ck = info["checkpoints"]
     lines.append("  checkpoints: " + (f"steps {', '.join(number(c['step']) for c in ck)} "
                                       f"(newest {ck[-1]['bytes'] / 1e6:.1f} MB)" if ck else "none"))
-    grids = [s for s in info["samples"] if s != "latest.png"]
+    grids = [s for s in info["samples"] if s != LATEST_GRID]
     lines.append(f"  sample grids: {len(grids)}" + (f", newest {grids[-1]}" if grids else ""))
     if last:
         lines.append(f"  last logged (step {number(last['step'])}): {values(last)}")
