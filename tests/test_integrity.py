@@ -16,9 +16,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, strategies as st
 
 from conftest import TINY_FLAGS, minimal_state, run_cli
 from dfmgan.checkpoint import load_latest_state, read_state, save_state, state_paths

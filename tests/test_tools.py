@@ -14,7 +14,8 @@ from dfmgan.models import Discriminator, Generator, NetConfig
 from dfmgan.sampling import frozen_bn, generate
 from dfmgan.tools import ablate, latent
 from dfmgan.tools.guided import guided
-from dfmgan.tools.probe import parse_budgets, per_class, pixels, pooled_features, probe
+from dfmgan.evaluation.linear_probe import per_class, pixels, pooled_features
+from dfmgan.tools.probe import parse_budgets, probe
 
 pytestmark = pytest.mark.slow  # subprocess runs and training: `make test` only
 
@@ -296,7 +297,7 @@ def test_lbfgs_l2svm_reaches_linearsvcs_optimum(C):
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    from dfmgan.tools.l2svm import TorchL2SVM
+    from dfmgan.evaluation.l2svm import TorchL2SVM
 
     x, y = load_digits(return_X_y=True)
     x = StandardScaler().fit_transform(x)
@@ -305,7 +306,7 @@ def test_lbfgs_l2svm_reaches_linearsvcs_optimum(C):
     assert np.abs(ours.coef_ - ref.coef_).max() < 0.02 * np.abs(ref.coef_).max()  # seen: < 0.01
     assert np.abs(ours.intercept_ - ref.intercept_).max() < 0.01
     assert (ours.predict(x) == ref.predict(x)).mean() > 0.995
-    from dfmgan.tools.probe import l2svm
+    from dfmgan.evaluation.linear_probe import l2svm
 
     pipe = l2svm(C, 10_000).fit(x, y)  # the probe's path above 5k examples
     assert isinstance(pipe[-1], TorchL2SVM) and pipe.score(x, y) == ours.score(x, y)

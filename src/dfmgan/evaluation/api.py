@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..data import ImageOptions, default_metrics, draw_labelled, load_dataset, match_channels, resize_uint8
+from ..data import ImageOptions, default_metrics, draw_labelled, facts, load_dataset, match_channels, resize_uint8
 from ..errors import DfmganError
 from .features import Features, extract, feature_net_for
 from .registry import (NEEDS, Judged, Labelled, LabelledSets, Metric, MetricOptions,
@@ -21,6 +21,9 @@ HOW = {"logits": "choose a feature network with a classifier (--feature-net)",
        "data": "pass --data NAME",
        "reference_images": "give --ref an image set or a dataset, not a statistics file",
        "labelled": "train a conditional generator (--classes N)",
+       "discriminator": "score a run folder, or a snapshot with discriminator.safetensors beside it",
+       "reference_labels": "compare with labelled data (--data NAME)",
+       "test_split": "compare with data that has a labelled test split",
        "images": "", "features": ""}
 
 
@@ -167,6 +170,23 @@ class Generated:
             self.G = load_generator(source, device=device, ema=ema)
             self.meta, self.size, self.channels = self.G.meta, self.G.cfg.size, self.G.cfg.channels
 
+    def d_folder(self) -> Path:
+        """Where this generator's D would be: its run folder, or the snapshot's folder."""
+        p = Path(self.source)
+        return p if p.is_dir() else p.parent
+
+    def has_discriminator(self) -> bool:
+        from ..files import state_paths
+        from ..layout import DISCRIMINATOR
+
+        folder = self.d_folder()
+        return self.G is not None and ((folder / DISCRIMINATOR).is_file() or bool(state_paths(folder)))
+
+    def discriminator(self, device):
+        from ..snapshot import load_discriminator
+
+        return load_discriminator(self.d_folder(), device)[0]
+
     def count(self, n: int) -> int:
         """How many images are judged: ``n``, or all of an image set when it has fewer."""
         return n if self.G is not None else min(n, len(self.images))
@@ -209,7 +229,21 @@ def can_give(gen_side, data, ref, net) -> set[str]:
         have.add("logits")
     if gen_side.G is not None and gen_side.G.cfg.n_classes:
         have.add("labelled")
+    if gen_side.has_discriminator():
+        have.add("discriminator")
+    if ref is not None and ref.labels is not None:
+        have.add("reference_labels")
+    info = facts(data)
+    if info is not None and "test" in info.splits:
+        have.add("test_split")
     return have
+
+
+def test_split(data: str, root, size: int, channels: int, image=None) -> Labelled:
+    """The whole labelled test split of ``data`` at ``size`` px and ``channels``."""
+    test = load_dataset(data, root, "test", size, channels, image)
+    images, labels = test.get(torch.arange(len(test)))
+    return Labelled(images.cpu(), None if labels is None else labels.cpu())
 
 
 def provenance_of(j: Judged, gen_side, net, n: int) -> dict:
@@ -246,7 +280,7 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
     net = ref = None
     if need & {"features", "logits"}:  # both read before any sampling
         net = feature_net_for(data, feature_net, inception_weights)
-    if need & {"features", "logits", "reference_images"}:
+    if need & {"features", "logits", "reference_images", "reference_labels"}:
         ref = reference_for(reference, data, data_root, split, n_real or n, gen_side.size,
                             gen_side.channels, seed, net, gen_side.image_options())
     check_needs(chosen, can_give(gen_side, data, ref, net))
@@ -265,6 +299,9 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
         return labelled_sets(gen_side.G, data, data_root, n, seed)
 
     j = judged(gen_side, sample, data, ref, net, device, stage, labelled)
+    j.add(discriminator=lambda: gen_side.discriminator(device),
+          test_split=lambda: test_split(data, data_root, gen_side.size, gen_side.channels,
+                                        gen_side.image_options()))
     scores = run_metrics(j, chosen, opts, stage)
     stage.close()
     prov = provenance_of(j, gen_side, net, n)

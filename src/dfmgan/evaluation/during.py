@@ -26,8 +26,11 @@ from .sources import Reference
 
 
 class TrainingEvaluator:
+    """Scores G (and, for a metric of D such as ``probe``, the run's D) every eval_every
+    steps on fixed latents, against real images drawn once per run."""
+
     def __init__(self, source, data: str, G, n: int, seed: int, device, metrics: str = "",
-                 best: str = ""):
+                 best: str = "", test_split=None):
         names = [m.strip() for m in metrics.split(",") if m.strip()]
         self.metrics, self.data, self.device = records(metrics_for(data, names)), data, device
         for m in self.metrics:
@@ -37,32 +40,56 @@ class TrainingEvaluator:
         needs = {n for m in self.metrics for n in m.needs}
         g = torch.Generator().manual_seed(seed + 3)
         self.net = feature_net_for(data) if needs & {"features", "logits"} else None
-        check_needs(self.metrics, {"images", "data", "features", "reference_images"}
-                    | ({"logits"} if self.net is None or self.net.has_logits else set()))
         self.ref = self.real = None
-        if needs & {"features", "logits", "reference_images"}:
+        if needs & {"features", "logits", "reference_images", "reference_labels"}:
             # the reference, drawn once per run; as many samples as real images, every time
             images, labels = draw_labelled(source, n, g)
             self.ref = Reference(None, images, labels, {"reference": "training data, drawn once"})
             n = len(images)
+        check_needs(self.metrics, self.can_give(test_split))
+        self.test_split, self.test = test_split, None  # loaded at the first evaluation
         if self.net is not None:
             self.real = extract(self.net, self.ref.images, device=device)
         self.z = G.sample_latent(n, g)  # (n, nz): the same latents at every evaluation
-        n_cls = G.cfg.n_classes
-        self.labels = torch.arange(n) % n_cls if n_cls else None
+        self.labels = torch.arange(n) % G.cfg.n_classes if G.cfg.n_classes else None
+        self.best_key, self.lower_is_better = self.kept_by(best)
+        self.of_d: tuple[int | None, dict] = (None, {})  # (step, scores of D-only metrics)
+
+    def can_give(self, test_split) -> set[str]:
+        have = {"images", "data", "features", "reference_images", "discriminator"}
+        if self.net is None or self.net.has_logits:
+            have.add("logits")
+        if self.ref is not None and self.ref.labels is not None:
+            have.add("reference_labels")
+        if test_split is not None:
+            have.add("test_split")
+        return have
+
+    def kept_by(self, best: str) -> tuple[str | None, bool]:
+        """(the key RUN/best is kept by, whether lower is better)."""
         keys = best_keys(m.name for m in self.metrics)
         if best and best not in dict(keys):
             raise DfmganError(f"eval_best {best!r} is not a key the metrics keep a best by "
                               f"({', '.join(k for k, _ in keys) or 'none of ' + ', '.join(m.name for m in self.metrics)})")
-        self.best_key = best or (keys[0][0] if keys else None)
-        self.lower_is_better = dict(keys).get(self.best_key, True)
+        key = best or (keys[0][0] if keys else None)
+        return key, dict(keys).get(key, True)
 
-    def scores(self, G) -> dict[str, float]:
+    def split(self):
+        if self.test is None:
+            self.test = self.test_split()
+        return self.test
+
+    def scores(self, G, D=None, step: int | None = None) -> dict[str, float]:
+        """Every metric of G (and D); metrics of D alone are computed once per ``step``
+        (the EMA and the raw G of one step share them)."""
         images = generate(G, self.z, self.labels, "batch")
         j = Judged(images=lambda: images, data=lambda: self.data, reference=lambda: self.ref,
                    gen=lambda: extract(self.net, images, device=self.device),
-                   real=lambda: self.real)
-        out = run_metrics(j, self.metrics, MetricOptions())
+                   real=lambda: self.real, discriminator=lambda: D, test_split=self.split)
+        of_g = [m for m in self.metrics if not m.of_d_only]
+        if step is None or self.of_d[0] != step:
+            self.of_d = (step, run_metrics(j, [m for m in self.metrics if m.of_d_only], MetricOptions()))
+        out = {**run_metrics(j, of_g, MetricOptions()), **self.of_d[1]}
         return {k: float(v) for k, v in out.items() if isinstance(v, (int, float))}
 
 

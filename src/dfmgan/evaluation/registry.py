@@ -27,7 +27,12 @@ NEEDS = {
     "data": "the name of the data imitated",
     "reference_images": "the real images themselves (not only a statistics file)",
     "labelled": "a conditional generator's (image, label) pairs and the real test split",
+    "discriminator": "the run's discriminator (a run folder, or a snapshot beside its D)",
+    "reference_labels": "labels for the reference's real images",
+    "test_split": "the data's labelled test split",
 }
+# what depends on the generator: a metric needing none of these reads D and real data only
+OF_G = frozenset({"images", "features", "logits", "labelled"})
 BETTER = ("lower", "higher")
 
 
@@ -39,6 +44,8 @@ class MetricOptions:
     k: int = 3  # precision/recall neighbourhood
     seed: int = 0
     cas_epochs: int = 10  # the classification accuracy score's classifier
+    probe_budgets: tuple[int, ...] = (10, 100, 400)  # the probe's labels per class
+    probe_draws: int = 3  # labelled draws per budget (mean ± std)
 
 
 @dataclass
@@ -58,7 +65,7 @@ class Judged:
     """The inputs of one evaluation, each made by its maker on first use and then kept:
     ``images`` (N, C, H, W) uint8 generated; ``gen`` and ``real``, their ``Features`` and
     the reference's; ``reference`` (``sources.Reference``); ``data`` (str); ``labelled``
-    (``LabelledSets``). An input this evaluation cannot make is one line naming it."""
+    (``LabelledSets``); ``discriminator`` (the run's D); ``test_split`` (``Labelled``). An input this evaluation cannot make is one line naming it."""
 
     def __init__(self, **makers: Callable[[], Any]):
         self._makers, self._got = makers, {}
@@ -76,6 +83,9 @@ class Judged:
     def of(cls, **values) -> "Judged":
         """Inputs already made: ``Judged.of(gen=features, real=features)``."""
         return cls(**{k: (lambda v=v: v) for k, v in values.items()})
+
+    def add(self, **makers: Callable[[], Any]) -> None:
+        self._makers.update(makers)
 
     def made(self) -> set[str]:
         """The inputs some metric has read so far."""
@@ -106,6 +116,11 @@ class Metric:
     def __call__(self, opts: MetricOptions | None = None, **values) -> dict:
         """This metric on inputs already made: ``get_metric("fid")(gen=f, real=r)``."""
         return self.fn(Judged.of(**values), opts or MetricOptions())
+
+    @property
+    def of_d_only(self) -> bool:
+        """Reads no generated image: the same for the EMA and the raw G of one step."""
+        return not (set(self.needs) & OF_G)
 
     def lower_is_better(self, key: str) -> bool:
         return self.better[key] == "lower"

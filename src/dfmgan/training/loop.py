@@ -96,7 +96,8 @@ class Trainer:
         if isinstance(self.source, ArraySource) and self.device.type == "cuda":
             self.source.images = self.source.images.to(self.device)  # uint8 set on the GPU
         self.evaluator = TrainingEvaluator(self.source, cfg.data.name, G, cfg.eval_n, cfg.seed,
-                                           self.device, cfg.eval_metrics, cfg.eval_best) \
+                                           self.device, cfg.eval_metrics, cfg.eval_best,
+                                           self.test_split()) \
             if cfg.eval_every and self.world.main else None
         self.best = BestKeeper(run.path)
         self.advised: set[str] = set()  # the objective's warnings in force (``advise``)
@@ -210,11 +211,11 @@ class Trainer:
     def evaluate(self) -> dict:
         """``eval/KEY`` of the generator in use (the EMA when kept) and, beside an EMA,
         ``eval_raw/KEY`` of the raw G; the best state so far is kept in RUN/best."""
-        scores = self.evaluator.scores(self.G_eval)
+        scores = self.evaluator.scores(self.G_eval, self.D, self.step)
         out = {f"eval/{k}": torch.tensor(v) for k, v in scores.items()}
         if self.ema is not None:
             out.update({f"eval_raw/{k}": torch.tensor(v)
-                        for k, v in self.evaluator.scores(self.G).items()})
+                        for k, v in self.evaluator.scores(self.G, self.D, self.step).items()})
         key = self.evaluator.best_key
         if key in scores:
             self.best.offer(self.step, key, scores[key], self.finite_state(), self.G_eval,
@@ -281,6 +282,19 @@ class Trainer:
         if got is not None and got[0] not in self.advised:
             tqdm.write(f"dfmgan: warning: {got[1]}", file=sys.stderr)
         self.advised = {got[0]} if got is not None else set()
+
+    def test_split(self):
+        """A maker of the data's labelled test split (for metrics such as ``probe``), or None
+        where the data has none."""
+        from ..data import facts
+        from ..evaluation.api import test_split
+
+        cfg = self.cfg
+        info = facts(cfg.data.name)
+        if info is None or "test" not in info.splits:
+            return None
+        return lambda: test_split(cfg.data.name, cfg.data.root, cfg.net.size, cfg.net.channels,
+                                  options_of(cfg.data))
 
     def shown(self) -> tuple[str, ...]:
         """The stats on the progress bar: the losses, the evaluation's kept key, the objective's."""
