@@ -206,7 +206,7 @@ class Generated:
         return ImageOptions(got.get("fit", ""), got.get("background", "white")) if got else None
 
 
-def judged(gen_side, sample, data, ref, net, device, stage, labelled) -> Judged:
+def judged(gen_side, sample, data, data_root, ref, net, device, stage, labelled) -> Judged:
     """The evaluation's inputs, each made when a metric first reads it."""
     def real() -> Features:
         return ref.features if ref.features is not None else \
@@ -214,7 +214,10 @@ def judged(gen_side, sample, data, ref, net, device, stage, labelled) -> Judged:
 
     return Judged(images=sample, data=lambda: data, reference=lambda: ref,
                   gen=lambda: features_of(net, sample(), device, stage, "generated"),
-                  real=real, labelled=labelled)
+                  real=real, labelled=labelled,
+                  discriminator=lambda: gen_side.discriminator(device),
+                  test_split=lambda: test_split(data, data_root, gen_side.size, gen_side.channels,
+                                                gen_side.image_options()))
 
 
 def can_give(gen_side, data, ref, net) -> set[str]:
@@ -298,10 +301,7 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
         stage("labelled sets")
         return labelled_sets(gen_side.G, data, data_root, n, seed)
 
-    j = judged(gen_side, sample, data, ref, net, device, stage, labelled)
-    j.add(discriminator=lambda: gen_side.discriminator(device),
-          test_split=lambda: test_split(data, data_root, gen_side.size, gen_side.channels,
-                                        gen_side.image_options()))
+    j = judged(gen_side, sample, data, data_root, ref, net, device, stage, labelled)
     scores = run_metrics(j, chosen, opts, stage)
     stage.close()
     prov = provenance_of(j, gen_side, net, n)

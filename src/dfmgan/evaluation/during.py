@@ -19,7 +19,7 @@ from ..data import draw_labelled
 from ..errors import DfmganError
 from ..layout import RunLayout
 from ..sampling import generate
-from .api import check_needs, metrics_for, records, run_metrics
+from .api import check_needs, metrics_for, needed, records, run_metrics
 from .features import extract, feature_net_for
 from .registry import Judged, MetricOptions, best_keys
 from .sources import Reference
@@ -37,7 +37,7 @@ class TrainingEvaluator:
             if not m.during_training:
                 raise DfmganError(f"metric {m.name!r} cannot run during training; score it "
                                   "afterwards with dfmgan eval")
-        needs = {n for m in self.metrics for n in m.needs}
+        needs = needed(self.metrics)
         g = torch.Generator().manual_seed(seed + 3)
         self.net = feature_net_for(data) if needs & {"features", "logits"} else None
         self.ref = self.real = None

@@ -84,9 +84,6 @@ class Judged:
         """Inputs already made: ``Judged.of(gen=features, real=features)``."""
         return cls(**{k: (lambda v=v: v) for k, v in values.items()})
 
-    def add(self, **makers: Callable[[], Any]) -> None:
-        self._makers.update(makers)
-
     def made(self) -> set[str]:
         """The inputs some metric has read so far."""
         return set(self._got)
