@@ -113,6 +113,23 @@ def add_probe(p) -> None:
     p.add_argument("--out", help="JSON file to write (default: RUN/probe.json)")
 
 
+def add_baselines(p) -> None:
+    from .tools.baselines import BASELINES
+
+    p.add_argument("source", help="a run folder or a discriminator snapshot")
+    add_device(p)
+    p.add_argument("--data", help="labelled dataset (default: the run's)")
+    p.add_argument("--data-root", help="where the dataset's files are")
+    p.add_argument("--baselines", default=",".join(BASELINES),
+                   help=f"any of {', '.join(BASELINES)} (default: all)")
+    p.add_argument("--n-real", type=number(10, 10 ** 7),
+                   help="labelled fit pool (default: the run's eval_n, else 5000)")
+    p.add_argument("--seed", type=SEED,
+                   help="the run seed whose fit pool to draw (default: the run's own, as its "
+                   "evaluator drew it)")
+    p.add_argument("--out", help="JSON file to write (default: RUN/baselines.json)")
+
+
 def add_interpolate(p) -> None:
     common(p)
     p.add_argument("--points", type=number(2, 1_000), default=6, help="random latent points (default 6)")
@@ -184,6 +201,18 @@ def cmd_probe(args) -> int:
     rows, text = run_probe(args.source, args.data, args.data_root, args.labels, args.draws,
                            args.baselines, args.kmeans_k, args.seed, args.device, out)
     print(text)
+    print(f"(written to {out})")
+    return 0
+
+
+def cmd_baselines(args) -> int:
+    from .tools.baselines import parse_names, run_baselines, table
+
+    names = parse_names(args.baselines)
+    out = writable_file(args.out if args.out else RunLayout(args.source).baselines, "baselines")
+    rows = run_baselines(args.source, names, args.data, args.data_root, args.n_real,
+                         args.seed, args.device, out)
+    print(table(rows))
     print(f"(written to {out})")
     return 0
 
@@ -294,6 +323,8 @@ def cmd_dedup(args) -> int:
 # name -> (one line for `dfmgan --help`, what adds its flags, what runs it)
 TOOLS = {
     "probe": ("D's features + L2-SVM against baselines (DCGAN §5)", add_probe, cmd_probe),
+    "baselines": ("the probe metric's baselines, cached: k-means, random D, pixels, "
+                  "supervised CNN", add_baselines, cmd_baselines),
     "interpolate": ("walks in latent space, lerp and slerp (DCGAN Fig. 4)", add_interpolate,
                     cmd_interpolate),
     "arithmetic": ("vector arithmetic on averaged z (DCGAN Figs. 7, 8)", add_arithmetic,

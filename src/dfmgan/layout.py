@@ -11,6 +11,7 @@ imports nothing of the package, so every layer may use it.
     RUN/best/                            the best state, snapshot and best.json
     RUN/metrics.jsonl                    `dfmgan eval` rows
     RUN/report.html, RUN/probe.json      `dfmgan report`, `dfmgan probe`
+    RUN/baselines.json                   `dfmgan baselines`
     RUN/tensorboard/                     scalars and grids, when TensorBoard is installed
     RUN/done.json                        a study's marker: the run reached its last step
 """
@@ -32,7 +33,8 @@ LATEST_GRID = "latest.png"  # samples/: the newest grid, beside one per step (00
 
 # the names above, by role: what no command may write unless writing it is its purpose
 OWN_FILES = {"config.json": "config", "stats.jsonl": "stats", "metrics.jsonl": "metrics",
-             "report.html": "report", "probe.json": "probe", "done.json": "done",
+             "report.html": "report", "probe.json": "probe", "baselines.json": "baselines",
+             "done.json": "done",
              **{f"{stem}.{ext}": "snapshot" for stem in ("generator", "generator_ema", "discriminator")
                 for ext in ("safetensors", "json")}}
 OWN_FOLDERS = {"samples": "samples", "checkpoints": "checkpoints", "best": "best",
@@ -57,6 +59,7 @@ class RunLayout:
     metrics = property(lambda self: self.path / "metrics.jsonl")
     report = property(lambda self: self.path / "report.html")
     probe = property(lambda self: self.path / "probe.json")
+    baselines = property(lambda self: self.path / "baselines.json")
     tensorboard = property(lambda self: self.path / "tensorboard")
     done = property(lambda self: self.path / "done.json")
 

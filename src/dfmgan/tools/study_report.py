@@ -133,7 +133,28 @@ def line_colors(names: list[str]) -> dict[str, tuple]:
     return {n: cmap(bases.index(n.removesuffix(RAW)) % cmap.N) for n in names}
 
 
-def plot(series: dict, path: Path) -> None:
+def reference_lines(path: Path) -> dict[str, list[tuple[str, float]]]:
+    """{metric: [(label, value)]} from a ``dfmgan baselines`` file written into the study
+    folder (``--out STUDY/baselines.json``): its baselines, drawn as horizontal lines on the
+    panels of the keys they share (``probe_100``, ...). None when there is no such file."""
+    from ..files import parse_json
+
+    try:
+        rows = parse_json(path.read_text())["rows"]
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return {}
+    lines: dict = {}
+    for r in rows if isinstance(rows, list) else []:
+        if not isinstance(r, dict) or r.get("features") == "D (this run)":
+            continue
+        label = str(r.get("features")) + (f" K={r['k']}" if "k" in r else "")
+        for key, v in r.items():
+            if key.startswith("probe_") and not key.endswith("_std") and isinstance(v, float):
+                lines.setdefault(key, []).append((label, v))
+    return lines
+
+
+def plot(series: dict, path: Path, references: dict | None = None) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -157,6 +178,10 @@ def plot(series: dict, path: Path) -> None:
             ax.plot(x, c["mean"], label=f"{name} ({len(s['seeds'])})", color=colors[name],
                     linestyle="--" if name.endswith(RAW) else "-")
             ax.fill_between(x, lo, hi, color=colors[name], alpha=0.15)
+        for n, (label, value) in enumerate((references or {}).get(metric, [])):
+            ax.axhline(value, color="0.35", linestyle=(0, (1, 1 + n)), linewidth=1)
+            ax.annotate(label, (0, value), xycoords=("axes fraction", "data"), fontsize=6,
+                        color="0.3", va="bottom")
         ax.set_xlabel("thousands of images seen")
         ax.set_title(metric)
         ax.grid(alpha=0.3)
@@ -174,5 +199,5 @@ def write_results(study) -> dict[str, Path]:
                                              indent=1).encode())
     atomic_write(paths["table"], table(series, study.budgets).encode())
     if series:
-        plot(series, paths["plot"])
+        plot(series, paths["plot"], reference_lines(study.out / "baselines.json"))
     return paths
