@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+from hypothesis import given, settings
 
 from dfmgan.checkpoint import load_latest_state
 from dfmgan.config import differences, from_dict, migrate
@@ -143,6 +144,59 @@ def test_every_way_of_building_dfm_trains_the_same_dfm():
     assert obj.scheme == "alternating" and obj.lambda_denoise == pytest.approx(0.03 / n_h)
     gan = build_objective(G, D, from_dict({}).objective, OptimConfig())
     assert gan.scheme == "alternating"
+
+
+def partial_configs():
+    """(objective, a partial mapping): any objective, some of the sections its defaults
+    touch given explicitly with other values, the rest left out."""
+    from hypothesis import strategies as st
+
+    from dfmgan.config import flatten
+    from dfmgan.objectives import OBJECTIVES
+
+    other = {"optim.lr": 3e-4, "optim.beta1": 0.7, "optim.beta2": 0.95, "net.d_norm": "none",
+             "net.g_width": 16}
+
+    def build(name, given):
+        d = {"objective": {"name": name}}
+        for k in given:
+            section, key = k.split(".")
+            d.setdefault(section, {})[key] = other[k]
+        return d
+
+    keys = sorted({*other, *(k for c in OBJECTIVES.values() for k in flatten(c.defaults))}
+                  & set(other))
+    return st.builds(build, st.sampled_from(sorted(OBJECTIVES)),
+                     st.sets(st.sampled_from(keys)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(partial_configs())
+def test_a_partial_mapping_resolves_as_the_cli_resolves_it(d):
+    """``with_defaults(from_dict(d))``, which ``train`` applies, equals
+    ``build_config(overrides=d)``, for every objective: WGAN-GP's optimizer and D norm
+    come with it however the config was made, and an explicit setting still wins."""
+    from dfmgan.objectives import with_defaults
+    from dfmgan.presets import check_names
+
+    # check_names only writes out the scheme and own settings in effect, as build_config does
+    via_train = check_names(with_defaults(from_dict(d))).to_dict()
+    assert via_train == build_config(overrides=d).to_dict()
+    for section, values in d.items():
+        for k, v in values.items():
+            assert via_train[section][k] == v  # given: kept
+
+
+def test_train_applies_wgan_gps_defaults_to_a_bare_mapping(tmp_path):
+    from dfmgan.config import merge
+
+    d = {"objective": {"name": "wgan-gp"}, "optim": {"beta2": 0.95},
+         "data": {"name": "digits"}, "net": {"size": 28, "channels": 1}}
+    cfg = from_dict(merge(tiny_overrides(steps=1), d))
+    train(cfg, tmp_path / "run", progress=False)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["optim"] == {"lr": 1e-4, "beta1": 0.0, "beta2": 0.95}
+    assert saved["net"]["d_norm"] == "layer"
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings, strategies as st
 import torch
 from torch import nn
 
@@ -87,3 +88,30 @@ def test_probe_during_training_leaves_the_run_as_it_would_be(tmp_path, tiny_cfg)
     assert all(r["eval/probe_10"] == r["eval_raw/probe_10"] for r in rows)
     curves = run_curves(read_stats(tmp_path / "b" / "stats.jsonl"))
     assert set(curves[""]["probe_400"]) == {2, 4}
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(6, 40), d=st.integers(2, 40), k=st.integers(2, 4),
+       alpha=st.sampled_from([1e-2, 1.0, 1e2, 1e4]), seed=st.integers(0, 99))
+def test_ridge_is_scikit_learns_ridge_in_both_forms(n, d, k, alpha, seed):
+    """The metric's classifier: the weights and bias of scikit-learn's ``Ridge`` on ±1
+    targets, whether it solves the dual (n ≤ d) or the primal (n > d)."""
+    import numpy as np
+    from sklearn.linear_model import Ridge as SkRidge
+
+    from dfmgan.evaluation.ridge import Ridge, Standardised, targets
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64) * 3 + 1
+    y = torch.arange(n) % k
+    scale = Standardised.of(x)
+    xs = scale(x)
+    ours = Ridge(xs, y)
+    assert ours.dual == (n <= d)
+    clf = ours.classifier(alpha)
+    sk = SkRidge(alpha=alpha, solver="cholesky").fit(xs.numpy(), targets(y, y.unique()).numpy())
+    np.testing.assert_allclose(clf.w.numpy(), sk.coef_.T, rtol=2e-3, atol=2e-4)
+    np.testing.assert_allclose(clf.b.numpy(), sk.intercept_, rtol=1e-5, atol=1e-5)
+    pred = y.unique()[torch.as_tensor(sk.predict(xs.numpy())).argmax(1)]
+    agree = (clf.predict(xs) == pred).double().mean()
+    assert agree >= 0.95  # float32 products: a near-tie may fall either way

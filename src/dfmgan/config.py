@@ -9,7 +9,7 @@ import dataclasses
 import json
 import re
 import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +157,10 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
     kwargs, nested = {}, _nested_types(cls)
     for k, v in d.items():
         sub = nested.get(k)
+        if sub and isinstance(v, dict) and known[k].default_factory is not MISSING:
+            # a partial section starts from the parent's default, not the section class's
+            # (TrainConfig's net is 64 px RGB; NetConfig alone is 32 px)
+            v = merge(asdict(known[k].default_factory()), v)
         kwargs[k] = from_dict(v, sub, f"{where}.{k}") if sub else _typed(known[k], v, where)
     try:
         out = cls(**kwargs)
@@ -164,6 +168,9 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
         raise ConfigError(f"{where}: {e}") from None
     if cls is TrainConfig:
         check_ranges(flatten(out.to_dict()))
+        # which settings the mapping gave: the rest are the dataclasses' defaults, which an
+        # objective's cross-section defaults replace (``objectives.with_defaults``)
+        object.__setattr__(out, "given", frozenset(flatten(d)))
     return out
 
 

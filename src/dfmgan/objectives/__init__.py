@@ -5,7 +5,7 @@ the package imports every module that registers one, and `--objective` lists it.
 from __future__ import annotations
 
 
-from ..config import ObjectiveConfig, OptimConfig
+from ..config import ObjectiveConfig, OptimConfig, TrainConfig, dotted, flatten, from_dict, merge
 from ..discovery import discover, lookup
 from .base import OBJECTIVES, Objective, register_objective
 
@@ -20,4 +20,23 @@ def build_objective(G, D, cfg: ObjectiveConfig, optim: OptimConfig) -> Objective
     return objective_class(cfg.name)(G, D, cfg, optim)
 
 
-__all__ = ["OBJECTIVES", "Objective", "build_objective", "objective_class", "register_objective"]
+def with_defaults(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with its objective's ``defaults`` (WGAN-GP's Adam(1e-4, 0, 0.9) and layer
+    norm, say) wherever the mapping it was read from left the setting out, so that
+    ``train(from_dict({"objective": {"name": "wgan-gp"}}))`` trains what the CLI's
+    ``--objective wgan-gp`` does. A config built otherwise (the constructor, a resolved
+    config.json, ``presets.build_config``) names every setting and is returned as it is."""
+    given = getattr(cfg, "given", None)
+    if given is None:
+        return cfg
+    missing = {k: v for k, v in flatten(objective_class(cfg.objective.name).defaults).items()
+               if k not in given}
+    if not missing:
+        return cfg
+    d = cfg.to_dict()
+    for key, value in missing.items():
+        d = merge(d, dotted(key, value))
+    return from_dict(d)
+
+
+__all__ = ["OBJECTIVES", "Objective", "build_objective", "objective_class", "with_defaults", "register_objective"]

@@ -97,7 +97,9 @@ class Objective:
     families: tuple[str, ...] = ()
     schemes: tuple[str, ...] = SCHEMES
     # what choosing this objective sets in other sections (the optimizer, say), under any
-    # preset, through ``presets.build_config``; explicit settings still win. Its own knobs'
+    # preset, through ``presets.build_config``, and in ``train`` for a mapping read by
+    # ``config.from_dict`` that left them out (``with_defaults``); explicit settings still
+    # win. A bare constructor takes the OptimConfig it is given. Its own knobs'
     # defaults live in ``Settings`` and its scheme in ``scheme``, which apply everywhere.
     defaults: dict = {}
     needs_real_for_g = False  # G's loss reads real features (feature matching)

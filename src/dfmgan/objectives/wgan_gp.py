@@ -7,7 +7,7 @@ Training of Wasserstein GANs*, Algorithm 1), as one objective with its loss fami
 with the paper's λ = 10, n_critic = 5 critic steps per generator step (each on its own real
 batch and latents), Adam(1e-4, β1 = 0, β2 = 0.9), and a critic without BatchNorm (the paper
 uses layer normalisation: ``net.d_norm layer``), all set by choosing ``--objective
-wgan-gp``. The penalty takes a third pass of D, on x̂, through the same ``view`` as every
+wgan-gp``, or ``{"objective": {"name": "wgan-gp"}}`` in a mapping ``train`` is given. The penalty takes a third pass of D, on x̂, through the same ``view`` as every
 other pass (DiffAugment included), and differentiates its input gradient (create_graph).
 
 The objective declares what it works with: the ``wasserstein`` family only (a bounded

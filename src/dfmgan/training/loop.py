@@ -21,7 +21,7 @@ from ..evaluation.during import BestKeeper, TrainingEvaluator
 from ..files import WriteError, parse_json, temp_files, writable_folder
 from ..imageio import GRID_SCALE, grid_array, save_grid
 from ..models import Discriminator, Generator
-from ..objectives import build_objective
+from ..objectives import build_objective, with_defaults
 from ..sampling import generate
 from . import speed
 from .ema import GeneratorEMA
@@ -328,6 +328,7 @@ def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True,
           banner: bool | None = None) -> TrainResult:
     """Train (or, with ``resume``, continue) the run in folder ``out``. ``banner``: print
     the line naming device, precision, data and folder first (default: with the bar)."""
+    cfg = with_defaults(cfg)  # a partial mapping trains what the CLI would
     run = RunDir(writable_folder(out, "run"))  # tried, not guessed: before any data is loaded
     state = None
     if resume:
