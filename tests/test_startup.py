@@ -151,8 +151,43 @@ def test_train_first_line_names_device_precision_data_and_folder(tmp_path):
     from conftest import TINY_FLAGS, run_cli
 
     out = tmp_path / "run"
-    r = run_cli("train", "--preset", "digits", "--out", str(out), "--steps", "2", *TINY_FLAGS)
+    r = run_cli("train", "--preset", "digits", "--out", str(out), "--steps", "2", *TINY_FLAGS,
+                "--threads", "1")
     assert r.returncode == 0, r.stderr
     first = r.stdout.splitlines()[0]
-    assert first.startswith("dfmgan train on cpu, fp32: digits[train] (scikit-learn)")
+    assert first.startswith("dfmgan train on cpu (1 thread; --threads sets them), fp32: "
+                            "digits[train] (scikit-learn)")
     assert f"-> {out} (from scratch, 2 steps)" in first
+    r = run_cli("train", "--resume", str(out), "--steps", "3", "--threads", "2", "--no-progress")
+    assert r.returncode == 0, r.stderr
+
+
+def test_every_command_that_runs_a_network_takes_threads_and_sets_them(monkeypatch, capsys):
+    """--threads wherever --device is (study has its own: threads per run), set by main
+    before the command runs; a bad count is one line and status 2."""
+    import torch
+
+    from dfmgan import cli
+
+    subs = cli.build_parser()._subparsers._group_actions[0].choices
+    for name, sp in subs.items():
+        dests = {a.dest for a in sp._actions}
+        if "device" in dests:
+            assert ("torch_threads" in dests) == (name != "study"), name
+    seen = []
+    name, *rest = ["interpolate", "no-run", "--out", "walk.png"]
+    monkeypatch.setitem(cli.SUBCOMMANDS, name, (*cli.SUBCOMMANDS[name][:2],
+                                                lambda args: seen.append(torch.get_num_threads()) or 0))
+    before = torch.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            assert cli.main([name, *rest, "--threads", str(n)]) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 2, 3]
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(SystemExit) as e:
+            cli.main([name, *rest, "--threads", bad])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--threads" in err

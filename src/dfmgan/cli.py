@@ -85,7 +85,8 @@ def add_study(p) -> None:
                    "and results; rerun the same command to resume a stopped study")
     p.add_argument("--jobs", type=number(1, 256), help="runs at a time (default: the spec's, else 2)")
     p.add_argument("--threads", type=number(1, 1_024), help="torch threads per run (default: the spec's, else 1)")
-    add_device(p, type=device_name, default=None, note="of every run; default: the spec's, else auto")
+    add_device(p, type=device_name, default=None, note="of every run; default: the spec's, else auto",
+               threads=False)
     p.add_argument("--report-only", action="store_true", help="write the results of the runs "
                    "there are, training nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -228,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser(chosen(argv)).parse_args(argv)
+        set_threads(getattr(args, "torch_threads", None))
         return SUBCOMMANDS[args.command][2](args)
     except DivergedError as e:
         print(f"dfmgan: error: {one_line(str(e))}", file=sys.stderr)
@@ -243,6 +245,17 @@ def main(argv: list[str] | None = None) -> int:
                     "batch or narrower nets, or check that its input files are what they seem")
     except KeyboardInterrupt as e:
         return 128 + (e.args[0] if e.args and isinstance(e.args[0], int) else signal.SIGINT)
+
+
+def set_threads(n: int | None) -> None:
+    """--threads: torch's intra-op threads (and OpenMP's, for what it starts later)."""
+    if n:
+        import os
+
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = str(n)
+        torch.set_num_threads(n)
 
 
 def fail(message: str) -> int:

@@ -76,10 +76,16 @@ def indices(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated indices, got {text!r}") from None
 
 
-def add_device(p, type=device, default: str | None = "auto", note: str = "") -> None:
-    """--device, in every command: ``type`` checks it (and resolves it, by default)."""
+def add_device(p, type=device, default: str | None = "auto", note: str = "",
+               threads: bool = True) -> None:
+    """--device, in every command: ``type`` checks it (and resolves it, by default); and
+    --threads, torch's CPU threads for this command (``cli.main`` sets them first)."""
     p.add_argument("--device", type=type, default=default, help="auto (a GPU when there is one, "
                    "else the CPU), cpu, cuda or cuda:N" + (f"; {note}" if note else "; default: auto"))
+    if threads:
+        p.add_argument("--threads", dest="torch_threads", type=number(1, 1_024),
+                       help="torch CPU threads (default: torch's, one per core; on a machine "
+                       "with other work, fewer run faster)")
 
 
 def add_no_ema(p) -> None:

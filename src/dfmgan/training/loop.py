@@ -160,7 +160,8 @@ class Trainer:
     def banner(self) -> str:
         """The first line of a run: where it runs, in what precision, on what, into where."""
         dev = self.device
-        where = f"{dev} ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else str(dev)
+        where = f"{dev} ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else \
+            f"{dev} ({threads(torch.get_num_threads())}; --threads sets them)"
         if self.world.size > 1:
             where += f" x {self.world.size} processes"
         start = f"from step {self.step}" if self.step else "from scratch"
@@ -322,6 +323,10 @@ class Trainer:
         if self.step % cfg.checkpoint_every == 0:
             sink.flush()  # every row up to the checkpoint is on disk before it is
             self.save()
+
+
+def threads(n: int) -> str:
+    return f"{n} thread" + ("s" if n != 1 else "")
 
 
 def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True,
