@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import tiny_run
 
@@ -191,3 +192,33 @@ def test_every_command_that_runs_a_network_takes_threads_and_sets_them(monkeypat
         assert e.value.code == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "--threads" in err
+
+
+def train_flags() -> list[str]:
+    from dfmgan.cli import build_parser
+
+    sub = build_parser("train")._subparsers._group_actions[0].choices["train"]
+    return sorted({o for a in sub._actions for o in a.option_strings if o.startswith("--")
+                   and a.nargs != 0 and o not in ("--help",)})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_misspelt_or_shortened_flag_is_refused_with_a_suggestion(capsys, data):
+    """No flag is taken from a prefix of it (``--step`` for ``--steps``); a flag with two
+    neighbouring letters swapped is refused in one line that suggests it."""
+    from dfmgan import cli
+
+    flag = data.draw(st.sampled_from([f for f in train_flags() if len(f) >= 7]))
+    name = flag[2:]
+    cut = data.draw(st.integers(2, len(name) - 1))
+    i = data.draw(st.integers(0, len(name) - 2))
+    swapped = name[:i] + name[i + 1] + name[i] + name[i + 2:]
+    for wrong in {"--" + name[:cut], "--" + swapped} - set(train_flags()):
+        with pytest.raises(SystemExit) as e:
+            cli.main(["train", "--preset", "digits", "--out", "/nonexistent/x", wrong, "1"])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and err.count("\n") == 1, err
+        assert f"unrecognized arguments: {wrong}" in err
+        if wrong == "--" + swapped and swapped != name:
+            assert "did you mean --" in err, err

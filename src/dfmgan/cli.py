@@ -61,8 +61,31 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 class Parser(argparse.ArgumentParser):
+    """One-line errors, no abbreviated flags (``--step`` is not silently ``--steps``), and a
+    suggestion for a misspelt one (``--stpes``: did you mean --steps?)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
     def error(self, message):  # one line, exit 2 (argparse prints usage too)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {message}{self.suggestion(message)}\n")
+
+    def suggestion(self, message: str) -> str:
+        import difflib
+        import re
+
+        if not (m := re.match(r"unrecognized arguments: (.*)", message)):
+            return ""
+        parsers = [self] + [p for a in self._actions
+                            if isinstance(a, argparse._SubParsersAction) for p in a.choices.values()]
+        flags = sorted({o for p in parsers for a in p._actions for o in a.option_strings
+                        if o.startswith("--")})
+        tips = []
+        for word in m.group(1).split():
+            flag = word.split("=", 1)[0]
+            if flag.startswith("--") and (close := difflib.get_close_matches(flag, flags, 1, 0.75)):
+                tips.append(f"{flag}: did you mean {close[0]}?")
+        return ("; " + "; ".join(tips)) if tips else ""
 
 
 def add_sample(p) -> None:
