@@ -215,3 +215,34 @@ def test_a_dfm_ratio_out_of_range_warns_once(tmp_path, scale, kind):
     rows = [json.loads(ln) for ln in (tmp_path / "r" / "stats.jsonl").read_text().splitlines()]
     ratios = [row["dfm/grad_ratio"] for row in rows if "dfm/grad_ratio" in row]
     assert len(ratios) >= 4 and all((x < 0.05) if scale < 1 else (x > 5) for x in ratios)
+
+
+def objective_pairs():
+    from hypothesis import strategies as st
+
+    from dfmgan.objectives import OBJECTIVES
+
+    names = sorted(OBJECTIVES)
+    return st.tuples(st.sampled_from(names), st.sampled_from(names))
+
+
+@settings(max_examples=30, deadline=None)
+@given(objective_pairs())
+def test_a_refused_resume_names_a_section_once_and_branching_gives_the_new_objective(pair):
+    """Resuming an A run as B lists one line for B's settings, never a ``None ->`` line per
+    key; and the branch the message advises (A's config.json as --config, --objective B)
+    trains B's objective section exactly (its scheme, family and settings, not A's)."""
+    from dfmgan.config import differences
+
+    a_name, b_name = pair
+    a = build_config("digits", overrides={"objective": {"name": a_name}})
+    b = build_config("digits", overrides={"objective": {"name": b_name}})
+    diff = differences(a, b)
+    assert not [d for d in diff if "None ->" in d or "-> None" in d], diff
+    assert len([d for d in diff if d.startswith(f"objective.{b_name}")]) <= 1
+    assert (f"objective.name: {a_name!r} -> {b_name!r}" in diff) == (a_name != b_name)
+    branched = build_config("digits", file=a.to_dict(), overrides={"objective": {"name": b_name}})
+    assert branched.objective == b.objective
+    # outside the objective's section the file's values are as given, explicit: a branch
+    # into wgan-gp keeps A's optimizer unless the flags change it
+    assert branched.optim == a.optim and branched.net == a.net

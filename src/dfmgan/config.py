@@ -332,5 +332,28 @@ def flatten(d: dict, prefix: str = "") -> dict:
 def differences(saved: TrainConfig, new: TrainConfig) -> list[str]:
     """Settings that differ and may not change on resume, as 'key: old -> new'."""
     a, b = flatten(saved.to_dict()), flatten(new.to_dict())
-    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
-            if k not in RESUMABLE and a.get(k) != b.get(k)]
+    keys = [k for k in sorted(set(a) | set(b)) if k not in RESUMABLE and a.get(k) != b.get(k)]
+    out, shown = [], set()
+    for k in keys:  # a section on one side only (another objective's): one line, not a key each
+        section = one_sided(k, a, b)
+        if section:
+            if section not in shown:
+                shown.add(section)
+                out.append(f"{section}: {'added' if section not in prefixes(a) else 'dropped'}")
+            continue
+        out.append(f"{k}: {a.get(k)!r} -> {b.get(k)!r}")
+    return out
+
+
+def prefixes(flat: dict) -> set[str]:
+    return {k.rsplit(".", n)[0] for k in flat for n in range(1, k.count(".") + 1)}
+
+
+def one_sided(key: str, a: dict, b: dict) -> str | None:
+    """The outermost section holding ``key`` that only one of ``a``, ``b`` has, if any."""
+    parts = key.split(".")
+    for n in range(1, len(parts)):
+        section = ".".join(parts[:n])
+        if (section in prefixes(a)) != (section in prefixes(b)):
+            return section
+    return None

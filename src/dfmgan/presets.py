@@ -91,11 +91,23 @@ def build_config(preset: str | None = None, file: dict | None = None,
     name = next((l["objective"]["name"] for l in reversed(layers) if isinstance(
         l.get("objective"), dict) and "name" in l["objective"]), d["objective"]["name"])
     layers[0] = only_own(layers[0], name)
+    layers = [for_objective(layer, name) for layer in layers]
     if base is None:  # a resumed run keeps what it resolved to
         layers.insert(1, objective_class(name).defaults)
     for layer in layers:
         d = merge(d, explicit_steps(layer))
     return check_names(from_dict(d))
+
+
+def for_objective(layer: dict, name: str) -> dict:
+    """``layer`` without the scheme, family and own settings it gives for another objective
+    than ``name``: a run's config.json used as ``--config`` to branch it with another
+    ``--objective`` names its old objective's resolved scheme, which is not the new one's."""
+    obj = layer.get("objective")
+    if not isinstance(obj, dict) or obj.get("name", name) == name:
+        return layer
+    kept = {k: v for k, v in obj.items() if k not in ("scheme", "adversarial", obj["name"])}
+    return {**layer, "objective": {**kept, "name": name}}
 
 
 def only_own(preset: dict, name: str) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from ..files import atomic_write, parse_json, state_paths
-from ..config import TrainConfig, differences, from_dict
+from ..config import RESUMABLE, TrainConfig, differences, from_dict
 from ..errors import ConfigError
 from ..layout import RunLayout
 
@@ -40,7 +40,11 @@ class RunDir(RunLayout):
         """Resuming with another configuration is refused, naming what differs."""
         diff = differences(self.saved_config(), cfg)
         if diff:
-            raise ConfigError(f"cannot resume {self.path} with a different config ({'; '.join(diff)})")
+            raise ConfigError(
+                f"cannot resume {self.path} with a different config ({'; '.join(diff)}). A "
+                f"resume may change only {', '.join(sorted(RESUMABLE))}. To branch, start a "
+                f"new run from this one's settings: dfmgan train --config "
+                f"{self.config_path} --out NEW_RUN, plus the changed flags")
 
     def check_layout(self) -> None:
         """Each of the run's own folders and files is what it should be: a folder where the
