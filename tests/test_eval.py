@@ -124,7 +124,7 @@ def test_fid_during_training_without_a_usable_feature_net(tmp_path, monkeypatch)
     r = run_cli("train", "--data", "folder", "--data-root", str(tmp_path / "imgs"), "--size", "32",
                 "--eval-every", "2", "--out", str(tmp_path / "run"), *TINY_FLAGS)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert "dfmgan[inception]" in r.stderr or "Inception weights are not cached" in r.stderr
+    assert "pip install -e '.[inception]'" in r.stderr or "Inception weights are not cached" in r.stderr
     assert not (tmp_path / "run").exists()
 
 

@@ -151,6 +151,6 @@ def test_core_install_names_the_extra(tmp_path, offline_cache):
     before = sorted(p.name for p in run.iterdir())
     r = run_cli("eval", str(run), "--feature-net", "inception", "--n", "4")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert "pip install 'dfmgan[inception]'" in r.stderr and "Traceback" not in r.stderr
+    assert "pip install -e '.[inception]'" in r.stderr and "Traceback" not in r.stderr
     assert sorted(p.name for p in run.iterdir()) == before  # no metrics.jsonl written
     assert not offline_cache.exists()  # nothing downloaded before the extra was found missing

@@ -1,7 +1,7 @@
 """LSUN scenes from the official LMDB export (e.g. ``bedroom_train_lmdb``).
 
 Values are encoded images (WebP or JPEG). The database is streamed: only its keys are
-held in memory, and each batch decodes its own images. Needs ``pip install dfmgan[lsun]``."""
+held in memory, and each batch decodes its own images. Needs ``pip install -e '.[lsun]'``."""
 from __future__ import annotations
 
 import io
@@ -23,7 +23,7 @@ class LmdbStream(StreamingSource):
         try:
             import lmdb
         except ImportError:
-            raise DataError("lsun needs the lmdb package: pip install 'dfmgan[lsun]'") from None
+            raise DataError("lsun needs the lmdb package: pip install -e '.[lsun]' in the dfmgan checkout") from None
         if not (root / "data.mdb").is_file():
             raise DataError(f"lsun: expected data.mdb in {root} ({SOURCE})")
         super().__init__(size, channels)

@@ -2,7 +2,7 @@
 (Salimans et al. 2016): Inception-v3 with the TensorFlow weights of 2015-12-05, ported to
 PyTorch, as torch-fidelity, torchmetrics and pytorch-fid use them.
 
-It is an optional extra (``pip install 'dfmgan[inception]'``): the architecture comes
+It is an optional extra (``pip install -e '.[inception]' in the dfmgan checkout``): the architecture comes
 from torch-fidelity, which needs torchvision. The weights come from, in this order,
 ``--inception-weights PATH``, ``$DFMGAN_INCEPTION_WEIGHTS``, or torch's hub cache
 (``$TORCH_HOME/hub/checkpoints``), where they are downloaded on first use under the same
@@ -24,7 +24,7 @@ URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
        "weights-inception-2015-12-05-6726825d.pth")
 ENV = "DFMGAN_INCEPTION_WEIGHTS"
 OUTPUTS = ["2048", "logits_unbiased"]  # pool (N, 2048) for FID/KID/PR; logits (N, 1008) for IS
-EXTRA = "pip install 'dfmgan[inception]'  (torch-fidelity and torchvision)"
+EXTRA = "pip install -e '.[inception]' in the dfmgan checkout  (torch-fidelity and torchvision)"
 
 
 def cache_path() -> Path:
