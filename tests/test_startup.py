@@ -222,3 +222,27 @@ def test_a_misspelt_or_shortened_flag_is_refused_with_a_suggestion(capsys, data)
         assert f"unrecognized arguments: {wrong}" in err
         if wrong == "--" + swapped and swapped != name:
             assert "did you mean --" in err, err
+
+
+@pytest.mark.parametrize("kind,write", [
+    ("zip archive", lambda p: __import__("numpy").savez(open(p, "wb"), a=__import__("numpy").zeros(3))),
+    ("zip archive", lambda p: __import__("torch").save({"w": __import__("torch").zeros(2)}, p)),
+    ("Python pickle", lambda p: p.write_bytes(__import__("pickle").dumps({"w": 1}, protocol=2))),
+    ("numpy .npy", lambda p: __import__("numpy").save(open(p, "wb"), __import__("numpy").zeros(3))),
+    ("PNG image", lambda p: __import__("PIL.Image").Image.new("L", (4, 4)).save(p, "PNG")),
+    ("JSON text", lambda p: p.write_text('{"a": 1}')),
+    ("empty", lambda p: p.write_bytes(b"")),
+])
+def test_a_file_of_the_wrong_kind_is_named_by_its_kind(tmp_path, kind, write):
+    """Given where a snapshot is asked for, a file of another kind is one line that says
+    what it is (not "header longer than the file"), status 2."""
+    import shutil
+
+    raw = tmp_path / "raw"
+    write(raw)
+    target = tmp_path / "model.safetensors"
+    shutil.move(raw, target)
+    r = subprocess.run([sys.executable, "-m", "dfmgan", "sample", str(target), "--out",
+                        str(tmp_path / "s.png")], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert kind in r.stderr and "Traceback" not in r.stderr

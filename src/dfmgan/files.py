@@ -139,10 +139,33 @@ def safetensors_header(path: Path) -> dict:
                 raise ValueError("header longer than the file")
             header = parse_json(f.read(n))
     except (OSError, ValueError, struct.error) as e:
-        raise CheckpointError(f"cannot read {path}: not a safetensors file ({e})") from None
+        kind = kind_of(path)
+        why = f"it is {kind}" if kind else str(e)
+        raise CheckpointError(f"cannot read {path}: not a safetensors file ({why})") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"cannot read {path}: not a safetensors file (no header mapping)")
     return header
+
+
+# a file's first bytes -> what it is, for a message naming the kind of a wrong file
+MAGIC = ((b"PK\x03\x04", "a zip archive, as a torch .pt or a numpy .npz is; a run folder or "
+          "a .safetensors snapshot is asked for here"),
+         (b"\x80", "a Python pickle (an old-style torch .pt?), which dfmgan never loads"),
+         (b"\x93NUMPY", "a numpy .npy array"), (b"\x89PNG", "a PNG image"),
+         (b"\xff\xd8\xff", "a JPEG image"), (b"\x1f\x8b", "a gzip file"),
+         (b"{", "JSON text"), (b"", "empty"))
+
+
+def kind_of(path: Path) -> str | None:
+    """What ``path`` looks like from its first bytes, or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    if not head:
+        return "empty"
+    return next((what for magic, what in MAGIC if magic and head.startswith(magic)), None)
 
 
 DIGEST_KEY = "data_sha256"  # inside the snapshot's metadata JSON: its data section's SHA-256
