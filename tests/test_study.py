@@ -105,6 +105,9 @@ def test_killed_study_rerun_gives_the_same_results(tmp_path):
     assert any(ckpt.glob("state-*.pt")) and not any(ckpt.glob("state-00000012.pt"))
     r = subprocess.run(study(tmp_path, "b"), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
+    # the rerun names what it skips and what it resumes
+    assert "runs already done, skipped: gan-s0" in r.stdout, r.stdout
+    assert "study: resuming dfm-x1000-s0 (step " in r.stdout, r.stdout
     a = json.loads((tmp_path / "a" / "curves.json").read_text())
     b = json.loads((tmp_path / "b" / "curves.json").read_text())
     assert a == b and a["series"]["dfm-x1000"]["curves"]["modes"]["step"] == [4, 8, 12]

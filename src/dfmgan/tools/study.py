@@ -232,6 +232,11 @@ def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[st
     logs = study.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     pending = [r for r in study.runs if not r.finished()]
+    if done := [r.name for r in study.runs if r not in pending]:
+        print(f"study: {len(done)} of {len(study.runs)} runs already done, skipped: "
+              f"{', '.join(done)}", flush=True)
+    if resumed := [f"{r.name} (step {r.done_steps():,})" for r in pending if r.done_steps()]:
+        print(f"study: resuming {', '.join(resumed)} from their last checkpoints", flush=True)
     for run in study.runs:  # stopped by a signal right at its last step: done, not yet marked
         if not run.marker.exists():
             run.mark_done()
