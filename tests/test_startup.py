@@ -180,11 +180,9 @@ def test_every_command_that_runs_a_network_takes_threads_and_sets_them(monkeypat
     monkeypatch.setitem(cli.SUBCOMMANDS, name, (*cli.SUBCOMMANDS[name][:2],
                                                 lambda args: seen.append(torch.get_num_threads()) or 0))
     before = torch.get_num_threads()
-    try:
-        for n in (1, 2, 3):
-            assert cli.main([name, *rest, "--threads", str(n)]) == 0
-    finally:
-        torch.set_num_threads(before)
+    for n in (1, 2, 3):
+        assert cli.main([name, *rest, "--threads", str(n)]) == 0
+        assert torch.get_num_threads() == before  # and then as they were
     assert seen == [1, 2, 3]
     for bad in ("0", "two", "-1"):
         with pytest.raises(SystemExit) as e:

@@ -3,6 +3,7 @@ function. Every user error is one line on stderr and exit status 2."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -252,8 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser(chosen(argv)).parse_args(argv)
-        set_threads(getattr(args, "torch_threads", None))
-        return SUBCOMMANDS[args.command][2](args)
+        with threads_set(getattr(args, "torch_threads", None)):
+            return SUBCOMMANDS[args.command][2](args)
     except DivergedError as e:
         print(f"dfmgan: error: {one_line(str(e))}", file=sys.stderr)
         return 3
@@ -270,15 +271,29 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + (e.args[0] if e.args and isinstance(e.args[0], int) else signal.SIGINT)
 
 
-def set_threads(n: int | None) -> None:
-    """--threads: torch's intra-op threads (and OpenMP's, for what it starts later)."""
-    if n:
-        import os
+@contextlib.contextmanager
+def threads_set(n: int | None):
+    """--threads: torch's intra-op threads (and OpenMP's, for the processes a command
+    starts) for one command, then as they were, so that ``main`` called in a process (a
+    test, a notebook) leaves that process's torch as it found it."""
+    if not n:
+        yield
+        return
+    import os
 
-        import torch
+    import torch
 
-        os.environ["OMP_NUM_THREADS"] = str(n)
-        torch.set_num_threads(n)
+    before, env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        if env is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = env
 
 
 def fail(message: str) -> int:
