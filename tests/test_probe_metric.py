@@ -115,3 +115,22 @@ def test_ridge_is_scikit_learns_ridge_in_both_forms(n, d, k, alpha, seed):
     pred = y.unique()[torch.as_tensor(sk.predict(xs.numpy())).argmax(1)]
     agree = (clf.predict(xs) == pred).double().mean()
     assert agree >= 0.95  # float32 products: a near-tie may fall either way
+
+
+@pytest.mark.slow
+def test_probe_transfers_a_d_to_another_labelled_set(tmp_path):
+    """--data probes a run's D on another set (the paper's ImageNet -> CIFAR-10 transfer):
+    a digits D scored on Fashion-MNIST's pool and test split, the row naming that data."""
+    from conftest import FASHION
+
+    if not FASHION.is_dir():
+        pytest.skip("needs Debian's dataset-fashion-mnist")
+    out = tmp_path / "run"
+    r = run_cli("train", "--preset", "digits", "--out", str(out), "--steps", "3", *TINY_FLAGS)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("eval", str(out), "--metrics", "probe", "--data", "fashion-mnist",
+                "--n-real", "400")
+    assert r.returncode == 0, r.stderr
+    row = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "fashion-mnist" in row["provenance"]["reference"]
+    assert all(0.1 < row[f"probe_{b}"] <= 1 for b in (10, 100, 400))
