@@ -244,3 +244,42 @@ def test_a_file_of_the_wrong_kind_is_named_by_its_kind(tmp_path, kind, write):
                         str(tmp_path / "s.png")], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert kind in r.stderr and "Traceback" not in r.stderr
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2 ** 40), st.integers(0, 20)), min_size=1, max_size=6))
+def test_seed_ranges_parse_to_every_seed_in_order(parts):
+    from dfmgan.sampling import parse_seeds
+
+    text = ",".join(f"{a}-{a + k}" if k else str(a) for a, k in parts)
+    assert parse_seeds(text) == [s for a, k in parts for s in range(a, a + k + 1)]
+
+
+@pytest.mark.parametrize("bad", ["", "3-1", "a", "1-", "-2", "1,,2", "0-200000", "1.5"])
+def test_bad_seed_ranges_are_one_line(bad):
+    from dfmgan.errors import DfmganError
+    from dfmgan.sampling import parse_seeds
+
+    with pytest.raises(DfmganError, match="--seeds"):
+        parse_seeds(bad)
+
+
+@pytest.mark.slow
+def test_sample_seeds_gives_each_seed_its_own_image(tmp_path):
+    """With running BatchNorm statistics an image depends on its seed alone: --seeds 3,5
+    gives the images at those places of --seeds 0-5, and --seeds 0-5 the images --n 1
+    --seed s gives for each s."""
+    import numpy as np
+
+    from conftest import run_cli
+
+    run = tiny_run(tmp_path / "run")
+    def npz(name, *flags):
+        r = run_cli("sample", str(run), "--out", str(tmp_path / f"{name}.npz"), "--bn", "running", *flags)
+        assert r.returncode == 0, r.stderr
+        return next(iter(np.load(tmp_path / f"{name}.npz").values()))
+    all6, two = npz("all", "--seeds", "0-5"), npz("two", "--seeds", "3,5")
+    assert len(all6) == 6 and np.array_equal(two, all6[[3, 5]])
+    assert np.array_equal(npz("one", "--n", "1", "--seed", "4")[0], all6[4])
+    r = run_cli("sample", str(run), "--out", str(tmp_path / "x.npz"), "--seeds", "5-2")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--seeds" in r.stderr

@@ -94,6 +94,8 @@ def add_sample(p) -> None:
     p.add_argument("--n", type=number(1, 1_000_000), default=64, help="how many images (default 64)")
     p.add_argument("--out", required=True, help="grid .png, .npz (uint8 NHWC) or a folder")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the latents drawn")
+    p.add_argument("--seeds", help="one image per seed, e.g. 0-35,40 (instead of --n and "
+                   "--seed); with --bn running each image depends on its seed alone")
     p.add_argument("--bn", choices=BN_MODES, default="batch",
                    help="BatchNorm statistics to sample with (default: batch)")
     p.add_argument("--numbered", action="store_true", help="print each image's index on the grid")
@@ -166,14 +168,28 @@ def cmd_sample(args) -> int:
     from .imageio import folder_names
     from .outputs import check_free
 
+    import torch
+
+    from .sampling import generate, parse_seeds, seeded_latents
+
+    seeds = parse_seeds(args.seeds) if args.seeds else None
+    if seeds is not None:
+        args.n = len(seeds)
     out = Path(args.out)
     if out.suffix.lower() in (".png", ".npz"):
         writable_file(out)
     else:
         check_free(writable_folder(out), folder_names(args.n))
     G = load_generator(args.source, device=args.device, ema=args.ema)
-    path = save_images(G.sample(args.n, seed=args.seed, mode=args.bn, labels=class_labels(G, args)),
-                       Path(args.out), numbered=args.numbered)
+    labels = class_labels(G, args)
+    if seeds is None:
+        images = G.sample(args.n, seed=args.seed, mode=args.bn, labels=labels)
+    else:
+        if labels is None and G.net.cfg.n_classes:
+            labels = torch.arange(args.n) % G.net.cfg.n_classes
+        images = generate(G.net, seeded_latents(G.net, seeds), labels, args.bn,
+                          pad_from=torch.Generator().manual_seed(args.seed))
+    path = save_images(images, Path(args.out), numbered=args.numbered)
     print(f"wrote {args.n} images to {path}")
     return 0
 

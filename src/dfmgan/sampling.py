@@ -81,6 +81,32 @@ def sample(G, n: int, seed: int = 0, mode: str = "batch", labels=None,
     return generate(G, z, labels, mode, batch_size, pad_from=g)
 
 
+def seeded_latents(G, seeds: list[int]) -> torch.Tensor:
+    """(len(seeds), nz): image i's latent drawn with its own seed alone, as stylegan's
+    ``--seeds``. For the uniform latent it is also the first latent ``sample(G, n, seed=s)``
+    draws; torch draws normals in blocks, so for ``latent normal`` it is not."""
+    return torch.cat([G.sample_latent(1, torch.Generator().manual_seed(s)) for s in seeds])
+
+
+def parse_seeds(text: str, most: int = 100_000) -> list[int]:
+    """"0-3,7,10-11" -> [0, 1, 2, 3, 7, 10, 11]: ranges include both ends, order kept."""
+    import re
+
+    from .errors import DfmganError
+
+    out: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        m = re.fullmatch(r"(\d{1,19})(?:-(\d{1,19}))?", part)
+        if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
+            raise DfmganError(f"--seeds: {part!r} is neither a seed nor a range A-B (A <= B); "
+                              "e.g. --seeds 0-35,40")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if hi >= 2 ** 63 or len(out) + hi - lo + 1 > most:
+            raise DfmganError(f"--seeds {text!r}: at most {most:,} seeds, each below 2**63")
+        out.extend(range(lo, hi + 1))
+    return out
+
+
 @torch.no_grad()
 def frozen_bn(G, n: int = 1024, seed: int = 0, batch_size: int = 128):
     """A copy of G in eval mode whose BatchNorm statistics are the average batch statistics
