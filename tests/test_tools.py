@@ -221,9 +221,21 @@ def test_interpolate_writes_a_grid_and_gifs(run, tmp_path):
 
 
 def test_arithmetic_and_turn_figures(run, tmp_path):
+    from PIL import Image
+
     r = run_cli("arithmetic", str(run), "--a", "1,2,3", "--b", "4,5", "--c", "6", "--out", str(tmp_path / "a.png"))
     assert r.returncode == 0, r.stderr
-    assert png_size(tmp_path / "a.png") == (3 * (4 * 30 + 2) + 24 + 3 * (3 * 30 + 2), 3 * (3 * 30 + 2))
+    # the A/B/C grid after a 20 px margin of row labels, the 3 x 3 result after a 52 px one
+    assert png_size(tmp_path / "a.png") == (20 + 3 * (4 * 30 + 2) + 24 + 52 + 3 * (3 * 30 + 2),
+                                            3 * (3 * 30 + 2))
+    with Image.open(tmp_path / "a.png") as img:
+        grey = np.asarray(img.convert("L"))
+    left_margin = grey[:, :20]
+    right_margin = grey[:, 20 + 3 * 122 + 24:20 + 3 * 122 + 24 + 52]
+    third = grey.shape[0] // 3
+    assert (left_margin[:third] < 128).any() and (left_margin[2 * third:] < 128).any()  # A ... C
+    assert (right_margin[third:2 * third] < 128).any()  # A-B+C beside the middle row
+    assert not (right_margin[:third - 4] < 128).any()  # and only there
     r = run_cli("arithmetic", str(run), "--turn", "--a", "1", "--b", "2", "--base", "3,4",
                 "--steps", "5", "--out", str(tmp_path / "t.png"))
     assert r.returncode == 0, r.stderr

@@ -33,8 +33,9 @@ def interpolate_figure(G, points: int, steps: int, modes: list[str], seed: int, 
 
 def arithmetic_figure(G, sheet: torch.Tensor, a: list[int], b: list[int], c: list[int],
                       out: Path, seed: int = 0, label: int | None = None) -> Path:
-    """Left: each concept's exemplars and the image of their mean z (rows A, B, C).
-    Right: A − B + C and 8 neighbours at ±0.25 uniform noise (3 × 3, the result centre)."""
+    """Left: each concept's exemplars and the image of their mean z (rows labelled A, B, C).
+    Right: A − B + C and 8 neighbours at ±0.25 uniform noise (3 × 3, the result centre,
+    its row labelled)."""
     render = Renderer(G, label, seed)
     sets = [pick(sheet, idx, name) for idx, name in ((a, "a"), (b, "b"), (c, "c"))]
     width = max(len(s) for s in sets) + 1
@@ -45,8 +46,11 @@ def arithmetic_figure(G, sheet: torch.Tensor, a: list[int], b: list[int], c: lis
         rows.append(torch.cat([imgs[:-1], pad, imgs[-1:]]))
     result = neighbours(arithmetic(*sets), generator=torch.Generator().manual_seed(seed))
     result = result[[1, 2, 3, 4, 0, 5, 6, 7, 8]]  # the exact result in the centre
-    fig = side_by_side([grid_image(torch.cat(rows), width), grid_image(render(result), 3)], 24)
-    return save_png(fig, out)
+    # rows labelled A, B, C (exemplars, then the image of their mean at the right end);
+    # the result's middle row labelled A-B+C (the default font has no minus sign)
+    left = label_rows(grid_image(torch.cat(rows), width), ["A", "B", "C"], 3, margin=20)
+    right = label_rows(grid_image(render(result), 3), ["", "A-B+C", ""], 3, margin=52)
+    return save_png(side_by_side([left, right], 24), out)
 
 
 def turn_figure(G, sheet: torch.Tensor, a: list[int], b: list[int], bases: list[int],
