@@ -205,3 +205,14 @@ def test_the_study_plot_draws_a_baselines_file_as_lines(tmp_path):
     plot(series, tmp_path / "without.png")
     a, b = (np.asarray(Image.open(tmp_path / f"{n}.png").convert("L")) for n in ("with", "without"))
     assert a.shape == b.shape and (a != b).sum() > 100
+
+
+def test_kmeans_best_reports_its_k_and_that_ks_scores(monkeypatch):
+    """The K chosen is one of the grid (and D's), and the scores are the probe's on that
+    K's features, computed afresh the long way."""
+    monkeypatch.setattr(baselines, "KS", (4, 8))
+    i = inputs()
+    i.cfg = NetConfig(size=32, channels=1, d_width=1)  # 4K = (1 + 2 + 4) · 16  ->  K = 28
+    got = baselines.kmeans_best(i)
+    assert got["k"] in (4, 8, 28)
+    assert {k: v for k, v in got.items() if k != "k"} == baselines.on(baselines.kmeans_at(got["k"], i), i)

@@ -128,9 +128,10 @@ def kmeans_best(i: Inputs) -> dict:
         fx = enc(i.pool.images)
         fit = probe_one(fx, i.pool.labels, fx[:1], i.pool.labels[:1], budget, 1, i.opts.seed,
                         fit=ridge_fitter())[0]
-        val[k] = (fit.val_accuracy if not math.isnan(fit.val_accuracy) else 0.0, enc)
+        val[k] = (fit.val_accuracy if not math.isnan(fit.val_accuracy) else 0.0, enc, fx)
     k = max(val, key=lambda k: (val[k][0], -k))  # ties: the smaller K
-    return {**on(val[k][1], i), "k": k}
+    _, enc, fx = val[k]  # the pool's features are made once per K
+    return {**scores(fx, i.pool.labels, enc(i.test.images), i.test.labels, i.opts), "k": k}
 
 
 @baseline("supervised", "D's architecture trained on each labelled draw alone "
