@@ -162,15 +162,10 @@ def class_labels(G, args):
 
 
 def cmd_sample(args) -> int:
-    from .imageio import save_images
-    from .snapshot import load_generator
-
-    from .imageio import folder_names
+    from .imageio import folder_names, save_images
     from .outputs import check_free
-
-    import torch
-
-    from .sampling import generate, parse_seeds, seeded_latents
+    from .sampling import parse_seeds, sample_seeds
+    from .snapshot import load_generator
 
     seeds = parse_seeds(args.seeds) if args.seeds else None
     if seeds is not None:
@@ -182,13 +177,8 @@ def cmd_sample(args) -> int:
         check_free(writable_folder(out), folder_names(args.n))
     G = load_generator(args.source, device=args.device, ema=args.ema)
     labels = class_labels(G, args)
-    if seeds is None:
-        images = G.sample(args.n, seed=args.seed, mode=args.bn, labels=labels)
-    else:
-        if labels is None and G.net.cfg.n_classes:
-            labels = torch.arange(args.n) % G.net.cfg.n_classes
-        images = generate(G.net, seeded_latents(G.net, seeds), labels, args.bn,
-                          pad_from=torch.Generator().manual_seed(args.seed))
+    images = G.sample(args.n, seed=args.seed, mode=args.bn, labels=labels) if seeds is None \
+        else sample_seeds(G.net, seeds, args.bn, labels, pad_seed=args.seed)
     path = save_images(images, Path(args.out), numbered=args.numbered)
     print(f"wrote {args.n} images to {path}")
     return 0

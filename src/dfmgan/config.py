@@ -333,27 +333,29 @@ def differences(saved: TrainConfig, new: TrainConfig) -> list[str]:
     """Settings that differ and may not change on resume, as 'key: old -> new'."""
     a, b = flatten(saved.to_dict()), flatten(new.to_dict())
     keys = [k for k in sorted(set(a) | set(b)) if k not in RESUMABLE and a.get(k) != b.get(k)]
+    pa, pb = sections(a), sections(b)
     out, shown = [], set()
     for k in keys:  # a section on one side only (another objective's): one line, not a key each
-        section = one_sided(k, a, b)
+        section = one_sided(k, pa, pb)
         if section:
             if section not in shown:
                 shown.add(section)
-                out.append(f"{section}: {'added' if section not in prefixes(a) else 'dropped'}")
+                out.append(f"{section}: {'added' if section not in pa else 'dropped'}")
             continue
         out.append(f"{k}: {a.get(k)!r} -> {b.get(k)!r}")
     return out
 
 
-def prefixes(flat: dict) -> set[str]:
+def sections(flat: dict) -> set[str]:
+    """Every section a flattened config has: "objective", "objective.dfm", ..."""
     return {k.rsplit(".", n)[0] for k in flat for n in range(1, k.count(".") + 1)}
 
 
-def one_sided(key: str, a: dict, b: dict) -> str | None:
-    """The outermost section holding ``key`` that only one of ``a``, ``b`` has, if any."""
+def one_sided(key: str, pa: set[str], pb: set[str]) -> str | None:
+    """The outermost section holding ``key`` that only one side's sections hold, if any."""
     parts = key.split(".")
     for n in range(1, len(parts)):
         section = ".".join(parts[:n])
-        if (section in prefixes(a)) != (section in prefixes(b)):
+        if (section in pa) != (section in pb):
             return section
     return None

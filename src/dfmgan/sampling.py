@@ -75,10 +75,23 @@ def sample(G, n: int, seed: int = 0, mode: str = "batch", labels=None,
     """n uint8 images from latents drawn with ``seed``; a conditional G cycles through
     its classes unless ``labels`` (N,) are given."""
     g = torch.Generator().manual_seed(seed)
-    if labels is None and G.cfg.n_classes:
-        labels = torch.arange(n) % G.cfg.n_classes
     z = G.sample_latent(n, g)
-    return generate(G, z, labels, mode, batch_size, pad_from=g)
+    return generate(G, z, cycled(G, n, labels), mode, batch_size, pad_from=g)
+
+
+def sample_seeds(G, seeds: list[int], mode: str = "batch", labels=None, pad_seed: int = 0,
+                 batch_size: int = 128) -> torch.Tensor:
+    """One uint8 image per seed (``seeded_latents``); labels as ``sample`` gives them; a
+    short batch is padded with latents drawn with ``pad_seed``."""
+    return generate(G, seeded_latents(G, seeds), cycled(G, len(seeds), labels), mode,
+                    batch_size, pad_from=torch.Generator().manual_seed(pad_seed))
+
+
+def cycled(G, n: int, labels):
+    """``labels``, or for a conditional G without them its classes in turn, (n,)."""
+    if labels is None and G.cfg.n_classes:
+        return torch.arange(n) % G.cfg.n_classes
+    return labels
 
 
 def seeded_latents(G, seeds: list[int]) -> torch.Tensor:

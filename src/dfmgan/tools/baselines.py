@@ -37,7 +37,8 @@ from ..evaluation.registry import Labelled, MetricOptions
 
 VERSION = 1  # bump when a baseline's protocol changes what an entry would hold
 RANDOM_INITS = 3
-KS = (100, 400, 1600)  # besides D's own size; Coates & Ng's curve rises to K = 1,600
+KS = (100, 400, 1600)
+THIS_RUN = "D (this run)"  # the row of the run's own D in a baselines file  # besides D's own size; Coates & Ng's curve rises to K = 1,600
 
 
 @dataclass
@@ -237,7 +238,7 @@ def run_baselines(source, names: list[str], data, root, n, seed, device, out,
         from ..errors import DfmganError
         raise DfmganError(f"the baselines need labelled data; {data!r} has no labels")
     i = Inputs(data, Labelled(images, labels), test, D.cfg, MetricOptions())
-    rows = [{"features": "D (this run)", "cached": False,
+    rows = [{"features": THIS_RUN, "cached": False,
              **on(lambda x: pooled_features(D, x, device=device), i)}]
     for name in tqdm(names, desc="baselines", disable=not progress):
         s, hit = baseline_scores(name, i)

@@ -138,6 +138,7 @@ def reference_lines(path: Path) -> dict[str, list[tuple[str, float]]]:
     folder (``--out STUDY/baselines.json``): its baselines, drawn as horizontal lines on the
     panels of the keys they share (``probe_100``, ...). None when there is no such file."""
     from ..files import parse_json
+    from .baselines import THIS_RUN
 
     try:
         rows = parse_json(path.read_text())["rows"]
@@ -145,7 +146,7 @@ def reference_lines(path: Path) -> dict[str, list[tuple[str, float]]]:
         return {}
     lines: dict = {}
     for r in rows if isinstance(rows, list) else []:
-        if not isinstance(r, dict) or r.get("features") == "D (this run)":
+        if not isinstance(r, dict) or r.get("features") == THIS_RUN:
             continue
         label = str(r.get("features")) + (f" K={r['k']}" if "k" in r else "")
         for key, v in r.items():

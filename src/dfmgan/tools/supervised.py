@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import math
-import statistics
 from dataclasses import dataclass
 
 import torch
@@ -26,6 +25,7 @@ from torch import nn
 
 from ..data.transforms import to_float
 from ..evaluation.linear_probe import holdout, per_class
+from ..evaluation.probe import summary
 from ..evaluation.registry import Labelled, MetricOptions
 from ..models import Discriminator
 
@@ -129,6 +129,5 @@ def supervised_scores(pool: Labelled, test: Labelled, cfg, opts: MetricOptions,
             candidates = search(trials, opts.seed) if chosen is None else [chosen]
             net, chosen, _ = fit_draw(cfg, draw, len(classes), candidates, opts.seed + d)
             accs.append(accuracy(net, test.images, test.labels))
-        out[f"probe_{budget}"] = statistics.mean(accs)
-        out[f"probe_{budget}_std"] = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        out.update(summary(budget, accs))
     return out
