@@ -22,10 +22,16 @@ def top_level_imports(path: Path) -> set[str]:
             target = f"{base}.{node.module}" if node.module else base
             for alias in node.names:  # `from . import x` may name a submodule
                 sub = f"{target}.{alias.name}"
-                out.add(sub if (PKG.parent / (sub.replace(".", "/") + ".py")).exists() else target)
+                out.add(sub if is_module(sub) else target)
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dfmgan"):
             out.add(node.module)
     return out
+
+
+def is_module(name: str) -> bool:
+    """A module or a package of ours (``from . import zoo`` names the package dfmgan.zoo)."""
+    path = PKG.parent / name.replace(".", "/")
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
 def graph() -> dict[str, set[str]]:
@@ -70,7 +76,7 @@ def test_the_checker_finds_a_circle():
 # (cli -> config -> training -> data, models, objectives -> checkpoint, evaluation, with
 # the plain records every layer shares at the bottom). Longest prefix wins.
 LAYERS = [
-    ("errors", "layout", "cites"),
+    ("errors", "layout", "cites", "zoo"),
     ("discovery", "outputs", "devices", "models.netconfig"),
     ("files", "distributed"),
     ("data", "models", "config", "imageio"),
@@ -79,7 +85,7 @@ LAYERS = [
     ("training",),
     ("presets",),
     ("tools",),
-    ("cli", "cli_train", "cli_eval", "cli_tools", "__main__", ""),
+    ("cli", "cli_train", "cli_eval", "cli_tools", "cli_inputs", "__main__", ""),
 ]
 
 
@@ -101,7 +107,7 @@ def all_imports(path: Path) -> set[str]:
             target = f"{base}.{node.module}" if node.module else base
             for alias in node.names:
                 sub = f"{target}.{alias.name}"
-                out.add(sub if (PKG.parent / (sub.replace(".", "/") + ".py")).exists() else target)
+                out.add(sub if is_module(sub) else target)
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dfmgan"):
             out.add(node.module)
         elif isinstance(node, ast.Import):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ from . import __version__
 from .cli_tools import EXAMPLES as TOOL_EXAMPLES
 from .cli_eval import EXAMPLES as EVAL_EXAMPLES
 from .cli_eval import add_eval, add_reference, cmd_eval, cmd_reference
+from .cli_inputs import EXAMPLES as INPUT_EXAMPLES
+from .cli_inputs import INPUTS
 from .cli_tools import LABEL, SEED, TOOLS, add_device, add_no_ema, number
 from .cli_train import add_train, cmd_train, device_name
 from .errors import DfmganError, DivergedError
@@ -28,6 +31,7 @@ EXAMPLES = {
   dfmgan train --data folder --data-root ~/faces --size 64 --out runs/faces
   dfmgan train --config my.yaml --set net.g_width=128 --out runs/x
   dfmgan train --resume runs/fm --steps 20000       # continue, with a longer budget
+  dfmgan train --resume runs/fm --out runs/fm-lr --lr 5e-5 --steps 8000   # branch from its last state
   dfmgan train --preset fashion-mnist --eval-every 500 --out runs/fm   # FID; best kept in runs/fm/best
   dfmgan train --preset fashion-mnist --classes 10 --out runs/fm-cond   # conditional DCGAN""",
     "sample": """examples:
@@ -90,7 +94,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_sample(p) -> None:
-    p.add_argument("source", help="a run folder or a generator .safetensors snapshot")
+    p.add_argument("source", help="a run folder, zoo:NAME or a generator .safetensors snapshot")
     p.add_argument("--n", type=number(1, 1_000_000), default=64, help="how many images (default 64)")
     p.add_argument("--out", required=True, help="grid .png, .npz (uint8 NHWC) or a folder")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the latents drawn")
@@ -127,7 +131,7 @@ def add_report(p) -> None:
 
 
 def add_info(p) -> None:
-    p.add_argument("path", help="a run folder or a generator .safetensors snapshot")
+    p.add_argument("path", help="a run folder, zoo:NAME or a generator .safetensors snapshot")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -228,6 +232,29 @@ def cmd_report(args) -> int:
     return 0
 
 
+def add_zoo(p) -> None:
+    p.add_argument("--json", action="store_true", help="the zoo's index as JSON")
+
+
+def cmd_zoo(args) -> int:
+    from . import zoo
+
+    print(json.dumps(zoo.entries(), indent=2) if args.json else zoo.listing())
+    return 0
+
+
+SOURCES = ("source", "run_dir", "path")  # the positionals that name a run, where zoo:NAME works
+
+
+def zoo_sources(args) -> None:
+    """``zoo:NAME`` in a run's place -> the model's folder, its checksums verified."""
+    from . import zoo
+
+    for name in SOURCES:
+        if zoo.is_zoo(getattr(args, name, None)):
+            setattr(args, name, zoo.resolve(getattr(args, name)))
+
+
 def cmd_info(args) -> int:
     from .tools.inspect import describe_path
 
@@ -245,11 +272,15 @@ SUBCOMMANDS = {
     "study": ("a grid of (setting x seed) runs, then curves and tables", add_study, cmd_study),
     "report": ("one self-contained HTML page for a run", add_report, cmd_report),
     "info": ("what a run folder or snapshot holds", add_info, cmd_info),
+    "zoo": ("the pretrained models that ship with dfmgan (zoo:NAME in a run's place)",
+            add_zoo, cmd_zoo),
     "export": ("a generator to share: the snapshot and a README.md model card", add_export,
                cmd_export),
     **TOOLS,
+    **INPUTS,
 }
 EXAMPLES.update(TOOL_EXAMPLES)
+EXAMPLES.update(INPUT_EXAMPLES)
 EXAMPLES.update(EVAL_EXAMPLES)
 
 
@@ -259,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser(chosen(argv)).parse_args(argv)
+        zoo_sources(args)
         with threads_set(getattr(args, "torch_threads", None)):
             return SUBCOMMANDS[args.command][2](args)
     except DivergedError as e:

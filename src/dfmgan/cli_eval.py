@@ -29,7 +29,7 @@ results are appended as JSON lines to RUN/metrics.jsonl (or --out FILE)""",
 
 
 def add_eval(p) -> None:
-    p.add_argument("source", nargs="?", help="what to score: a run folder, a generator "
+    p.add_argument("source", nargs="?", help="what to score: a run folder, zoo:NAME, a generator "
                    ".safetensors snapshot, or images: an .npz (what sample writes), an .npy of "
                    "uint8 NHWC images, or a folder of image files")
     p.add_argument("--list", action="store_true", help="list every metric with what it needs "

@@ -95,7 +95,7 @@ def add_no_ema(p) -> None:
 
 def common(p) -> None:
     """What every analysis tool takes: a snapshot, a seed, a device, EMA or raw G."""
-    p.add_argument("source", help="a run folder or a snapshot")
+    p.add_argument("source", help="a run folder, zoo:NAME or a snapshot")
     p.add_argument("--seed", type=SEED, default=0, help="seed of every random draw")
     add_device(p)
     add_no_ema(p)
@@ -122,7 +122,7 @@ def add_probe(p) -> None:
 def add_baselines(p) -> None:
     from .tools.baselines import BASELINES
 
-    p.add_argument("source", help="a run folder or a discriminator snapshot")
+    p.add_argument("source", help="a run folder, zoo:NAME or a discriminator snapshot")
     add_device(p)
     p.add_argument("--data", help="labelled dataset (default: the run's)")
     p.add_argument("--data-root", help="where the dataset's files are")
@@ -136,9 +136,15 @@ def add_baselines(p) -> None:
     p.add_argument("--out", help="JSON file to write (default: RUN/baselines.json)")
 
 
+def add_latents(p, what: str) -> None:
+    p.add_argument("--latents", metavar="FILE.npz", help="latents of `dfmgan project` (its "
+                   f"latents.npz; any .npz with z (N, nz)): {what}")
+
+
 def add_interpolate(p) -> None:
     common(p)
     p.add_argument("--points", type=number(2, 1_000), default=6, help="random latent points (default 6)")
+    add_latents(p, "walk through them in order instead of random points")
     p.add_argument("--steps", type=number(2, 1_000), default=10, help="images per segment (default 10)")
     p.add_argument("--mode", choices=["lerp", "slerp", "both"], default="both",
                    help="straight lines or great circles between the points, or both")
@@ -149,6 +155,7 @@ def add_interpolate(p) -> None:
 def add_arithmetic(p) -> None:
     common(p)
     add_sheet(p)
+    add_latents(p, "--a, --b and --c index them instead of the sheet")
     for k in "abc":
         p.add_argument(f"--{k}", type=indices, help=f"sheet indices of concept {k.upper()}")
     p.add_argument("--turn", action="store_true", help="interpolate along mean(B) − mean(A)")
@@ -233,10 +240,32 @@ def cmd_interpolate(args) -> int:
     from .tools.latent_figures import interpolate_figure
 
     modes = ["lerp", "slerp"] if args.mode == "both" else [args.mode]
-    paths = interpolate_figure(load_G(args), args.points, args.steps, modes, args.seed,
-                               png_path(args.out), args.label)
+    G = load_G(args)
+    points = read_latents(args.latents, G, least=2) if args.latents else args.points
+    paths = interpolate_figure(G, points, args.steps, modes, args.seed, png_path(args.out),
+                               args.label)
     print("wrote " + ", ".join(map(str, paths)))
     return 0
+
+
+def read_latents(path: str, G, least: int = 1):
+    """z (N, nz) float32 from an .npz (``project``'s latents.npz), checked against G."""
+    import numpy as np
+    import torch
+
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            z = f["z"] if "z" in f.files else None
+    except (OSError, ValueError, EOFError) as e:
+        raise DfmganError(f"cannot read --latents {path}: {' '.join(str(e).split())[:200]}") from None
+    nz = G.cfg.nz
+    if z is None or z.ndim != 2 or z.shape[1] != nz or len(z) < least or z.dtype.kind != "f":
+        got = "no array z" if z is None else f"z of shape {z.shape} ({z.dtype})"
+        raise DfmganError(f"--latents {path}: expected z (N >= {least}, {nz}) floats for this "
+                          f"generator, got {got}")
+    if not np.isfinite(z).all():
+        raise DfmganError(f"--latents {path}: z holds NaN or inf")
+    return torch.from_numpy(z.astype(np.float32))
 
 
 def png_path(out: str) -> Path:
@@ -251,7 +280,8 @@ def cmd_arithmetic(args) -> int:
     from .tools.latent_figures import arithmetic_figure, turn_figure
 
     G = load_G(args)
-    sheet = sheet_latents(G, args.sheet_n, args.sheet_seed)
+    sheet = read_latents(args.latents, G) if args.latents else \
+        sheet_latents(G, args.sheet_n, args.sheet_seed)
     need = "a, --b" if args.turn else "a, --b and --c"
     if args.a is None or args.b is None or (not args.turn and args.c is None):
         raise DfmganError(f"give --{need} (indices on the sheet of dfmgan sample --numbered)")

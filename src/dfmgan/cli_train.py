@@ -88,7 +88,9 @@ def add_train(p) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), help="a named setup from the papers")
     p.add_argument("--config", metavar="FILE", help="YAML or JSON settings; flags override it")
     p.add_argument("--out", metavar="DIR", help="run folder to create")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR exactly")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR exactly; "
+                   "with --out NEW, branch: NEW continues from RUN_DIR's last state with the "
+                   "flags' settings (any but the networks, objective and data)")
     from .data import DATASETS
     p.add_argument("--data", metavar="NAME", help="the dataset: " + ", ".join(DATASETS) +
                    " (default: the preset's, else digits)")
@@ -171,8 +173,10 @@ def cmd_train(args) -> int:
 
         print(yaml.safe_dump(train_config(args).to_dict(), sort_keys=False), end="")
         return 0
-    if bool(args.out) == bool(args.resume):
-        raise DfmganError("give either --out DIR for a new run or --resume RUN_DIR")
+    if not (args.out or args.resume):
+        raise DfmganError("give --out DIR for a new run, --resume RUN_DIR to continue one, "
+                          "or both to branch: a new run continuing from RUN_DIR's last state")
+    branch = args.resume if args.out and args.resume else None
     cfg = train_config(args)
     # train() checks this too (for library callers); here it comes before a download or
     # a torchrun relaunch, so neither happens for a run that could not be written
@@ -184,8 +188,8 @@ def cmd_train(args) -> int:
     if (args.nproc or 1) > 1 and "WORLD_SIZE" not in os.environ:  # not yet under torchrun
         relaunch(args.nproc, sys.argv[1:])
     try:
-        result = train(cfg, args.resume or args.out, resume=bool(args.resume),
-                       progress=not args.no_progress, banner=True)
+        result = train(cfg, args.out or args.resume, resume=bool(args.resume) and not branch,
+                       progress=not args.no_progress, banner=True, branch_from=branch)
     finally:
         distributed.shutdown()
     if not distributed.from_env().main:

@@ -68,16 +68,22 @@ def save_images(images: torch.Tensor, out: Path, numbered: bool = False) -> Path
     if out.suffix.lower() == ".png":
         return save_grid(images, out, scale=GRID_SCALE, numbered=numbered)
     if out.suffix.lower() == ".npz":
-        buf = io.BytesIO()
-        np.savez_compressed(buf, images=images.numpy().transpose(0, 2, 3, 1))
-        atomic_write(out, buf.getvalue())
-        return out
+        return save_npz(out, images=images.numpy().transpose(0, 2, 3, 1))
     if out.suffix:
         raise ConfigError(f"unsupported output {out}: use .png, .npz or a folder name")
     out.mkdir(parents=True, exist_ok=True)
     for name, arr in zip(folder_names(len(images)), images.numpy().transpose(0, 2, 3, 1)):
         atomic_write(out / name, png_bytes(to_pil(arr)))
     return out
+
+
+def save_npz(path: Path, **arrays) -> Path:
+    """Arrays into a compressed .npz at exactly ``path``, atomically (written to memory
+    first: ``np.savez(path)`` would add .npz to a name without it)."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write(Path(path), buf.getvalue())
+    return Path(path)
 
 
 def folder_names(n: int) -> list[str]:

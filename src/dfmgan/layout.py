@@ -14,6 +14,7 @@ imports nothing of the package, so every layer may use it.
     RUN/baselines.json                   `dfmgan baselines`
     RUN/tensorboard/                     scalars and grids, when TensorBoard is installed
     RUN/done.json                        a study's marker: the run reached its last step
+    RUN/branch.json                      a branch's origin (train --resume RUN --out NEW)
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ LATEST_GRID = "latest.png"  # samples/: the newest grid, beside one per step (00
 # the names above, by role: what no command may write unless writing it is its purpose
 OWN_FILES = {"config.json": "config", "stats.jsonl": "stats", "metrics.jsonl": "metrics",
              "report.html": "report", "probe.json": "probe", "baselines.json": "baselines",
-             "done.json": "done",
+             "done.json": "done", "branch.json": "branch",
              **{f"{stem}.{ext}": "snapshot" for stem in ("generator", "generator_ema", "discriminator")
                 for ext in ("safetensors", "json")}}
 OWN_FOLDERS = {"samples": "samples", "checkpoints": "checkpoints", "best": "best",
@@ -62,6 +63,7 @@ class RunLayout:
     baselines = property(lambda self: self.path / "baselines.json")
     tensorboard = property(lambda self: self.path / "tensorboard")
     done = property(lambda self: self.path / "done.json")
+    branch = property(lambda self: self.path / "branch.json")
 
     def role(self, path) -> str | None:
         """Which of this run's own files (or folders) ``path`` is: "config", "stats",

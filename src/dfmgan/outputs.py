@@ -8,7 +8,8 @@
   checkpoints, grids, best state), unless writing that file is the command's purpose
   (``eval`` appends to RUN/metrics.jsonl, ``report`` writes RUN/report.html);
 * a folder output is never a run folder, or a folder inside one, unless it is the run
-  being trained.
+  being trained;
+* nothing is written inside the model zoo's folder (``zoo:NAME`` models ship with dfmgan).
 
 ``files.writable_file`` / ``writable_folder`` apply it before any work; ``atomic_write``
 applies the first rule again at the moment of the rename, so nothing slips through a path
@@ -19,6 +20,7 @@ import os
 import stat
 from pathlib import Path
 
+from . import zoo
 from .errors import ConfigError
 from .layout import RunLayout
 
@@ -69,6 +71,9 @@ def check_output(path, purpose: str | None = None) -> Path:
     such as "metrics", or "run" for train's own folder), or one line says why not."""
     p = Path(path)
     refuse_special(p)
+    if zoo.inside(p):
+        raise ConfigError(f"{shown(p)} is inside dfmgan's model zoo, which ships read-only "
+                          "with the package: give --out a path outside it")
     run = run_owning(p)
     if run is not None:
         role = RunLayout(run).role(Path(os.path.abspath(p)))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from . import zoo
 from .checkpoint import (D_SNAPSHOT, EMA_SNAPSHOT, SNAPSHOT, load_latest_state, load_module_state,
                          read_snapshot)
 from .files import parse_json, snapshot_path, state_paths
@@ -37,8 +38,10 @@ class LoadedGenerator:
 
 
 def load_generator(source, device: str | torch.device = "cpu", ema: bool = True) -> LoadedGenerator:
-    """Load a run folder's generator, or a snapshot file. A run that kept an EMA of G
-    (``train --ema``) gives the EMA, ``generator_ema.safetensors``, unless ``ema`` is False."""
+    """Load a run folder's generator, a snapshot file, or a zoo model (``"zoo:NAME"``). A
+    run that kept an EMA of G (``train --ema``) gives the EMA, ``generator_ema.safetensors``,
+    unless ``ema`` is False."""
+    source = zoo.resolve(source)
     name = EMA_SNAPSHOT if ema and Path(source, EMA_SNAPSHOT).is_file() else SNAPSHOT
     cfg, weights, meta = read_snapshot(source, name)
     G = Generator(cfg)
@@ -47,14 +50,14 @@ def load_generator(source, device: str | torch.device = "cpu", ema: bool = True)
 
 
 def load_discriminator(source, device: str | torch.device = "cpu") -> tuple[Discriminator, dict]:
-    """(D in eval mode, meta) from ``discriminator.safetensors`` or a run folder; a run
-    from before D was exported gives its D from the newest training state."""
-    path = Path(source)
+    """(D in eval mode, meta) from ``discriminator.safetensors``, a run folder or a zoo
+    model; a run from before D was exported gives its D from the newest training state."""
+    path = Path(zoo.resolve(source))
     if path.is_dir() and not (path / D_SNAPSHOT).exists() and state_paths(path):
         return discriminator_from_state(path, device)
-    cfg, weights, meta = read_snapshot(source, D_SNAPSHOT)
+    cfg, weights, meta = read_snapshot(path, D_SNAPSHOT)
     D = Discriminator(cfg)
-    load_module_state(D, weights, str(snapshot_path(source, D_SNAPSHOT)))
+    load_module_state(D, weights, str(snapshot_path(path, D_SNAPSHOT)))
     return D.to(device).eval(), meta
 
 

@@ -276,6 +276,13 @@ class Objective:
                 "optimizers": {k: o.state_dict() for k, o in self.opt.items()},
                 "t": self.t}
 
+    def adopt_optim(self, optim: OptimConfig) -> None:
+        """A branched run's own learning rate and betas over those its state was saved
+        with (Adam's moments are kept)."""
+        for o in self.opt.values():
+            for group in o.param_groups:
+                group["lr"], group["betas"] = optim.lr, (optim.beta1, optim.beta2)
+
     def load_state_dict(self, state: dict) -> None:
         for k, m in self.nets.items():
             m.load_state_dict(state["modules"][k])

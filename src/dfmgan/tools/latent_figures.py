@@ -15,12 +15,15 @@ def grid_image(images: torch.Tensor, cols: int):
     return to_pil(grid_array(images, cols), SCALE)
 
 
-def interpolate_figure(G, points: int, steps: int, modes: list[str], seed: int, out: Path,
-                       label: int | None = None) -> list[Path]:
-    """Walks through ``points`` random latents: OUT.png has one row per segment and mode
-    (lerp and slerp rows alternate, so they compare at a glance); OUT-<mode>.gif each."""
+def interpolate_figure(G, points: int | torch.Tensor, steps: int, modes: list[str], seed: int,
+                       out: Path, label: int | None = None) -> list[Path]:
+    """Walks through ``points`` random latents (or the given ones, (k, nz)): OUT.png has
+    one row per segment and mode (lerp and slerp rows alternate, so they compare at a
+    glance); OUT-<mode>.gif each."""
     render = Renderer(G, label, seed)
-    z = G.sample_latent(points, torch.Generator().manual_seed(seed))  # (points, nz)
+    z = points if torch.is_tensor(points) else \
+        G.sample_latent(points, torch.Generator().manual_seed(seed))  # (points, nz)
+    points = len(z)
     frames = {m: render(walk(z, steps, m)) for m in modes}  # each ((points-1)*steps, C, H, W)
     rows = [frames[m][i * steps:(i + 1) * steps] for i in range(points - 1) for m in modes]
     names = [m for _ in range(points - 1) for m in modes]  # each row says how it walks

@@ -31,6 +31,8 @@ from .stats import StatsSink
 
 
 # the progress bar's fields, in this order (every value is in stats.jsonl and TensorBoard)
+# what a branch (train --resume RUN --out NEW) cannot change: the saved weights must fit
+BRANCH_KEEPS = ("net.", "objective.name", "data.name", "data.split")
 BAR = ("loss/D", "loss/G", "D(x)", "D(G(z))")  # then the kept eval key and the objective's own
 
 
@@ -132,16 +134,24 @@ class Trainer:
             out["ema"] = self.ema.state_dict()
         return out
 
-    def restore(self, state: dict) -> None:
+    def restore(self, state: dict, branch: bool = False) -> None:
+        """Continue from ``state``: exactly (its config must be this run's), or as a
+        ``branch``, where any setting but the networks and the objective may differ and
+        the optimisers take this run's learning rate and betas."""
         saved = from_dict(parse_json(state["config"]), where="checkpoint config")
         diff = differences(saved, self.cfg)
-        if diff:
-            raise CheckpointError(f"checkpoint is from another configuration ({'; '.join(diff)})")
+        kept = [d for d in diff if d.startswith(BRANCH_KEEPS)]
+        if (kept if branch else diff):
+            what = "a branch keeps the networks and the objective" if branch else \
+                "checkpoint is from another configuration"
+            raise CheckpointError(f"{what} ({'; '.join(kept if branch else diff)})")
         try:
             self.objective.load_state_dict(state["objective"])
         except (KeyError, RuntimeError, ValueError) as e:
             first = str(e).splitlines()[0] if str(e) else repr(e)
             raise CheckpointError(f"checkpoint does not fit this run's networks ({first})") from None
+        if branch:
+            self.objective.adopt_optim(self.cfg.optim)
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
         self.sampler.load_state_dict(state["sampler"])
@@ -329,13 +339,28 @@ def threads(n: int) -> str:
     return f"{n} thread" + ("s" if n != 1 else "")
 
 
+def branch_state(source: RunDir, run: RunDir) -> dict:
+    """The newest state of ``source``, for a new run ``run`` to branch from."""
+    source.saved_config()  # a run, or one line saying it is not
+    if run.is_run():
+        raise ConfigError(f"{run.path} already holds a run; a branch starts a new folder")
+    state = load_latest_state(source.path)
+    if state is None:
+        raise ConfigError(f"{source.path} has no checkpoint yet to branch from")
+    return state
+
+
 def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True,
-          banner: bool | None = None) -> TrainResult:
-    """Train (or, with ``resume``, continue) the run in folder ``out``. ``banner``: print
-    the line naming device, precision, data and folder first (default: with the bar)."""
+          banner: bool | None = None, branch_from=None) -> TrainResult:
+    """Train (or, with ``resume``, continue) the run in folder ``out``. ``branch_from``: a
+    run whose last state a new run ``out`` continues from, with ``cfg``'s settings (any
+    but the networks, the objective and the data). ``banner``: print the line naming
+    device, precision, data and folder first (default: with the bar)."""
     cfg = with_defaults(cfg)  # a partial mapping trains what the CLI would
     run = RunDir(writable_folder(out, "run"))  # tried, not guessed: before any data is loaded
     state = None
+    if branch_from is not None:
+        state = branch_state(RunDir(branch_from), run)
     if resume:
         run.check_resume(cfg)
         run.check_layout()  # e.g. checkpoints/ a file: refused, never taken for "no state yet"
@@ -345,7 +370,7 @@ def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True,
     trainer = Trainer(cfg, run, progress)  # loads the data: fails before anything is written
     main = trainer.world.main  # only rank 0 writes files
     if state is not None:
-        trainer.restore(state)
+        trainer.restore(state, branch=branch_from is not None)
     if trainer.step > trainer.steps:  # a shorter budget would rewrite the record of what ran
         raise ConfigError(f"{run.path} has done {trainer.step:,} steps; --steps "
                           f"{trainer.steps:,} is fewer. Give --steps {trainer.step:,} or more "
@@ -354,6 +379,8 @@ def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True,
         run.write_config(cfg)
     elif main:
         run.create(cfg)
+        if branch_from is not None:  # its history up to the branch, then its own rows
+            run.adopt_history(RunDir(branch_from), trainer.step)
     sink = StatsSink(run.stats, run.tensorboard, enabled=main)
     sink.truncate_after(trainer.step)
     if main and (progress if banner is None else banner):

@@ -41,10 +41,12 @@ class RunDir(RunLayout):
         diff = differences(self.saved_config(), cfg)
         if diff:
             raise ConfigError(
-                f"cannot resume {self.path} with a different config ({'; '.join(diff)}). A "
-                f"resume may change only {', '.join(sorted(RESUMABLE))}. To branch, start a "
-                f"new run from this one's settings: dfmgan train --config "
-                f"{self.config_path} --out NEW_RUN, plus the changed flags")
+                f"cannot resume {self.path} with a different config ({'; '.join(diff)}). To "
+                f"branch from its last state into a new folder: dfmgan train --resume "
+                f"{self.path} --out NEW_RUN plus the changed flags (any setting but the "
+                f"networks, objective and data); to start afresh from its settings: dfmgan "
+                f"train --config {self.config_path} --out NEW_RUN. A resume may change only "
+                f"{', '.join(sorted(RESUMABLE))}")
 
     def check_layout(self) -> None:
         """Each of the run's own folders and files is what it should be: a folder where the
@@ -61,6 +63,18 @@ class RunDir(RunLayout):
             kind = special_kind(path) or ("folder" if path.is_dir() else None)
             if kind:
                 raise ConfigError(f"{shown(path)} is a {kind}, not the run's own file")
+
+    def adopt_history(self, source: RunLayout, step: int) -> None:
+        """A branch's stats.jsonl starts as ``source``'s rows up to ``step``, and
+        branch.json says where it came from."""
+        import json
+
+        from .stats import read_rows
+
+        rows = [r for r in read_rows(source.stats) if r.get("step", 0) <= step] \
+            if source.stats.exists() else []
+        atomic_write(self.stats, "".join(json.dumps(r) + "\n" for r in rows).encode())
+        atomic_write(self.branch, json.dumps({"from": str(source.path), "step": step}).encode())
 
     def write_config(self, cfg: TrainConfig) -> None:
         """On resume: the config (e.g. a longer --steps), and the run's own folders where a

@@ -1,0 +1,143 @@
+"""Bringing your own in: ``import-dcgan`` (the canonical DCGAN's checkpoints) and
+``project`` (real images into G's latent space). Each parses, checks every input and
+output up front, and calls one function in ``tools/``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .cli_tools import SEED, add_device, add_no_ema, load_G, number
+from .errors import DfmganError
+from .files import atomic_write, writable_folder
+from .outputs import check_free
+
+EXAMPLES = {
+    "import-dcgan": """examples:
+  python main.py --dataset lsun --dataroot ... --cuda     # pytorch/examples dcgan: netG_epoch_24.pth
+  dfmgan import-dcgan out/netG_epoch_24.pth --netD out/netD_epoch_24.pth --out runs/canon
+  dfmgan sample runs/canon --n 64 --out grid.png           # the same z gives the same images
+  dfmgan eval runs/canon --data folder --data-root ~/celeba""",
+    "project": """examples:
+  dfmgan project zoo:fashion-mnist-dfm fashion-mnist --split test --n 8 --out proj/
+  dfmgan project runs/faces ~/my_faces/ --out proj/                # a folder of images
+  dfmgan arithmetic runs/faces --latents proj/latents.npz --a 0 --b 1 --c 2 --out sum.png
+  dfmgan interpolate runs/faces --latents proj/latents.npz --out walk.png""",
+}
+PROJECT_FILES = ("latents.npz", "reconstructions.npz", "grid.png", "project.json")
+
+
+def add_import_dcgan(p) -> None:
+    p.add_argument("net_g", metavar="netG.pth", help="the generator's state dict "
+                   "(torch.save(netG.state_dict()), as pytorch/examples' dcgan/main.py writes)")
+    p.add_argument("--netD", dest="net_d", metavar="netD.pth", help="the discriminator's, "
+                   "for the tools that use D (probe, visualize, project)")
+    p.add_argument("--data", default="folder", help="the data it was trained on, which eval "
+                   "and probe compare with unless told (default: folder)")
+    p.add_argument("--out", required=True, help="a new folder for the snapshot")
+
+
+def cmd_import_dcgan(args) -> int:
+    from .data import dataset_info
+    from .tools.import_dcgan import import_dcgan
+
+    dataset_info(args.data)  # a misspelt name, before anything is read
+    out = writable_folder(args.out)
+    info = import_dcgan(Path(args.net_g), out, Path(args.net_d) if args.net_d else None, args.data)
+    net = info["net"]
+    print(f"wrote {out}: a {net['size']} px generator (nz {net['nz']}, N(0, 1) z, width "
+          f"{net['g_width']}, {net['channels']} channel(s))"
+          + (f" and its discriminator (width {net['d_width']})" if info["discriminator"] else ""))
+    return 0
+
+
+def add_project(p) -> None:
+    from .tools.project import ProjectSettings
+
+    d = ProjectSettings()
+    p.add_argument("source", help="a run folder, zoo:NAME or a snapshot folder")
+    p.add_argument("images", help="a dataset name, a folder of images, or an .npz/.npy of uint8 images")
+    p.add_argument("--out", required=True, help="folder for latents.npz, reconstructions.npz, "
+                   "grid.png (targets above results) and project.json")
+    p.add_argument("--split", help="the dataset's split (default: its first; `test` for held-out images)")
+    p.add_argument("--data-root", help="where the dataset's files are")
+    p.add_argument("--n", type=number(1, 10_000), default=8, help="images to project, the first N")
+    p.add_argument("--steps", type=number(1, 100_000), default=d.steps, help="Adam steps")
+    p.add_argument("--lr", type=number(1e-6, 10, float), default=d.lr, help="Adam's step size")
+    p.add_argument("--feature-weight", type=number(0, 1e6, float), default=d.feature_weight,
+                   help="weight of D's features against the pixels (0: pixels only)")
+    p.add_argument("--restarts", type=number(1, 64), default=d.restarts, help="random starts per image")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the starts and of G's frozen "
+                   "BatchNorm statistics: use the same --seed in interpolate and arithmetic")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_device(p)
+    add_no_ema(p)
+
+
+def targets(args, net) -> tuple:
+    """The first --n images of IMAGES at G's size and channels: uint8 (N, C, H, W), names."""
+    from .data import dataset_or_folder, load_dataset, match_channels, resize_uint8
+    import torch
+
+    from .evaluation.sources import IMAGE_FILES, load_images
+
+    if Path(args.images).suffix.lower() in IMAGE_FILES:
+        x, _ = load_images(Path(args.images))
+        x = resize_uint8(match_channels(x, net.channels), net.size)
+        return x[:args.n], [f"{args.images}[{i}]" for i in range(min(args.n, len(x)))]
+    name, root = dataset_or_folder(args.images, args.data_root)
+    source = load_dataset(name, root, args.split, net.size, net.channels)
+    images = source.images if hasattr(source, "images") else \
+        source.get(torch.arange(min(args.n, len(source))))[0]
+    names = getattr(source, "names", None) or [f"{name}[{i}]" for i in range(len(images))]
+    return images[:args.n], names[:args.n]
+
+
+def cmd_project(args) -> int:
+    import numpy as np
+
+    from .imageio import grid_array, save_images, save_npz, save_png, to_pil
+    from .snapshot import load_discriminator
+    from .tools.project import ProjectSettings, project, summary
+
+    out = writable_folder(args.out)
+    if out.exists():
+        check_free(out, PROJECT_FILES)
+    G = load_G(args)
+    if G.cfg.n_classes:
+        raise DfmganError("project needs an unconditional generator (this one is conditional)")
+    D = load_discriminator(args.source, args.device)[0] if args.feature_weight else None
+    x, names = targets(args, G.cfg)
+    s = ProjectSettings(args.steps, args.lr, args.feature_weight, args.restarts, args.seed)
+    p = project(G, D, x.to(args.device), s, progress=not args.no_progress)
+    out.mkdir(parents=True, exist_ok=True)
+    save_npz(out / "latents.npz", z=p.z.cpu().numpy().astype(np.float32), loss=p.loss.cpu().numpy(),
+             names=np.array(names), bn_seed=np.int64(args.seed))
+    save_images(p.images.cpu(), out / "reconstructions.npz")
+    pairs = torch_rows(x.cpu(), p.images.cpu(), 8)
+    save_png(to_pil(grid_array(pairs, min(8, len(x))), 3), out / "grid.png")
+    atomic_write(out / "project.json", json.dumps(summary(p, s, names), indent=2).encode())
+    print(f"projected {len(x)} images: pixel MSE {p.pixel_mse.mean():.4f} (random starts "
+          f"{p.start_mse.mean():.4f}); wrote {', '.join(str(out / f) for f in PROJECT_FILES)}")
+    return 0
+
+
+def torch_rows(a, b, cols: int):
+    """Rows of ``cols`` targets, each followed by the row of their results."""
+    import torch
+
+    rows = []
+    for i in range(0, len(a), cols):
+        ra, rb = a[i:i + cols], b[i:i + cols]
+        if len(ra) < cols and len(a) > cols:  # a short last pair of rows, padded white
+            pad = torch.full((cols - len(ra), *ra.shape[1:]), 255, dtype=torch.uint8)
+            ra, rb = torch.cat([ra, pad]), torch.cat([rb, pad])
+        rows += [ra, rb]
+    return torch.cat(rows)
+
+
+INPUTS = {
+    "import-dcgan": ("the canonical DCGAN's netG/netD .pth (pytorch/examples) as a dfmgan "
+                     "snapshot", add_import_dcgan, cmd_import_dcgan),
+    "project": ("real images into G's latent space (Adam on z; pixels + D's features)",
+                add_project, cmd_project),
+}
