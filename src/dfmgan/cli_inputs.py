@@ -1,6 +1,6 @@
-"""Bringing your own in: ``import-dcgan`` (the canonical DCGAN's checkpoints) and
-``project`` (real images into G's latent space). Each parses, checks every input and
-output up front, and calls one function in ``tools/``."""
+"""A newcomer's ways in: ``import-dcgan`` (the canonical DCGAN's checkpoints), ``project``
+(real images into G's latent space) and ``explore`` (the latent space in a browser). Each
+parses, checks every input and output up front, and calls one function in ``tools/``."""
 from __future__ import annotations
 
 import json
@@ -22,6 +22,9 @@ EXAMPLES = {
   dfmgan project runs/faces ~/my_faces/ --out proj/                # a folder of images
   dfmgan arithmetic runs/faces --latents proj/latents.npz --a 0 --b 1 --c 2 --out sum.png
   dfmgan interpolate runs/faces --latents proj/latents.npz --out walk.png""",
+    "explore": """examples:
+  dfmgan explore zoo:fashion-mnist-dfm            # then open http://127.0.0.1:8765/
+  dfmgan explore runs/fm-cond --port 9000 --open  # a conditional G gets class buttons""",
 }
 PROJECT_FILES = ("latents.npz", "reconstructions.npz", "grid.png", "project.json")
 
@@ -135,9 +138,46 @@ def torch_rows(a, b, cols: int):
     return torch.cat(rows)
 
 
+def add_explore(p) -> None:
+    from .tools.explore import LOOPBACK
+
+    p.add_argument("source", help="a run folder, zoo:NAME or a snapshot folder")
+    p.add_argument("--port", type=number(0, 65_535), default=8765, help="0: any free port")
+    p.add_argument("--host", choices=LOOPBACK, default="127.0.0.1",
+                   help="the loopback address to serve on (never another)")
+    p.add_argument("--open", action="store_true", help="open the page in the default browser")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the frozen BatchNorm "
+                   "statistics and of the neighbours' noise (as in arithmetic)")
+    add_device(p)
+    add_no_ema(p)
+
+
+def cmd_explore(args) -> int:
+    from .tools.explore import Explorer, serve
+
+    G = load_G(args)
+    server = serve(Explorer(G, Path(args.source).name, args.seed), args.host, args.port)
+    host, port = server.server_address[:2]
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    print(f"serving {Path(args.source).name} on {url} (Ctrl-C stops)", flush=True)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 INPUTS = {
     "import-dcgan": ("the canonical DCGAN's netG/netD .pth (pytorch/examples) as a dfmgan "
                      "snapshot", add_import_dcgan, cmd_import_dcgan),
     "project": ("real images into G's latent space (Adam on z; pixels + D's features)",
                 add_project, cmd_project),
+    "explore": ("G's latent space in the browser: samples, A - B + C, walks (loopback only)",
+                add_explore, cmd_explore),
 }

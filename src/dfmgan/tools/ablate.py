@@ -117,18 +117,33 @@ def maps_at(render, layer: nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 
 def ablate_figure(G, sheet: torch.Tensor, marks: tuple[list[int], torch.Tensor], layer: int,
-                  z: torch.Tensor, out: Path, seed: int = 0, label: int | None = None) -> Concept:
+                  z: torch.Tensor, out: Path, seed: int = 0, label: int | None = None,
+                  progress: bool = True) -> Concept:
     """OUT.png: top row as drawn, bottom row the same z with the concept's maps dropped;
     OUT.json: which maps were dropped and how well the regression fit."""
     from ..imageio import grid_array, save_png, to_pil
     from ..files import atomic_write
     from .latent import Renderer, pick
 
+    from tqdm import tqdm
+
+    indices, masks = marks
+    pick_layer(G, layer), pick(sheet, indices, "marks")  # checked before any work
+    stages = tqdm(total=4, desc="ablate", unit="stage", disable=not progress, leave=False)
+    stages.set_postfix_str("frozen BatchNorm")
     render = Renderer(G, label, seed)
     module = pick_layer(render.G, layer)
-    indices, masks = marks
-    concept = fit_concept(maps_at(render, module, pick(sheet, indices, "marks")), masks, seed)
+    stages.update()
+    stages.set_postfix_str("the marked samples' maps")
+    maps = maps_at(render, module, pick(sheet, indices, "marks"))
+    stages.update()
+    stages.set_postfix_str("logistic regression")
+    concept = fit_concept(maps, masks, seed)
+    stages.update()
+    stages.set_postfix_str("drawing with and without")
     before, after = with_and_without(render, module, concept, z)
+    stages.update()
+    stages.close()
     save_png(to_pil(grid_array(torch.cat([before, after]), len(z)), 3), out)
     atomic_write(out.with_suffix(".json"), json.dumps({"layer": layer, **asdict(concept)},
                                                        indent=2).encode())

@@ -26,9 +26,13 @@ def probe(featurizers: dict[str, Featurizer], train, test, budgets: list[int | N
         raise DfmganError("the probe needs labelled data (digits, mnist, fashion-mnist, "
                           "cifar10, svhn, stl10 train/test)")
     rows = []
-    bar = tqdm(total=len(featurizers) * len(budgets), desc="probe", disable=not progress)
+    # one tick per feature set's extraction (K-means' fit included) and per budget's fits,
+    # so the bar moves, and gives an ETA, from the first minute
+    bar = tqdm(total=len(featurizers) * (1 + len(budgets)), desc="probe", disable=not progress)
     for name, featurize in featurizers.items():
+        bar.set_postfix_str(f"{name}: features")
         tr, te = featurize(train.images), featurize(test.images)
+        bar.update()
         for budget in budgets:
             bar.set_postfix_str(f"{name}, {budget or 'all'} labels")
             fits = probe_one(tr, train.labels, te, test.labels, budget, draws, seed)
@@ -74,7 +78,7 @@ def featurizers(D, baselines: list[str], k: int, fit_images: torch.Tensor, seed:
     known = {
         "random-d": lambda: ("D (random init)", lambda x, R=random_d(): pooled_features(R, x, device=device)),
         "pixels": lambda: ("raw pixels", pixels),
-        "kmeans": lambda: (f"k-means, K={k}", KMeansFeatures.fit(fit_images, k, seed=seed).encode),
+        "kmeans": lambda: (f"k-means, K={k}", lazy(lambda: KMeansFeatures.fit(fit_images, k, seed=seed).encode)),
     }
     bad = [b for b in baselines if b not in known]
     if bad:
@@ -82,6 +86,17 @@ def featurizers(D, baselines: list[str], k: int, fit_images: torch.Tensor, seed:
     out = {"D (trained)": lambda x: pooled_features(D, x, device=device, progress=True)}
     out.update(known[b]() for b in baselines)
     return out
+
+
+def lazy(make):
+    """A featurizer built on its first call (K-means' fit: minutes, inside the progress bar)."""
+    made = []
+
+    def featurize(x):
+        if not made:
+            made.append(make())
+        return made[0](x)
+    return featurize
 
 
 def run_probe(source, data, root, labels: str, draws: int, baselines: str, k: int, seed: int,
