@@ -151,3 +151,29 @@ def test_last_step_reads_the_last_whole_row(tmp_path_factory, steps, cut, pad):
     assert last_step(path, tail=4096) == steps[-1]
     path.write_text(torn)
     assert last_step(path, tail=4096) is None
+
+
+@pytest.mark.parametrize("launcher, why", [
+    ("pbs", "study launcher must be one of"), ({"name": "slurm", "queue": "x"}, "unknown launcher key 'queue'"),
+    ({"name": "slurm", "gpus": -1}, "launcher gpus must be a whole number"),
+    ({"name": "slurm", "partition": ""}, "launcher partition must be a name"),
+    ({"name": "slurm", "time_min": 1.5}, "launcher time_min must be a whole number"), (["slurm"], "must be one of")])
+def test_a_bad_launcher_is_refused_before_any_run(tmp_path, launcher, why):
+    from dfmgan.errors import ConfigError
+    from dfmgan.tools.study import load_study
+
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps({"preset": "digits", "settings": {"gan": {}}, "launcher": launcher}))
+    with pytest.raises(ConfigError, match=why):
+        load_study(spec, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_spec_names_its_cluster_resources(tmp_path):
+    from dfmgan.tools.study import load_study
+
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps({"preset": "digits", "settings": {"gan": {}}, "launcher": {
+        "name": "slurm", "partition": "gpu", "time_min": 240, "gpus": 1, "cpus": 8}}))
+    study = load_study(spec, tmp_path / "out")
+    assert study.launcher == "slurm" and study.launch == {"partition": "gpu", "time_min": 240, "gpus": 1, "cpus": 8}

@@ -15,7 +15,7 @@ from .cli_eval import EXAMPLES as EVAL_EXAMPLES
 from .cli_eval import add_eval, add_reference, cmd_eval, cmd_reference
 from .cli_inputs import EXAMPLES as INPUT_EXAMPLES
 from .cli_inputs import INPUTS
-from .cli_tools import LABEL, SEED, TOOLS, add_device, add_no_ema, number
+from .cli_tools import LABEL, SEED, TOOLS, add_device, add_no_ema, add_truncation, number
 from .cli_train import add_train, cmd_train, device_name
 from .errors import DfmganError, DivergedError
 from .files import writable_file, writable_folder
@@ -37,7 +37,8 @@ EXAMPLES = {
     "sample": """examples:
   dfmgan sample runs/demo --n 64 --out grid.png
   dfmgan sample runs/demo/generator.safetensors --n 10000 --out samples.npz
-  dfmgan sample runs/demo --n 100 --out pngs/ --seed 3""",
+  dfmgan sample runs/demo --n 100 --out pngs/ --seed 3
+  dfmgan sample zoo:fashion-mnist-gan --seeds 0-35 --truncation 0.7 --out t.png""",
     "report": """example:
   dfmgan report runs/fm     # writes runs/fm/report.html""",
     "study": """spec:
@@ -48,7 +49,9 @@ EXAMPLES = {
     gan: {objective.name: gan}
     dfm-x1000: {objective.name: dfm, objective.dfm.lambda_scale: 1000}
   budgets: [500, 1000, 2000]
-writes OUT/<setting>-s<seed>/ (ordinary runs), OUT/curves.png, OUT/table.md, OUT/curves.json""",
+  launcher: {name: slurm, partition: gpu, time_min: 240, gpus: 1, cpus: 8}   # optional
+writes OUT/<setting>-s<seed>/ (ordinary runs), OUT/curves.png, OUT/table.md, OUT/curves.json
+on a cluster: dfmgan study spec.yaml --out runs/st --launcher slurm --partition gpu --gpus 1""",
     "export": """example:
   dfmgan eval runs/fm && dfmgan export runs/fm --out share/fm --license CC-BY-4.0""",
     "info": """examples:
@@ -103,6 +106,7 @@ def add_sample(p) -> None:
     p.add_argument("--bn", choices=BN_MODES, default="batch",
                    help="BatchNorm statistics to sample with (default: batch)")
     p.add_argument("--numbered", action="store_true", help="print each image's index on the grid")
+    add_truncation(p)
     p.add_argument("--label", type=LABEL, help="class of every image (conditional generator; "
                    "default: cycle through the classes)")
     add_device(p)
@@ -119,6 +123,15 @@ def add_study(p) -> None:
                threads=False)
     p.add_argument("--report-only", action="store_true", help="write the results of the runs "
                    "there are, training nothing")
+    from .tools.launchers import LAUNCHERS
+    p.add_argument("--launcher", choices=LAUNCHERS, help="where runs execute: local processes, "
+                   "Slurm jobs through submitit, or submitit's local executor (default: the "
+                   "spec's, else local)")
+    p.add_argument("--partition", help="slurm: the partition of every run's job")
+    p.add_argument("--time-min", type=number(1, 10 ** 6), help="submitit: each job's time "
+                   "limit in minutes; a job that reaches it checkpoints and is requeued")
+    p.add_argument("--gpus", type=number(0, 64), help="submitit: GPUs per run")
+    p.add_argument("--cpus", type=number(1, 1_024), help="submitit: CPUs per run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -181,8 +194,10 @@ def cmd_sample(args) -> int:
         check_free(writable_folder(out), folder_names(args.n))
     G = load_generator(args.source, device=args.device, ema=args.ema)
     labels = class_labels(G, args)
-    images = G.sample(args.n, seed=args.seed, mode=args.bn, labels=labels) if seeds is None \
-        else sample_seeds(G.net, seeds, args.bn, labels, pad_seed=args.seed)
+    psi = args.truncation
+    images = G.sample(args.n, seed=args.seed, mode=args.bn, labels=labels, truncation=psi) \
+        if seeds is None else sample_seeds(G.net, seeds, args.bn, labels, pad_seed=args.seed,
+                                           truncation=psi)
     path = save_images(images, Path(args.out), numbered=args.numbered)
     print(f"wrote {args.n} images to {path}")
     return 0
@@ -193,9 +208,11 @@ def cmd_study(args) -> int:
     from .tools.study_report import write_results
 
     study = load_study(Path(args.spec), writable_folder(args.out), args.device)
-    for flag in ("jobs", "threads"):
+    for flag in ("jobs", "threads", "launcher"):
         if getattr(args, flag) is not None:
             setattr(study, flag, getattr(args, flag))
+    study.launch.update({k: getattr(args, k) for k in ("partition", "time_min", "gpus", "cpus")
+                         if getattr(args, k) is not None})
     study.out.mkdir(parents=True, exist_ok=True)
     failed = [] if args.report_only else run_study(study, progress=not args.no_progress)
     paths = write_results(study)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cli_tools import SEED, add_device, add_no_ema, number
+from .cli_tools import SEED, add_device, add_no_ema, add_truncation, number
 from .errors import DfmganError
 from .files import writable_file
 from .layout import RunLayout
@@ -55,6 +55,7 @@ def add_eval(p) -> None:
     p.add_argument("--seed", type=SEED, default=0, help="seed of the latents drawn")
     p.add_argument("--bn", choices=BN_MODES, default="batch",
                    help="BatchNorm statistics to sample with")
+    add_truncation(p)
     p.add_argument("--out", help="JSON-lines file to append to (default: RUN/metrics.jsonl)")
     add_device(p)
     add_no_ema(p)
@@ -140,7 +141,8 @@ def cmd_eval(args) -> int:
                    n_real=args.n_real, seed=args.seed, feature_net=args.feature_net, bn=args.bn,
                    out=out, opts=MetricOptions(splits=args.splits, seed=args.seed),
                    device=args.device, inception_weights=args.inception_weights, ema=args.ema,
-                   progress=not args.no_progress, reference=args.ref)
+                   progress=not args.no_progress, reference=args.ref,
+                   truncation=args.truncation)
     print_scores(row, row["provenance"]["metrics"])
     prov = row["provenance"]
     print("provenance: " + ", ".join(f"{k} {v}" for k, v in prov.items()

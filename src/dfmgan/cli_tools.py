@@ -136,6 +136,12 @@ def add_baselines(p) -> None:
     p.add_argument("--out", help="JSON file to write (default: RUN/baselines.json)")
 
 
+def add_truncation(p) -> None:
+    p.add_argument("--truncation", type=number(1e-6, 2.0, float), default=1.0, metavar="PSI",
+                   help="the truncation trick: each z drawn is shrunk to ψ·z, towards the "
+                   "latent's centre (1: none; lower: fidelity for diversity, BENCHMARKS.md)")
+
+
 def add_latents(p, what: str) -> None:
     p.add_argument("--latents", metavar="FILE.npz", help="latents of `dfmgan project` (its "
                    f"latents.npz; any .npz with z (N, nz)): {what}")

@@ -71,19 +71,46 @@ def generate(G, z: torch.Tensor, labels: torch.Tensor | None = None, mode: str =
 
 
 def sample(G, n: int, seed: int = 0, mode: str = "batch", labels=None,
-           batch_size: int = 128) -> torch.Tensor:
-    """n uint8 images from latents drawn with ``seed``; a conditional G cycles through
-    its classes unless ``labels`` (N,) are given."""
+           batch_size: int = 128, truncation: float = 1.0) -> torch.Tensor:
+    """n uint8 images from latents drawn with ``seed`` (``truncate``d by ψ = ``truncation``);
+    a conditional G cycles through its classes unless ``labels`` (N,) are given."""
     g = torch.Generator().manual_seed(seed)
-    z = G.sample_latent(n, g)
+    z = truncate(G.sample_latent(n, g), truncation)
+    G, mode = truncation_bn(G, mode, truncation, seed)
     return generate(G, z, cycled(G, n, labels), mode, batch_size, pad_from=g)
 
 
+def truncation_bn(G, mode: str, truncation: float, seed: int = 0):
+    """(G, mode) to draw truncated latents with. In "batch" mode ψ·z would be undone: G's
+    first layer is linear without a bias and the BatchNorm after it divides out any scale
+    of its batch, so every ψ gave the same images (measured: FID 9.76 at ψ 1 and 0.3).
+    Truncation needs fixed statistics: those of untruncated latents (``frozen_bn``)."""
+    if truncation == 1.0 or mode != "batch":
+        return G, mode
+    return frozen_bn(G, seed=seed), "running"
+
+
+TRUNCATION = (0.0, 2.0)  # ψ's range, 0 excluded: 1 is no truncation, above 1 exaggerates
+
+
+def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:
+    """The truncation trick (Brock et al. 2019, BigGAN §3.1; Karras et al. 2019's ψ):
+    z' = c + ψ (z − c), shrinking each latent towards the centre c of its distribution,
+    fidelity bought with diversity. c = 0 for both of dfmgan's latents, U[-1, 1] and
+    N(0, 1), so z' = ψ z; ψ = 1 leaves z exactly as drawn. (N, nz) -> (N, nz)."""
+    lo, hi = TRUNCATION
+    if not lo < psi <= hi:  # False for NaN too
+        raise ConfigError(f"--truncation must be in ({lo:g}, {hi:g}], got {psi}")
+    return z if psi == 1.0 else z * psi
+
+
 def sample_seeds(G, seeds: list[int], mode: str = "batch", labels=None, pad_seed: int = 0,
-                 batch_size: int = 128) -> torch.Tensor:
-    """One uint8 image per seed (``seeded_latents``); labels as ``sample`` gives them; a
-    short batch is padded with latents drawn with ``pad_seed``."""
-    return generate(G, seeded_latents(G, seeds), cycled(G, len(seeds), labels), mode,
+                 batch_size: int = 128, truncation: float = 1.0) -> torch.Tensor:
+    """One uint8 image per seed (``seeded_latents``, ``truncate``d); labels as ``sample``
+    gives them; a short batch is padded with latents drawn with ``pad_seed``."""
+    z = truncate(seeded_latents(G, seeds), truncation)
+    G, mode = truncation_bn(G, mode, truncation, pad_seed)
+    return generate(G, z, cycled(G, len(seeds), labels), mode,
                     batch_size, pad_from=torch.Generator().manual_seed(pad_seed))
 
 

@@ -33,8 +33,9 @@ class LoadedGenerator:
         self.net.to(device)
         return self
 
-    def sample(self, n: int, seed: int = 0, mode: str = "batch", labels=None) -> torch.Tensor:
-        return sample(self.net, n, seed, mode, labels)
+    def sample(self, n: int, seed: int = 0, mode: str = "batch", labels=None,
+               truncation: float = 1.0) -> torch.Tensor:
+        return sample(self.net, n, seed, mode, labels, truncation=truncation)
 
 
 def load_generator(source, device: str | torch.device = "cpu", ema: bool = True) -> LoadedGenerator:

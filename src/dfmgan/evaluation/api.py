@@ -191,8 +191,10 @@ class Generated:
         """How many images are judged: ``n``, or all of an image set when it has fewer."""
         return n if self.G is not None else min(n, len(self.images))
 
-    def sample(self, n: int, seed: int, bn: str) -> torch.Tensor:
-        return self.G.sample(n, seed=seed, mode=bn) if self.G is not None else self.images[:n]
+    def sample(self, n: int, seed: int, bn: str, truncation: float = 1.0) -> torch.Tensor:
+        if self.G is None:
+            return self.images[:n]
+        return self.G.sample(n, seed=seed, mode=bn, truncation=truncation)
 
     def provenance(self) -> dict:
         if self.G is None:
@@ -268,12 +270,19 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
              feature_net: str | None = None, bn: str = "batch", out: Path | None = None,
              opts: MetricOptions | None = None, device: str = "cpu",
              inception_weights=None, ema: bool = True, progress: bool = False,
-             reference=None) -> dict:
+             reference=None, truncation: float = 1.0) -> dict:
     """Score ``source`` (a run folder or snapshot, sampled ``n`` times; or an image set:
     .npz, .npy, a folder) against ``reference`` (a statistics file or an image set) or
     ``data``; a run folder's EMA generator when it has one, unless ``ema`` is False. The
-    row holds the scores at its top level and where they come from under ``provenance``."""
+    row holds the scores at its top level and where they come from under ``provenance``.
+    ``truncation``: ψ of the truncation trick on the sampled latents (``sampling.truncate``)."""
+    from ..sampling import truncate
+
     gen_side = Generated(source, device, ema)
+    if truncation != 1.0:
+        if gen_side.G is None:
+            raise DfmganError("--truncation applies to a generator's latents, not to an image set")
+        truncate(torch.zeros(1), truncation)  # its range, checked before any work
     data = data or gen_side.meta.get("data")
     if data is None and reference is None:
         raise DfmganError("which data to compare with? pass --data NAME or --ref PATH")
@@ -294,7 +303,7 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
     def sample() -> torch.Tensor:
         if not images:
             stage(f"sampling {n:,} images")
-            images.append(gen_side.sample(n, seed, bn))
+            images.append(gen_side.sample(n, seed, bn, truncation))
         return images[0]
 
     def labelled() -> LabelledSets:
@@ -306,6 +315,7 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
     stage.close()
     prov = provenance_of(j, gen_side, net, n)
     prov.update({"metrics": [m.name for m in chosen], "seed": seed, "bn": bn,
+                 **({"truncation": truncation} if truncation != 1.0 else {}),
                  "splits": opts.splits, "seconds": round(time.perf_counter() - t0, 2)})
     row = {**scores, "provenance": prov}
     if out is not None:

@@ -22,13 +22,9 @@ results (``curves.json``, ``curves.png``, ``table.md``) come from the runs' ``st
 (``tools/study_report.py``)."""
 from __future__ import annotations
 
-import ctypes
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +36,8 @@ from ..errors import ConfigError
 from ..layout import RunLayout
 from ..presets import build_config
 
-SPEC_KEYS = {"preset", "set", "seeds", "settings", "budgets", "jobs", "threads", "device"}
+SPEC_KEYS = {"preset", "set", "seeds", "settings", "budgets", "jobs", "threads", "device",
+             "launcher"}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
@@ -50,7 +47,7 @@ class Run:
     seed: int
     cfg: TrainConfig
     folder: Path
-    process: subprocess.Popen | None = field(default=None, repr=False)
+    process: object | None = field(default=None, repr=False)  # a Popen or a launcher's job
 
     @property
     def name(self) -> str:
@@ -85,6 +82,8 @@ class Study:
     jobs: int
     threads: int
     out: Path
+    launcher: str = "local"  # launchers.LAUNCHERS
+    launch: dict = field(default_factory=dict)  # partition, time_min, gpus, cpus (submitit)
 
 
 def nested(d: dict | None, where: str) -> dict:
@@ -158,7 +157,37 @@ def load_study(path: Path, out: Path, device: str | None = None) -> Study:
             isinstance(b, int) and not isinstance(b, bool) and 0 < b <= steps for b in budgets)):
         raise ConfigError(f"study budgets must be a list of at most 100 steps in 1..{steps}, "
                           f"got {budgets!r:.80}")
-    return Study(runs, sorted(budgets), whole(spec, "jobs", 2), whole(spec, "threads", 1), out)
+    launcher, params = launcher_of(spec.get("launcher"))
+    return Study(runs, sorted(budgets), whole(spec, "jobs", 2), whole(spec, "threads", 1), out,
+                 launcher, params)
+
+
+def launcher_of(value) -> tuple[str, dict]:
+    """The spec's ``launcher``: a name, or a mapping with ``name`` and the job's resources
+    (partition, time_min, gpus, cpus), each checked here, before anything is submitted."""
+    from .launchers import LAUNCHERS, PARAMS
+
+    if value is None:
+        return "local", {}
+    spec = {"name": value} if isinstance(value, str) else value
+    if not isinstance(spec, dict) or spec.get("name", "local") not in LAUNCHERS:
+        raise ConfigError(f"study launcher must be one of {', '.join(LAUNCHERS)}, or a mapping "
+                          f"with name and {', '.join(PARAMS)}; got {value!r:.80}")
+    params = {k: v for k, v in spec.items() if k != "name"}
+    check_launch(params)
+    return spec.get("name", "local"), params
+
+
+def check_launch(params: dict) -> None:
+    from .launchers import PARAMS
+
+    for k, v in params.items():
+        if k not in PARAMS:
+            raise ConfigError(f"unknown launcher key {k!r}; known: {', '.join(PARAMS)}")
+        ok = isinstance(v, str) and v.strip() if k == "partition" else \
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10 ** 6
+        if not ok:
+            raise ConfigError(f"launcher {k} must be {'a name' if k == 'partition' else 'a whole number'}, got {v!r:.40}")
 
 
 def check_folder(run: Run) -> None:
@@ -187,32 +216,6 @@ def check_folder(run: Run) -> None:
                           "remove it or use another --out")
 
 
-def _die_with_parent() -> None:
-    """In the child: SIGTERM when the study process dies, even by SIGKILL (Linux), so a
-    run never trains on unseen; SIGTERM makes it checkpoint and stop."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def launch(run: Run, threads: int, logs: Path) -> subprocess.Popen:
-    """``dfmgan train`` for this run: a new one from its resolved config, or a resume of
-    the run its folder holds (one killed before its first checkpoint restarts from step 0
-    there: train's own rule, which rewrites only the run's own files; nothing is deleted)."""
-    if RunLayout(run.folder).config_path.exists():
-        args = ["--resume", str(run.folder)]
-    else:
-        config = logs / f"{run.name}.json"
-        atomic_write(config, run.cfg.to_json().encode())
-        args = ["--config", str(config), "--out", str(run.folder)]
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    with (logs / f"{run.name}.log").open("a") as log:  # the child keeps its own copy
-        return subprocess.Popen([sys.executable, "-m", "dfmgan", "train", *args, "--no-progress",
-                                 "--steps", str(run.cfg.steps)], stdout=log,
-                                stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
-
-
 def progress_of(run: Run) -> int:
     """Steps this run has logged (the last line of its stats.jsonl), cheaply."""
     from ..training.stats import last_step
@@ -229,8 +232,11 @@ def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[st
     SIGINT/SIGTERM are passed on to the running trainings, which checkpoint and stop."""
     from tqdm import tqdm
 
+    from .launchers import make_launcher
+
     logs = study.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    launcher = make_launcher(study.launcher, study.threads, logs, study.launch)
     pending = [r for r in study.runs if not r.finished()]
     if done := [r.name for r in study.runs if r not in pending]:
         print(f"study: {len(done)} of {len(study.runs)} runs already done, skipped: "
@@ -241,6 +247,14 @@ def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[st
         if not run.marker.exists():
             run.mark_done()
     running: list[Run] = []
+    for run in list(pending):  # jobs an earlier submission left running: adopted, not resubmitted
+        if (job := launcher.adopt(run)) is not None:
+            run.process = job
+            pending.remove(run)
+            running.append(run)
+    if running:
+        print(f"study: adopting {', '.join(r.name for r in running)}, still running as "
+              f"{launcher.name} jobs", flush=True)
     failed: list[str] = []
     total = sum(r.cfg.steps for r in study.runs)
     bar = tqdm(total=total, desc="study", unit="step", disable=not progress, dynamic_ncols=True)
@@ -256,7 +270,7 @@ def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[st
         while pending or running:
             while pending and len(running) < study.jobs and stop["signum"] is None:
                 run = pending.pop(0)
-                run.process = launch(run, study.threads, logs)
+                run.process = launcher.start(run)
                 running.append(run)
             time.sleep(poll)
             for run in [r for r in running if r.process.poll() is not None]:
