@@ -31,6 +31,11 @@ def tiny_cfg():
     return make
 
 
+def untimed(rows: list[dict]) -> list[dict]:
+    """stats rows without their wall clock (``time/...``): what a resume reproduces exactly."""
+    return [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rows]
+
+
 def run_cli(*args: str, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
     """``python -m dfmgan ARGS`` in a subprocess, as a user would run it."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")

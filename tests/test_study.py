@@ -88,6 +88,12 @@ def study(tmp_path, name) -> list[str]:
             "--out", str(tmp_path / name), "--no-progress"]
 
 
+def untimed_curves(curves: dict) -> dict:
+    """curves.json without its wall clocks (each run's, and the time-to-quality table's)."""
+    return {"budgets": curves["budgets"], "series": {n: {k: v for k, v in s.items() if k != "clock"}
+                                                     for n, s in curves["series"].items()}}
+
+
 def test_killed_study_rerun_gives_the_same_results(tmp_path):
     r = subprocess.run(study(tmp_path, "a"), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
@@ -108,10 +114,12 @@ def test_killed_study_rerun_gives_the_same_results(tmp_path):
     # the rerun names what it skips and what it resumes
     assert "runs already done, skipped: gan-s0" in r.stdout, r.stdout
     assert "study: resuming dfm-x1000-s0 (step " in r.stdout, r.stdout
-    a = json.loads((tmp_path / "a" / "curves.json").read_text())
-    b = json.loads((tmp_path / "b" / "curves.json").read_text())
+    a, b = (untimed_curves(json.loads((tmp_path / x / "curves.json").read_text())) for x in "ab")
     assert a == b and a["series"]["dfm-x1000"]["curves"]["modes"]["step"] == [4, 8, 12]
-    assert (tmp_path / "a" / "table.md").read_text() == (tmp_path / "b" / "table.md").read_text()
+    assert [list(json.loads((tmp_path / x / "curves.json").read_text())["series"]["gan"]["clock"]["0"])
+            for x in "ab"] == [[str(s) for s in range(2, 13, 2)]] * 2  # both have their clocks
+    tables = [(tmp_path / x / "table.md").read_text().split("**time to quality**")[0] for x in "ab"]
+    assert tables[0] == tables[1]
     # the run that had finished before the kill was not trained again
     assert (tmp_path / "b" / "logs" / "gan-s0.log").read_text().count("done:") == 1
     # a finished run's light files (what git keeps: no checkpoints, no weights) still count
@@ -121,7 +129,7 @@ def test_killed_study_rerun_gives_the_same_results(tmp_path):
     r = subprocess.run(study(tmp_path, "b"), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "b" / "logs" / "gan-s0.log").read_text().count("done:") == 1
-    assert json.loads((tmp_path / "b" / "curves.json").read_text()) == a
+    assert untimed_curves(json.loads((tmp_path / "b" / "curves.json").read_text())) == a
     # a run stopped by a signal right at its last step has no marker yet: the rerun writes
     # it (so git keeps a finished run) and trains nothing
     (tmp_path / "b" / "dfm-x1000-s0" / "done.json").unlink()
@@ -177,3 +185,24 @@ def test_the_spec_names_its_cluster_resources(tmp_path):
         "name": "slurm", "partition": "gpu", "time_min": 240, "gpus": 1, "cpus": 8}}))
     study = load_study(spec, tmp_path / "out")
     assert study.launcher == "slurm" and study.launch == {"partition": "gpu", "time_min": 240, "gpus": 1, "cpus": 8}
+
+
+def test_time_to_quality_by_hand():
+    """Marks 2x, 1.5x and 1x the gan's final mean FID (10): 20, 15, 10. gan seed 0 reaches
+    20 at step 2 (clock 4 s), 15 and 10 at step 3 (9 s); seed 1 reaches 20 at step 1
+    (1 s) and never 15. dfm reaches all three at step 2 (2 s) on its one seed."""
+    from dfmgan.tools.study_report import time_table, time_to_quality
+
+    def series(per_seed, clocks):
+        return {"seeds": list(range(len(per_seed))), "clock": {str(i): c for i, c in enumerate(clocks)},
+                "curves": {"fid": {"step": [1, 2, 3], "mean": [0, 0, sum(p["3"] for p in per_seed) / len(per_seed)],
+                                   "per_seed": per_seed}}}
+    got = time_to_quality({
+        "gan": series([{"1": 30.0, "2": 18.0, "3": 4.0}, {"1": 19.0, "2": 17.0, "3": 16.0}],
+                      [{1: 2.0, 2: 4.0, 3: 9.0}, {1: 1.0, 2: 3.0, 3: 5.0}]),
+        "dfm": series([{"1": 25.0, "2": 9.0, "3": 8.0}], [{1: 1.0, 2: 2.0, 3: 3.0}])})
+    assert got["reference"] == ["gan", 10.0] and got["marks"] == [20.0, 15.0, 10.0]
+    assert got["rows"]["gan"] == [(2.5, 2), (9.0, 1), (9.0, 1)]
+    assert got["rows"]["dfm"] == [(2.0, 1), (2.0, 1), (2.0, 1)]
+    text = time_table(got, {"gan": 2, "dfm": 1})
+    assert "| gan | 2.5 s | 9 s (1/2) | 9 s (1/2) |" in text and "FID ≤ 10.00 (gan's final)" in text

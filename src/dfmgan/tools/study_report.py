@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..files import atomic_write
 from ..layout import RunLayout
-from ..training.stats import read_stats
+from ..training.stats import TRAIN_SECONDS, read_stats
 
 RAW = " (no EMA)"  # suffix of the raw G's series beside an EMA
 PREFIXES = {"eval/": "", "eval_raw/": RAW}
@@ -54,6 +54,8 @@ def collect(study) -> dict:
                                                          "grad_ratio": [], "runs": {}})
             s["seeds"].append(run.seed)
             s["runs"][run.seed] = metrics
+            s.setdefault("clock", {})[str(run.seed)] = {r["step"]: r[TRAIN_SECONDS] for r in rows
+                                                        if TRAIN_SECONDS in r}
             if (ratio := grad_ratio(rows)) is not None:
                 s["grad_ratio"].append(ratio)
     for s in series.values():
@@ -121,6 +123,56 @@ def table(series: dict, budgets: list[int]) -> str:
             out.append(f"| {name} | {len(s['seeds'])} | " + " | ".join(text) + f" | {ratio} |")
         out.append("")
     return "\n".join(out)
+
+
+QUALITY = "fid"  # the metric time-to-quality reads (lower is better)
+MARKS = (2.0, 1.5, 1.0)  # multiples of the reference FID: two easier marks, then the GAN's
+
+
+def time_to_quality(series: dict) -> dict:
+    """Seconds of training each setting took to reach fixed FIDs: the GAN's final FID
+    (the "gan" series, else the first) and two easier marks. Per seed, the clock at its
+    first evaluation at or below the mark; the mean over the seeds that got there.
+    {"reference": (name, fid), "marks": [...], "rows": {series: [(mean s or None, n), ...]}}"""
+    with_fid = {n: s for n, s in series.items() if QUALITY in s["curves"] and s["curves"][QUALITY]["step"]}
+    if not with_fid:
+        return {}
+    ref = "gan" if "gan" in with_fid else next(iter(with_fid))
+    target = with_fid[ref]["curves"][QUALITY]["mean"][-1]
+    marks = [m * target for m in MARKS]
+    rows = {}
+    for name, s in with_fid.items():
+        per_seed, clocks = s["curves"][QUALITY]["per_seed"], s.get("clock", {})
+        rows[name] = [reached(per_seed, [clocks.get(str(seed), {}) for seed in s["seeds"]], mark)
+                      for mark in marks]
+    return {"reference": [ref, target], "marks": marks, "rows": rows}
+
+
+def reached(per_seed: list[dict], clocks: list[dict], mark: float) -> tuple[float | None, int]:
+    """(mean seconds, seeds that reached ``mark``) over the seeds with a clock."""
+    times = []
+    for curve, clock in zip(per_seed, clocks):
+        hit = next((int(st) for st, v in sorted(curve.items(), key=lambda kv: int(kv[0])) if v <= mark), None)
+        if hit is not None and hit in clock:
+            times.append(clock[hit])
+    return (statistics.mean(times) if times else None), len(times)
+
+
+def time_table(ttq: dict, seeds: dict[str, int]) -> str:
+    if not ttq:
+        return ""
+    ref, target = ttq["reference"]
+    head = " | ".join(f"FID ≤ {m:.2f}" + (f" ({ref}'s final)" if k == len(MARKS) - 1 else "")
+                      for k, m in enumerate(ttq["marks"]))
+    lines = ["**time to quality** (seconds of training to the first evaluation at or below each "
+             "FID, evaluations left out; mean over the seeds that reached it, of those with a "
+             "clock; one machine and thread count per study)", "",
+             f"| setting | {head} |", "|---|" + "---:|" * len(ttq["marks"])]
+    for name, cells in ttq["rows"].items():
+        text = [("–" if t is None else f"{t:,.0f} s" if t >= 100 else f"{t:.2g} s") + (f" ({n}/{seeds[name]})" if n < seeds[name] else "")
+                for t, n in cells]
+        lines.append(f"| {name} | " + " | ".join(text) + " |")
+    return "\n".join(lines + [""])
 
 
 def line_colors(names: list[str]) -> dict[str, tuple]:
@@ -196,9 +248,11 @@ def write_results(study) -> dict[str, Path]:
     series = collect(study)
     paths = {"curves": study.out / "curves.json", "table": study.out / "table.md",
              "plot": study.out / "curves.png"}
-    atomic_write(paths["curves"], json.dumps({"budgets": study.budgets, "series": series},
-                                             indent=1).encode())
-    atomic_write(paths["table"], table(series, study.budgets).encode())
+    ttq = time_to_quality(series)
+    atomic_write(paths["curves"], json.dumps({"budgets": study.budgets, "series": series,
+                                              "time_to_quality": ttq}, indent=1).encode())
+    seeds = {n: len(s["seeds"]) for n, s in series.items()}
+    atomic_write(paths["table"], (table(series, study.budgets) + "\n" + time_table(ttq, seeds)).encode())
     if series:
         plot(series, paths["plot"], reference_lines(study.out / "baselines.json"))
     return paths

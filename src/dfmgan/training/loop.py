@@ -27,7 +27,7 @@ from . import speed
 from .ema import GeneratorEMA
 from .rundir import RunDir
 from .signals import StopFlag
-from .stats import StatsSink
+from .stats import TRAIN_SECONDS, StatsSink
 
 
 # the progress bar's fields, in this order (every value is in stats.jsonl and TensorBoard)
@@ -247,6 +247,7 @@ class Trainer:
         bar = tqdm(total=self.steps, initial=self.step, desc="train", unit="step",
                    disable=not self.progress, dynamic_ncols=True)
         self.clock, self.started = (time.perf_counter(), self.step), self.step
+        self.tick = time.perf_counter()
         while self.step < self.steps:
             signum = distributed.any_signal(stop.signum, self.device)
             if signum:  # on any rank: every rank stops here and reports it
@@ -315,8 +316,14 @@ class Trainer:
     def after_step(self, stats: dict, sink: StatsSink, bar) -> None:
         """Rank 0's bookkeeping: FID, stats, the bar, grids and checkpoints."""
         cfg = self.cfg
-        if cfg.eval_every and self.step % cfg.eval_every == 0:
+        evaluates = bool(cfg.eval_every) and self.step % cfg.eval_every == 0
+        if evaluates or self.step % cfg.log_every == 0 or self.step == self.steps:
+            now = time.perf_counter()
+            self.train_seconds, self.tick = self.train_seconds + now - self.tick, now
+            stats[TRAIN_SECONDS] = round(self.train_seconds, 3)
+        if evaluates:
             stats.update(self.evaluate())
+            self.tick = time.perf_counter()  # the evaluation's own time is not training's
         sink.report(self.step, stats)
         bar.update()
         first = self.step == self.started + 1  # values on the bar from the first step on
@@ -337,6 +344,15 @@ class Trainer:
 
 def threads(n: int) -> str:
     return f"{n} thread" + ("s" if n != 1 else "")
+
+
+def seconds_so_far(stats, step: int) -> float:
+    """The training seconds of the last row at or before ``step`` (0 for a new run)."""
+    from .stats import read_stats
+
+    rows = [r for r in read_stats(stats) if r["step"] <= step and TRAIN_SECONDS in r] \
+        if stats.exists() else []
+    return float(rows[-1][TRAIN_SECONDS]) if rows else 0.0
 
 
 def branch_state(source: RunDir, run: RunDir) -> dict:
@@ -383,6 +399,7 @@ def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True,
             run.adopt_history(RunDir(branch_from), trainer.step)
     sink = StatsSink(run.stats, run.tensorboard, enabled=main)
     sink.truncate_after(trainer.step)
+    trainer.train_seconds = seconds_so_far(run.stats, trainer.step) if main else 0.0
     if main and (progress if banner is None else banner):
         tqdm.write(trainer.banner())
     with StopFlag() as stop:

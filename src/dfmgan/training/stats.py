@@ -11,6 +11,10 @@ from pathlib import Path
 from ..files import WriteError, atomic_write, parse_json
 
 
+# stats.jsonl's wall clock: seconds spent training up to the row's step, the evaluations
+# during training left out and kept across resumes (a study's time-to-quality reads it)
+TRAIN_SECONDS = "time/train_s"
+
 class StatsSink:
     def __init__(self, path: Path, tensorboard_dir: Path | None = None, enabled: bool = True):
         self.path, self.enabled = Path(path), enabled
