@@ -120,7 +120,9 @@ def add_train(p) -> None:
                    help="any setting, e.g. net.bn_affine=false (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--precision", choices=PRECISIONS,
-                   help="autocast the forward passes (fp16 on a GPU, with loss scaling)")
+                   help="autocast the forward passes (fp16 on a GPU, with loss scaling); auto: "
+                   "bf16 where the CPU has native bf16 dot products (avx512_bf16, amx_bf16), "
+                   "else fp32 (default: fp32, the same bits on every CPU)")
     p.add_argument("--channels-last", action="store_const", const=True,
                    help="NHWC memory layout for the convolutions (the default)")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_const",

@@ -17,7 +17,9 @@ from .errors import ConfigError
 from .models.netconfig import RANGES as NET_RANGES
 from .models.netconfig import NetConfig
 
-PRECISIONS = ("fp32", "bf16", "fp16")  # fp16 autocasts with a gradient scaler (GPU)
+# fp16 autocasts with a gradient scaler (GPU); auto: bf16 where the CPU has native bf16
+# dot products, fp32 elsewhere (training/speed.py)
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 
 
 @dataclass
@@ -60,7 +62,10 @@ class ObjectiveConfig:
 class SpeedConfig:
     """How fast, not what: none of these change the model being trained."""
 
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler)
+    # fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler) | auto. fp32 stays the
+    # default although bf16 trained as well and 1.5-1.7x faster on machine A: a command must
+    # train the same bits on every CPU, and auto's choice depends on the CPU (README)
+    precision: str = "fp32"
     # NHWC memory layout for convolutions: on by default since it made the 32 px steps
     # 1.07-1.26x faster on a 2-core CPU (BENCHMARKS.md); allclose to NCHW, not bitwise
     channels_last: bool = True

@@ -175,7 +175,10 @@ class Trainer:
         if self.world.size > 1:
             where += f" x {self.world.size} processes"
         start = f"from step {self.step}" if self.step else "from scratch"
-        return (f"dfmgan train on {where}, {self.cfg.speed.precision}: {self.source.description}"
+        precision = speed.resolve_precision(self.cfg.speed.precision, dev)
+        if precision != self.cfg.speed.precision:
+            precision = f"{self.cfg.speed.precision} -> {precision}"
+        return (f"dfmgan train on {where}, {precision}: {self.source.description}"
                 f" -> {self.run_dir.path} ({start}, {self.steps:,} steps)")
 
     def meta(self) -> dict:
