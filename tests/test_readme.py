@@ -89,3 +89,47 @@ def test_the_layout_names_every_module():
                if not p.name.startswith("_") and "weights" not in p.parts
                and not re.search(rf"\b{re.escape(p.stem)}(\.py)?\b", layout)]
     assert not missing
+
+
+def collected(marker: str | None) -> int:
+    """How many tests pytest collects (with ``-m marker``), as the README states them."""
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    out = subprocess.run(args + (["-m", marker] if marker else []), cwd=REPO, capture_output=True,
+                         text=True, timeout=600).stdout
+    return sum(int(n) for n in re.findall(r"^tests/\S+: (\d+)$", out, re.M))
+
+
+def test_the_readme_counts_the_tests():
+    stated = {"all": r"\*\*([\d,]+) tests\*\* \(what CI runs", "fast": r"the \*\*([\d,]+) tests\*\* without"}
+    got = {k: int(re.search(p, README).group(1).replace(",", "")) for k, p in stated.items()}
+    assert got == {"all": collected(None), "fast": collected("not slow and not inception")}
+
+
+def tour_commands() -> list[str]:
+    """The `dfmgan ...` lines of the README's five-minute tour, in order."""
+    block = re.search(r"## Five minutes with the zoo.*?```sh\n(.*?)```", README, re.S).group(1)
+    return [ln.split("#")[0].strip() for ln in block.splitlines() if ln.startswith("dfmgan ")]
+
+
+def test_the_tour_runs_as_written(tmp_path, monkeypatch):
+    """Every command of the tour but the probe (minutes: test_tools covers it) and the
+    projection's dataset (needs Debian's Fashion-MNIST: skipped without it)."""
+    import shlex
+
+    from conftest import FASHION
+    from dfmgan.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    cmds = tour_commands()
+    assert cmds[0] == "dfmgan zoo" and any(c.startswith("dfmgan project") for c in cmds)
+    for cmd in cmds:
+        argv = shlex.split(cmd)[1:]
+        if argv[0] == "probe" or (not FASHION.is_dir() and "fashion-mnist" in argv[2:3]):
+            continue
+        if argv[0] == "project":
+            argv += ["--steps", "20"]  # the tour's 500 steps take a minute: the path is the same
+        assert main(argv) == 0, cmd
+    assert (tmp_path / "grid.png").is_file() and (tmp_path / "walk-slerp.gif").is_file()
