@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from dfmgan import zoo  # noqa: E402
+from dfmgan.digests import file_sha256  # noqa: E402
 from dfmgan.cli import main as dfmgan  # noqa: E402
 from dfmgan.layout import DISCRIMINATOR, GENERATOR, GENERATOR_EMA, RunLayout  # noqa: E402
 
@@ -107,7 +108,7 @@ def build(name: str, run_dir: Path) -> dict:
                  "objective": net["objective"], "size": net["net"]["size"],
                  "channels": net["net"]["channels"], "steps": net["step"],
                  "metrics": {k: row[k] for k in ("fid", "kid", "precision", "recall") if k in row},
-                 "files": {p.name: zoo.sha256(p) for p in sorted(folder.iterdir())}}
+                 "files": {p.name: file_sha256(p) for p in sorted(folder.iterdir())}}
         target = zoo.ROOT / name
         if target.exists():
             shutil.rmtree(target)

@@ -11,6 +11,7 @@ from PIL import Image
 from dfmgan.data import load_dataset
 from dfmgan.data import cache as cache_mod
 from dfmgan.data import clipart
+from dfmgan.digests import file_sha256
 from dfmgan.errors import DataError
 
 HAVE_FONT = Path(clipart.EMOJI_FONT).is_file() and Path(clipart.EMOJI_TEST).is_file()
@@ -99,7 +100,7 @@ def _facts(root):
     files = clipart.clipart_files(root)
     from dfmgan.data.images import ImageOptions
 
-    return {"files": [[str(p), cache_mod.file_digest(p)] for p in files],
+    return {"files": [[str(p), file_sha256(p)] for p in files],
             **clipart.options_facts(16, 3, ImageOptions(fit="pad"))}
 
 

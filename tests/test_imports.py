@@ -76,7 +76,7 @@ def test_the_checker_finds_a_circle():
 # (cli -> config -> training -> data, models, objectives -> checkpoint, evaluation, with
 # the plain records every layer shares at the bottom). Longest prefix wins.
 LAYERS = [
-    ("errors", "layout", "cites", "zoo"),
+    ("errors", "layout", "cites", "digests", "zoo"),
     ("discovery", "outputs", "devices", "models.netconfig"),
     ("files", "distributed"),
     ("data", "models", "config", "imageio"),

@@ -26,14 +26,6 @@ from .download import cache_home
 VERSION = 2  # bump when decoding changes what an entry would hold
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def key_of(facts: dict) -> str:
     """The SHA-256 of ``facts`` (JSON with sorted keys) and this module's version."""
     text = json.dumps({"version": VERSION, **facts}, sort_keys=True)

@@ -36,7 +36,8 @@ from PIL import Image, ImageDraw, ImageFont, features
 
 from ..errors import DataError
 from .base import ArraySource, StreamingSource, describe
-from .cache import cached, file_digest
+from ..digests import file_sha256 as file_digest
+from .cache import cached
 from .folder import bar
 from .images import BadImage, ImageOptions, decode_all, open_and_convert, too_large
 from .registry import register_dataset

@@ -19,11 +19,11 @@ Widths, nz, channels and size are read off the weights' shapes (a fork with ngf 
 runs no code; everything is checked before anything is written."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 
+from ..digests import file_sha256
 from ..checkpoint import export_snapshot, load_module_state
 from ..errors import CheckpointError, ConfigError
 from ..files import atomic_write, kind_of
@@ -134,15 +134,11 @@ def import_dcgan(net_g: Path, out: Path, net_d: Path | None = None, data: str = 
         D = build(Discriminator, cfg, d_state(d_convs), f"{shown(net_d)} (as a dfmgan discriminator)")
     run = build_config(overrides={"net": cfg.to_dict(), "data": {"name": data}})
     meta = {"step": 0, "objective": "gan", "data": data,
-            "imported": {"from": "pytorch/examples dcgan/main.py", "netG": sha256(net_g),
-                         **({"netD": sha256(net_d)} if net_d else {})}}
+            "imported": {"from": "pytorch/examples dcgan/main.py", "netG": file_sha256(net_g),
+                         **({"netD": file_sha256(net_d)} if net_d else {})}}
     out.mkdir(parents=True, exist_ok=True)
     export_snapshot(out, G, meta)
     if D is not None:
         export_snapshot(out, D, meta, name=DISCRIMINATOR)
     atomic_write(out / "config.json", run.to_json().encode())
     return {"net": cfg.to_dict(), "discriminator": D is not None}
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

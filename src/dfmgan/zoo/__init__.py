@@ -16,10 +16,11 @@ Only the standard library at import: ``outputs`` (below every writer) asks ``ins
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import os
 from pathlib import Path
+
+from ..digests import file_sha256
 
 PREFIX = "zoo:"
 ROOT = Path(__file__).resolve().parent
@@ -56,18 +57,10 @@ def resolve(source, root: Path = ROOT):
         path = folder / file
         if not path.is_file():
             raise CheckpointError(f"zoo:{name} is incomplete: {file} is missing from {folder}")
-        if sha256(path) != digest:
+        if file_sha256(path) != digest:
             raise CheckpointError(f"zoo:{name} is damaged: {file} does not match its checksum "
                                   "in the zoo's index.json (restore it with git checkout)")
     return str(folder)
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def inside(path, root: Path = ROOT) -> bool:
