@@ -155,11 +155,17 @@ def add_explore(p) -> None:
 def cmd_explore(args) -> int:
     from .tools.explore import Explorer, serve
 
+    from tqdm import tqdm
+
     G = load_G(args)
-    server = serve(Explorer(G, Path(args.source).name, args.seed), args.host, args.port)
+    bar: list = []  # the count of requests, opened once the port is bound (a busy port: one line)
+    server = serve(Explorer(G, Path(args.source).name, args.seed), args.host, args.port,
+                   lambda: bar and bar[0].update())
+    served = tqdm(desc="explore", unit=" requests", total=None)
+    bar.append(served)
     host, port = server.server_address[:2]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
-    print(f"serving {Path(args.source).name} on {url} (Ctrl-C stops)", flush=True)
+    served.write(f"serving {Path(args.source).name} on {url} (Ctrl-C stops)")
     if args.open:
         import webbrowser
 
@@ -170,6 +176,7 @@ def cmd_explore(args) -> int:
         pass
     finally:
         server.server_close()
+        served.close()
     return 0
 
 

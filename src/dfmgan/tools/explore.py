@@ -120,12 +120,14 @@ def png_url(image: torch.Tensor) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def handler(explorer: Explorer):
+def handler(explorer: Explorer, served=None):
+    """The request handler; ``served()`` is called for each request answered."""
     class Handler(BaseHTTPRequestHandler):
         server_version = "dfmgan-explore"
 
-        def log_message(self, *args):  # quiet: the page polls nothing, errors come back as JSON
-            pass
+        def log_message(self, *args):  # quiet: errors come back as JSON, the bar counts
+            if served is not None:
+                served()
 
         def do_GET(self):
             url = urlparse(self.path)
@@ -170,7 +172,8 @@ def handler(explorer: Explorer):
     return Handler
 
 
-def serve(explorer: Explorer, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
+def serve(explorer: Explorer, host: str = "127.0.0.1", port: int = 8765,
+          served=None) -> ThreadingHTTPServer:
     """A server bound to ``host`` (loopback only), not yet serving: call serve_forever()."""
     if host not in LOOPBACK:
         raise ValueError(f"explore serves on the loopback address only ({', '.join(LOOPBACK)})")
@@ -179,6 +182,12 @@ def serve(explorer: Explorer, host: str = "127.0.0.1", port: int = 8765) -> Thre
         import socket
 
         cls = type("Server6", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
-    server = cls((host, port), handler(explorer))
+    try:
+        server = cls((host, port), handler(explorer, served))
+    except OSError as e:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"cannot serve on {host}:{port}: {e.strerror or e}; give another "
+                          "--port (0: any free one)") from None
     server.daemon_threads = True
     return server

@@ -176,8 +176,11 @@ class SubmititLauncher:
                               ".venv/bin/pip install -e '.[cluster]'") from None
         self.submitit, self.cluster, self.threads, self.logs = submitit, cluster, threads, logs
         self.name = "slurm" if cluster == "slurm" else "submitit"
-        self.executor = submitit.AutoExecutor(folder=logs / "submitit", cluster=cluster)
-        self.executor.update_parameters(name="dfmgan", **{PARAMS[k]: v for k, v in params.items()})
+        try:  # no sbatch on this machine, a parameter Slurm refuses: one line, before any run
+            self.executor = submitit.AutoExecutor(folder=logs / "submitit", cluster=cluster)
+            self.executor.update_parameters(name="dfmgan", **{PARAMS[k]: v for k, v in params.items()})
+        except Exception as e:  # submitit raises RuntimeError, ValueError, ... by cluster
+            raise ConfigError(f"cannot submit to {cluster} through submitit: {e}") from None
 
     def record(self, run) -> Path:
         return self.logs / f"{run.name}.job.json"
@@ -197,8 +200,11 @@ class SubmititLauncher:
 
     def start(self, run) -> JobHandle:
         log = self.logs / f"{run.name}.log"
-        job = self.executor.submit(TrainJob(train_argv(run, self.logs), self.threads, str(log),
-                                            str(run.folder), run.cfg.steps))
+        try:
+            job = self.executor.submit(TrainJob(train_argv(run, self.logs), self.threads, str(log),
+                                                str(run.folder), run.cfg.steps))
+        except Exception as e:  # sbatch refused the job (a partition that does not exist, ...)
+            raise ConfigError(f"submitit could not submit {run.name}: {e}") from None
         atomic_write(self.record(run), json.dumps({"cluster": self.cluster, "job_id": job.job_id}).encode())
         return JobHandle(job, run, "local" if self.cluster == "local" else "slurm")
 
