@@ -205,4 +205,4 @@ def test_time_to_quality_by_hand():
     assert got["rows"]["gan"] == [(2.5, 2), (9.0, 1), (9.0, 1)]
     assert got["rows"]["dfm"] == [(2.0, 1), (2.0, 1), (2.0, 1)]
     text = time_table(got, {"gan": 2, "dfm": 1})
-    assert "| gan | 2.5 s | 9 s (1/2) | 9 s (1/2) |" in text and "FID ≤ 10.00 (gan's final)" in text
+    assert "| gan | 2.5 s | 9 s (1/2) | 9 s (1/2) |" in text and "fid ≤ 10.00 (gan's final)" in text

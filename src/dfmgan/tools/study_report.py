@@ -125,8 +125,17 @@ def table(series: dict, budgets: list[int]) -> str:
     return "\n".join(out)
 
 
-QUALITY = "fid"  # the metric time-to-quality reads (lower is better)
-MARKS = (2.0, 1.5, 1.0)  # multiples of the reference FID: two easier marks, then the GAN's
+MARKS = (2.0, 1.5, 1.0)  # multiples of the reference score: two easier marks, then the GAN's
+
+
+def quality_key(series: dict) -> str | None:
+    """The score time to quality reads: the first metric's best key that is lower-is-better
+    and measured in this study (FID, where it is), from the metrics' own records."""
+    from ..evaluation.registry import all_metrics
+
+    have = {m for s in series.values() for m in s["curves"]}
+    return next((m.best for m in all_metrics().values()
+                 if m.best and m.lower_is_better(m.best) and m.best in have), None)
 
 
 def time_to_quality(series: dict) -> dict:
@@ -134,18 +143,19 @@ def time_to_quality(series: dict) -> dict:
     (the "gan" series, else the first) and two easier marks. Per seed, the clock at its
     first evaluation at or below the mark; the mean over the seeds that got there.
     {"reference": (name, fid), "marks": [...], "rows": {series: [(mean s or None, n), ...]}}"""
-    with_fid = {n: s for n, s in series.items() if QUALITY in s["curves"] and s["curves"][QUALITY]["step"]}
+    key = quality_key(series)
+    with_fid = {n: s for n, s in series.items() if key in s["curves"] and s["curves"][key]["step"]}
     if not with_fid:
         return {}
     ref = "gan" if "gan" in with_fid else next(iter(with_fid))
-    target = with_fid[ref]["curves"][QUALITY]["mean"][-1]
+    target = with_fid[ref]["curves"][key]["mean"][-1]
     marks = [m * target for m in MARKS]
     rows = {}
     for name, s in with_fid.items():
-        per_seed, clocks = s["curves"][QUALITY]["per_seed"], s.get("clock", {})
+        per_seed, clocks = s["curves"][key]["per_seed"], s.get("clock", {})
         rows[name] = [reached(per_seed, [clocks.get(str(seed), {}) for seed in s["seeds"]], mark)
                       for mark in marks]
-    return {"reference": [ref, target], "marks": marks, "rows": rows}
+    return {"key": key, "reference": [ref, target], "marks": marks, "rows": rows}
 
 
 def reached(per_seed: list[dict], clocks: list[dict], mark: float) -> tuple[float | None, int]:
@@ -162,10 +172,10 @@ def time_table(ttq: dict, seeds: dict[str, int]) -> str:
     if not ttq:
         return ""
     ref, target = ttq["reference"]
-    head = " | ".join(f"FID ≤ {m:.2f}" + (f" ({ref}'s final)" if k == len(MARKS) - 1 else "")
+    head = " | ".join(f"{ttq['key']} ≤ {m:.2f}" + (f" ({ref}'s final)" if k == len(MARKS) - 1 else "")
                       for k, m in enumerate(ttq["marks"]))
     lines = ["**time to quality** (seconds of training to the first evaluation at or below each "
-             "FID, evaluations left out; mean over the seeds that reached it, of those with a "
+             "mark, evaluations left out; mean over the seeds that reached it, of those with a "
              "clock; one machine and thread count per study)", "",
              f"| setting | {head} |", "|---|" + "---:|" * len(ttq["marks"])]
     for name, cells in ttq["rows"].items():

@@ -74,16 +74,16 @@ def inside(path, root: Path = ROOT) -> bool:
 
 def listing(root: Path = ROOT) -> str:
     """The zoo as a table: one row a model, with the command that tries it."""
-    rows = [("name", "data", "objective", "px", "steps", "FID", "MB", "")]
+    rows = [("name", "data", "objective", "px", "steps", "score", "MB", "")]
     for name, e in sorted(entries(root).items()):
         mb = sum((Path(root) / name / f).stat().st_size for f in e["files"]) / 1e6
-        fid = e.get("metrics", {}).get("fid")
+        first = next(iter(e.get("metrics", {}).items()), None)  # the card's headline score
         rows.append((name, e["data"], e["objective"], f"{e['size']}x{e['size']}x{e['channels']}",
-                     f"{e['steps']:,}", "–" if fid is None else f"{fid:.2f}", f"{mb:.1f}",
-                     e.get("description", "")))
+                     f"{e['steps']:,}", "–" if first is None else f"{first[0]} {first[1]:.2f}",
+                     f"{mb:.1f}", e.get("description", "")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
-    lines += ["", "FID: the model card's (README.md in the model's folder), in the data's "
-              "bundled feature space.", "Try one: dfmgan sample zoo:NAME --n 64 --out grid.png",
+    lines += ["", "score: the model card's first (README.md in the model's folder), in the "
+              "data's bundled feature space.", "Try one: dfmgan sample zoo:NAME --n 64 --out grid.png",
               f"Models are in {root}"]
     return "\n".join(line.rstrip() for line in lines)
