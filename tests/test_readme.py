@@ -2,6 +2,7 @@
 import re
 from pathlib import Path
 
+import pytest
 import torch
 
 from dfmgan.presets import build_config
@@ -133,3 +134,40 @@ def test_the_tour_runs_as_written(tmp_path, monkeypatch):
             argv += ["--steps", "20"]  # the tour's 500 steps take a minute: the path is the same
         assert main(argv) == 0, cmd
     assert (tmp_path / "grid.png").is_file() and (tmp_path / "walk-slerp.gif").is_file()
+
+
+INSTALL = re.compile(r"pip install -e '\.\[([a-z,]+)\]'")
+
+
+def install_lines() -> dict[str, list[str]]:
+    """Every `pip install -e '.[extra]'` dfmgan shows, by where: the README and each message."""
+    found = {"README.md": INSTALL.findall(README)}
+    for path in (REPO / "src" / "dfmgan").rglob("*.py"):
+        if got := INSTALL.findall(path.read_text()):
+            found[str(path.relative_to(REPO))] = got
+    return found
+
+
+def test_every_install_line_names_an_extra_that_exists():
+    import tomllib
+
+    extras = set(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    lines = install_lines()
+    named = {e for groups in lines.values() for g in groups for e in g.split(",")}
+    assert {"inception", "lsun", "cluster", "tensorboard", "dev"} <= named  # the lines are read
+    assert named <= extras, {w: g for w, g in lines.items() if not set(",".join(g).split(",")) <= extras}
+    # nothing tells a user to install dfmgan from an index it is not on
+    assert not re.search(r"pip install '?dfmgan\[", README)
+
+
+@pytest.mark.slow
+def test_every_install_line_resolves_as_written():
+    """pip resolves each line (a dry run, from the checkout): an extra it does not know is
+    only a warning in pip, so the warning is what fails here."""
+    import subprocess
+    import sys
+
+    for extra in sorted({e for g in install_lines().values() for e in g}):
+        r = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "-q", "-e", f".[{extra}]"],
+                           cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0 and "does not provide the extra" not in r.stderr, (extra, r.stderr[-1000:])
