@@ -257,7 +257,13 @@ def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[st
               f"{launcher.name} jobs", flush=True)
     failed: list[str] = []
     total = sum(r.cfg.steps for r in study.runs)
-    bar = tqdm(total=total, desc="study", unit="step", disable=not progress, dynamic_ncols=True)
+
+    def steps_done() -> int:
+        return sum(r.cfg.steps if r.finished() and r.process is None else progress_of(r)
+                   for r in study.runs)
+    # initial: the steps done before this start, which the rate must not count as its own
+    bar = tqdm(total=total, initial=steps_done(), desc="study", unit="step", disable=not progress,
+               dynamic_ncols=True)
     stop = {"signum": None}
 
     def forward(signum, _frame):
@@ -282,8 +288,7 @@ def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[st
                                   f"see {logs / (run.name + '.log')})")
             if stop["signum"] is not None and not running:
                 break
-            bar.n = sum(r.cfg.steps if r.finished() and r.process is None else progress_of(r)
-                        for r in study.runs)
+            bar.n = steps_done()
             bar.set_postfix(running=len(running), left=len(pending))
             bar.refresh()
     finally:
