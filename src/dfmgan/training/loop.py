@@ -27,7 +27,7 @@ from . import speed
 from .ema import GeneratorEMA
 from .rundir import RunDir
 from .signals import StopFlag
-from .stats import TRAIN_SECONDS, StatsSink
+from .stats import TRAIN_SECONDS, StatsSink, seconds_so_far
 
 
 # the progress bar's fields, in this order (every value is in stats.jsonl and TensorBoard)
@@ -349,26 +349,6 @@ def threads(n: int) -> str:
     return f"{n} thread" + ("s" if n != 1 else "")
 
 
-def seconds_so_far(stats, step: int) -> float:
-    """The training seconds of the last row at or before ``step`` (0 for a new run)."""
-    from .stats import read_stats
-
-    rows = [r for r in read_stats(stats) if r["step"] <= step and TRAIN_SECONDS in r] \
-        if stats.exists() else []
-    return float(rows[-1][TRAIN_SECONDS]) if rows else 0.0
-
-
-def branch_state(source: RunDir, run: RunDir) -> dict:
-    """The newest state of ``source``, for a new run ``run`` to branch from."""
-    source.saved_config()  # a run, or one line saying it is not
-    if run.is_run():
-        raise ConfigError(f"{run.path} already holds a run; a branch starts a new folder")
-    state = load_latest_state(source.path)
-    if state is None:
-        raise ConfigError(f"{source.path} has no checkpoint yet to branch from")
-    return state
-
-
 def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True,
           banner: bool | None = None, branch_from=None) -> TrainResult:
     """Train (or, with ``resume``, continue) the run in folder ``out``. ``branch_from``: a
@@ -379,7 +359,7 @@ def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True,
     run = RunDir(writable_folder(out, "run"))  # tried, not guessed: before any data is loaded
     state = None
     if branch_from is not None:
-        state = branch_state(RunDir(branch_from), run)
+        state = run.branch_state(RunDir(branch_from))
     if resume:
         run.check_resume(cfg)
         run.check_layout()  # e.g. checkpoints/ a file: refused, never taken for "no state yet"

@@ -64,6 +64,18 @@ class RunDir(RunLayout):
             if kind:
                 raise ConfigError(f"{shown(path)} is a {kind}, not the run's own file")
 
+    def branch_state(self, source: "RunDir") -> dict:
+        """The newest state of ``source``, for this new run to branch from."""
+        from ..checkpoint import load_latest_state
+
+        source.saved_config()  # a run, or one line saying it is not
+        if self.is_run():
+            raise ConfigError(f"{self.path} already holds a run; a branch starts a new folder")
+        state = load_latest_state(source.path)
+        if state is None:
+            raise ConfigError(f"{source.path} has no checkpoint yet to branch from")
+        return state
+
     def adopt_history(self, source: RunLayout, step: int) -> None:
         """A branch's stats.jsonl starts as ``source``'s rows up to ``step``, and
         branch.json says where it came from."""

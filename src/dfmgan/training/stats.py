@@ -110,3 +110,10 @@ def read_stats(path: Path) -> list[dict]:
     """The rows of a stats.jsonl: mappings with a whole step, in the order written."""
     return [r for r in read_rows(path)
             if isinstance(r.get("step"), int) and not isinstance(r["step"], bool)]
+
+
+def seconds_so_far(stats: Path, step: int) -> float:
+    """The training seconds of the last row at or before ``step`` (0 for a new run)."""
+    rows = [r for r in read_stats(stats) if r["step"] <= step and TRAIN_SECONDS in r] \
+        if Path(stats).exists() else []
+    return float(rows[-1][TRAIN_SECONDS]) if rows else 0.0
