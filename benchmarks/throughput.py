@@ -61,12 +61,14 @@ def nets(preset: str, loss: str, device: str, **over):
     return G, D, build_objective(G, D, cfg.objective, cfg.optim), cfg
 
 
-def ours(preset: str, loss: str, steps: int, device: str, **over):
+def ours(preset: str, loss: str, steps: int, device: str, diagnose: bool = False, **over):
+    """Our step; ``diagnose``: DFM's gradient ratio on every step, as on a logged step."""
     from dfmgan.data import to_float
 
     from dfmgan.training import speed
 
     G, D, obj, cfg = nets(preset, loss, device, **over)
+    obj.diagnose = diagnose
     speed.apply(cfg.speed, obj, torch.device(device))  # as `dfmgan train` sets it up
     c, s = G.cfg.channels, G.cfg.size
     data = torch.randint(0, 256, (2048, c, s, s), dtype=torch.uint8, device=device)
@@ -195,6 +197,8 @@ ROWS = {  # 32 px: the cifar10 preset's nets; 64 px: lsun-bedroom-64's at the ex
     "gan fashion-mnist bf16": lambda a: ours("fashion-mnist", "gan", a.steps, a.device, **BF16),
     "dfm fashion-mnist bf16": lambda a: ours("fashion-mnist", "dfm", a.steps, a.device, **BF16),
     "dfm fashion-mnist r 10×2048": lambda a: ours("fashion-mnist", "dfm", a.steps, a.device, **R10),
+    # every step a logged one: the cost of dfm/grad_ratio's two extra backward passes
+    "dfm fashion-mnist diagnosed": lambda a: ours("fashion-mnist", "dfm", a.steps, a.device, diagnose=True),
     # issue 30's cheapest lever: the denoiser's hidden width at n_h/2, /4, /8 (n_h = 2,048)
     **{f"dfm fashion-mnist r/{k}": (lambda a, k=k: ours("fashion-mnist", "dfm", a.steps, a.device,
                                                         **narrow(2048 // k))) for k in (2, 4, 8)},
