@@ -148,3 +148,24 @@ def test_walk_and_arithmetic_by_clicking_in_headless_chromium(site, tmp_path):
         assert shot.read_bytes()[:4] == b"\x89PNG"
     finally:
         browser.quit()
+
+
+def test_a_conditional_generator_draws_each_class():
+    """Class buttons send ``label``; each class renders as the tools render it."""
+    from dfmgan.models import Generator
+    from dfmgan.models.netconfig import NetConfig
+
+    G = Generator(NetConfig(size=28, channels=1, g_width=4, d_width=4, n_classes=3)).eval()
+    ex = Explorer(G, "cond")
+    assert ex.info()["classes"] == 3
+    grid = ex.grid(2, 4, 1)
+    z = torch.tensor(grid["z"])
+    assert grid["images"] == [png_url(im) for im in Renderer(G, label=1)(z)]
+    assert grid["images"] != ex.grid(2, 4, 2)["images"]  # another class, other images
+    from dfmgan.tools.explore import BadRequest
+
+    for bad in (3, -1, "x", 1.5):
+        with pytest.raises(BadRequest):
+            ex.grid(2, 4, bad)
+    out = ex.arithmetic({"a": grid["z"][:1], "b": grid["z"][1:2], "c": grid["z"][2:3], "label": 2})
+    assert len(out["images"]) == 9
