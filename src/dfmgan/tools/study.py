@@ -227,16 +227,9 @@ def progress_of(run: Run) -> int:
     return run.done_steps() if step is None else step
 
 
-def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[str]:
-    """Train every unfinished run, ``jobs`` at a time; returns the runs that failed.
-    SIGINT/SIGTERM are passed on to the running trainings, which checkpoint and stop."""
-    from tqdm import tqdm
-
-    from .launchers import make_launcher
-
-    logs = study.out / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    launcher = make_launcher(study.launcher, study.threads, logs, study.launch)
+def what_is_left(study: Study, launcher) -> tuple[list[Run], list[Run]]:
+    """(runs to start, runs already running as jobs of an earlier submission), each kind
+    named on stdout with the runs skipped because they are done."""
     pending = [r for r in study.runs if not r.finished()]
     if done := [r.name for r in study.runs if r not in pending]:
         print(f"study: {len(done)} of {len(study.runs)} runs already done, skipped: "
@@ -255,6 +248,20 @@ def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[st
     if running:
         print(f"study: adopting {', '.join(r.name for r in running)}, still running as "
               f"{launcher.name} jobs", flush=True)
+    return pending, running
+
+
+def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[str]:
+    """Train every unfinished run, ``jobs`` at a time; returns the runs that failed.
+    SIGINT/SIGTERM are passed on to the running trainings, which checkpoint and stop."""
+    from tqdm import tqdm
+
+    from .launchers import make_launcher
+
+    logs = study.out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    launcher = make_launcher(study.launcher, study.threads, logs, study.launch)
+    pending, running = what_is_left(study, launcher)
     failed: list[str] = []
     total = sum(r.cfg.steps for r in study.runs)
 
