@@ -98,10 +98,14 @@ def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:
     z' = c + ψ (z − c), shrinking each latent towards the centre c of its distribution,
     fidelity bought with diversity. c = 0 for both of dfmgan's latents, U[-1, 1] and
     N(0, 1), so z' = ψ z; ψ = 1 leaves z exactly as drawn. (N, nz) -> (N, nz)."""
+    check_truncation(psi)
+    return z if psi == 1.0 else z * psi
+
+
+def check_truncation(psi: float) -> None:
     lo, hi = TRUNCATION
     if not lo < psi <= hi:  # False for NaN too
         raise ConfigError(f"--truncation must be in ({lo:g}, {hi:g}], got {psi}")
-    return z if psi == 1.0 else z * psi
 
 
 def sample_seeds(G, seeds: list[int], mode: str = "batch", labels=None, pad_seed: int = 0,

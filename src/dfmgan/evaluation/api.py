@@ -276,13 +276,13 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
     ``data``; a run folder's EMA generator when it has one, unless ``ema`` is False. The
     row holds the scores at its top level and where they come from under ``provenance``.
     ``truncation``: ψ of the truncation trick on the sampled latents (``sampling.truncate``)."""
-    from ..sampling import truncate
+    from ..sampling import check_truncation
 
     gen_side = Generated(source, device, ema)
     if truncation != 1.0:
         if gen_side.G is None:
             raise DfmganError("--truncation applies to a generator's latents, not to an image set")
-        truncate(torch.zeros(1), truncation)  # its range, checked before any work
+        check_truncation(truncation)  # before any work
     data = data or gen_side.meta.get("data")
     if data is None and reference is None:
         raise DfmganError("which data to compare with? pass --data NAME or --ref PATH")

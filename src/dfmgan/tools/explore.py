@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlparse
 
 import torch
 
-from .latent import INTERPOLATE, Renderer, arithmetic, neighbours, walk
+from .latent import INTERPOLATE, Renderer, arithmetic, neighbours, sheet_latents, walk
 
 PAGE = Path(__file__).with_name("explore.html")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -73,7 +73,7 @@ class Explorer:
         seed, n = whole(seed, "seed"), whole(n, "n")
         if not (0 <= seed < 2 ** 32 and 1 <= n <= MAX_GRID):
             raise BadRequest(f"seed must be in 0..2^32-1 and n in 1..{MAX_GRID}")
-        z = self.G.sample_latent(n, torch.Generator().manual_seed(seed))  # as `sample` draws
+        z = sheet_latents(self.G, n, seed)  # as `sample --n N --seed S` draws
         return {"z": z.tolist(), "images": self.render(z, label)}
 
     def arithmetic(self, body: dict) -> dict:

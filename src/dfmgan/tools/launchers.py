@@ -39,12 +39,16 @@ def train_argv(run, logs: Path) -> list[str]:
     run its folder holds (one killed before its first checkpoint restarts from step 0
     there: train's own rule, which rewrites only the run's own files)."""
     if RunLayout(run.folder).config_path.exists():
-        args = ["--resume", str(run.folder)]
-    else:
-        config = logs / f"{run.name}.json"
-        atomic_write(config, run.cfg.to_json().encode())
-        args = ["--config", str(config), "--out", str(run.folder)]
-    return [sys.executable, "-m", "dfmgan", "train", *args, "--no-progress", "--steps", str(run.cfg.steps)]
+        return resume_argv(run.folder, run.cfg.steps)
+    config = logs / f"{run.name}.json"
+    atomic_write(config, run.cfg.to_json().encode())
+    return [sys.executable, "-m", "dfmgan", "train", "--config", str(config), "--out",
+            str(run.folder), "--no-progress", "--steps", str(run.cfg.steps)]
+
+
+def resume_argv(folder, steps: int) -> list[str]:
+    return [sys.executable, "-m", "dfmgan", "train", "--resume", str(folder), "--no-progress",
+            "--steps", str(steps)]
 
 
 def die_with_parent() -> None:
@@ -92,8 +96,7 @@ class TrainJob:
 
     def __call__(self) -> int:
         if RunLayout(self.folder).config_path.exists():  # a requeued job: continue the run
-            self.argv = [sys.executable, "-m", "dfmgan", "train", "--resume", self.folder,
-                         "--no-progress", "--steps", str(self.steps)]
+            self.argv = resume_argv(self.folder, self.steps)
         self.process = start_training(self.argv, self.threads, Path(self.log))
         code = self.process.wait()
         if code != 0:
@@ -124,10 +127,7 @@ def exited(pid: int, timeout: float) -> bool:
 
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                return True
-        except OSError:
+        if proc_state(pid) in (None, "Z"):
             return True
         time.sleep(0.1)
     return False
@@ -159,10 +159,17 @@ def pid_alive(pid: int) -> bool:
     """A process of ours with this pid is running, and it is submitit's controller."""
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return False
-    return b"submitit" in cmd and state != "Z"
+    return b"submitit" in cmd and proc_state(pid) not in (None, "Z")
+
+
+def proc_state(pid: int) -> str | None:
+    """A process's state letter from /proc ("R", "S", "Z" for a zombie...), None when gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
 
 
 class SubmititLauncher:
