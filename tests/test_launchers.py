@@ -86,7 +86,8 @@ def test_a_preempted_job_checkpoints_is_requeued_and_resumes(tmp_path):
 
 
 def test_a_killed_study_adopts_its_live_jobs_and_submits_only_the_rest(tmp_path):
-    s = spec(tmp_path, 160, {"a": {"objective.name": "gan"}, "b": {"objective.name": "gan",
+    # long enough (seconds, on an idle machine) that both jobs still live when the study restarts
+    s = spec(tmp_path, 1200, {"a": {"objective.name": "gan"}, "b": {"objective.name": "gan",
                                                                    "optim.lr": 1e-4}}, every=10)
     out = tmp_path / "st"
     first = start_study(s, out)
@@ -95,7 +96,9 @@ def test_a_killed_study_adopts_its_live_jobs_and_submits_only_the_rest(tmp_path)
     ids = {r: json.loads((out / "logs" / f"{r}.job.json").read_text())["job_id"] for r in ("a-s0", "b-s0")}
     first.kill()  # the submitting side dies; its jobs go on
     first.wait()
-    wait_for(out / "a-s0" / "checkpoints" / "state-00000010.pt", subprocess.Popen(["sleep", "120"]))
+    idle = subprocess.Popen(["sleep", "120"])  # wait_for's process to watch, now that first is gone
+    wait_for(out / "a-s0" / "checkpoints" / "state-00000010.pt", idle)
+    idle.kill()
     second = start_study(s, out)
     text, _ = second.communicate(timeout=300)
     assert second.returncode == 0, text
