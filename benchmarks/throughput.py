@@ -84,9 +84,10 @@ def ours(preset: str, loss: str, steps: int, device: str, diagnose: bool = False
 
 W64 = {"net": {"g_width": 64, "d_width": 64}}  # the PyTorch example's ngf = ndf = 64
 R10 = {"objective": {"dfm": {"denoiser": {"depth": 10, "width": 2048}}}}
-def narrow(width: int) -> dict:
-    """The fashion-mnist preset's DFM with a denoiser of ``width`` hidden units (2 layers)."""
-    return {"objective": {"dfm": {"denoiser": {"width": width}}}}
+def narrow(width: int = 0, **denoiser) -> dict:
+    """The fashion-mnist preset's DFM with a denoiser of ``width`` hidden units (2 layers;
+    0 = n_h) and any other of its settings (``every``, ``bf16``: issue 30's levers)."""
+    return {"objective": {"dfm": {"denoiser": {"width": width, **denoiser}}}}
 
 
 BF16 = {"speed": {"precision": "bf16"}}  # autocast; the canonical loop stays fp32
@@ -202,6 +203,12 @@ ROWS = {  # 32 px: the cifar10 preset's nets; 64 px: lsun-bedroom-64's at the ex
     # issue 30's cheapest lever: the denoiser's hidden width at n_h/2, /4, /8 (n_h = 2,048)
     **{f"dfm fashion-mnist r/{k}": (lambda a, k=k: ours("fashion-mnist", "dfm", a.steps, a.device,
                                                         **narrow(2048 // k))) for k in (2, 4, 8)},
+    # the other levers: r trained every k-th step (G reads it on every step), r in bf16
+    **{f"dfm fashion-mnist r every {k}": (lambda a, k=k: ours("fashion-mnist", "dfm", a.steps, a.device,
+                                                              **narrow(every=k))) for k in (2, 4)},
+    "dfm fashion-mnist r bf16": lambda a: ours("fashion-mnist", "dfm", a.steps, a.device, **narrow(bf16=True)),
+    "dfm fashion-mnist r/4 bf16": lambda a: ours("fashion-mnist", "dfm", a.steps, a.device,
+                                                 **narrow(512, bf16=True)),
     "sampling 32 px": lambda a: sampling("cifar10", a.device),
     "sampling 64 px": lambda a: sampling("lsun-bedroom-64", a.device),
     "FID 10k vs 10k (bundled)": lambda a: fid_10k(a.device),

@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from conftest import run_cli, tiny_run
 from dfmgan.evaluation.linear_probe import per_class
+from dfmgan.evaluation.probe import key
 from dfmgan.evaluation.registry import Labelled, MetricOptions
 from dfmgan.models import NetConfig
 from dfmgan.tools import baselines, supervised
@@ -23,7 +24,7 @@ def counting_baseline():
     @baseline("zz-count", "counts its runs (tests only)", lambda i: {"width": i.cfg.d_width})
     def counting(i: Inputs) -> dict:
         CALLS.append(1)
-        return {f"probe_{b}{x}": 0.5 for b in i.opts.probe_budgets for x in ("", "_std")}
+        return {key(b) + x: 0.5 for b in i.opts.probe_budgets for x in ("", "_std")}
     yield
     BASELINES.pop("zz-count")
 
@@ -151,6 +152,27 @@ def test_supervised_sees_only_the_labelled_draw(monkeypatch):
     assert len(seen) == 2 + 1  # two trials on the first draw, the winner on the second
 
 
+def test_supervised_at_all_labels_trains_once_on_the_whole_pool(monkeypatch):
+    seen = []
+    real_train = supervised.train
+
+    def spy(cfg, train_set, val, n_classes, trial, seed):
+        seen.append(len(train_set.labels) + (len(val.labels) if val is not None else 0))
+        return real_train(cfg, train_set, val, n_classes, trial, seed)
+
+    monkeypatch.setattr(supervised, "train", spy)
+    monkeypatch.setattr(supervised, "STEPS", 2)
+    monkeypatch.setattr(supervised, "CHECK_EVERY", 1)
+    labels = torch.arange(3).repeat(11)
+    images = torch.randint(0, 256, (33, 1, 32, 32), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(0))
+    opts = MetricOptions(probe_budgets=(None,), probe_draws=4)
+    out = supervised.supervised_scores(Labelled(images, labels), Labelled(images, labels),
+                                       NetConfig(size=32, channels=1, d_width=4), opts, trials=2)
+    assert set(out) == {"probe_all", "probe_all_std"} and out["probe_all_std"] == 0.0
+    assert seen == [33, 33]  # two trials, one draw: the whole pool, nothing more
+
+
 def test_supervised_learns_a_separable_set(monkeypatch):
     monkeypatch.setattr(supervised, "STEPS", 60)
     monkeypatch.setattr(supervised, "CHECK_EVERY", 20)
@@ -178,6 +200,13 @@ def test_baselines_command_writes_rows_and_reuses_its_cache(tmp_path, monkeypatc
     again = json.loads((run / "baselines.json").read_text())["rows"]
     assert [r["cached"] for r in again] == [False, True, True]
     assert [r["probe_100"] for r in again] == [r["probe_100"] for r in rows]
+    # every label of the whole training split (digits: 1,437 images), the paper's "all"
+    r = run_cli("baselines", str(run), "--baselines", "pixels", "--labels", "10,all",
+                "--n-real", "all", "--out", str(tmp_path / "all.json"))
+    assert r.returncode == 0, r.stderr
+    record = json.loads((tmp_path / "all.json").read_text())
+    assert record["pool_n"] == 1797 - 360 and "all labels" in r.stdout
+    assert all(0 < row["probe_all"] <= 1 and row["probe_all_std"] == 0 for row in record["rows"])
     r = run_cli("baselines", str(run), "--baselines", "pixels,kmeans")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "kmeans" in r.stderr
 
@@ -216,3 +245,10 @@ def test_kmeans_best_reports_its_k_and_that_ks_scores(monkeypatch):
     got = baselines.kmeans_best(i)
     assert got["k"] in (4, 8, 28)
     assert {k: v for k, v in got.items() if k != "k"} == baselines.on(baselines.kmeans_at(got["k"], i), i)
+
+
+@pytest.mark.parametrize("flag, value", [("--labels", "0"), ("--labels", "ten"), ("--labels", ","),
+                                         ("--n-real", "some"), ("--n-real", "3")])
+def test_baselines_bad_budget_flags_are_one_line(tmp_path, flag, value):
+    r = run_cli("baselines", str(tmp_path / "absent"), flag, value)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and flag in r.stderr, r.stderr

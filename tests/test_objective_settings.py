@@ -6,11 +6,14 @@ import json
 import pytest
 import torch
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dfmgan.checkpoint import load_latest_state
 from dfmgan.config import differences, from_dict, migrate
 from dfmgan.errors import ConfigError
+from dfmgan.objectives import OBJECTIVES, completed
 from dfmgan.presets import build_config
+from dfmgan.training.rundir import RunDir
 from dfmgan.training import train
 
 from conftest import run_cli, tiny_overrides
@@ -27,7 +30,8 @@ def test_each_objective_writes_only_its_own_section():
     assert set(dfm) == {"name", "scheme", "adversarial", "augment", "dfm"}
     assert dfm["dfm"] == {"lambda_denoise": None, "lambda_scale": 1000.0, "grad_share": 0.0,
                           "lambda_adv": 1.0, "feature_layer": -1,
-                          "denoiser": {"depth": 2, "width": 0, "sigma": 1.0, "anneal_steps": 0}}
+                          "denoiser": {"depth": 2, "width": 0, "sigma": 1.0, "anneal_steps": 0,
+                                       "every": 1, "bf16": False}}
     gan = build_config("digits").to_dict()["objective"]
     assert gan == {"name": "gan", "scheme": "alternating", "adversarial": "non-saturating",
                    "augment": ""}
@@ -38,7 +42,7 @@ def test_each_objective_writes_only_its_own_section():
 def test_a_preset_keeps_only_the_chosen_objectives_section():
     dfm = build_config("imagenet32", overrides={"objective": {"name": "dfm"}})
     assert dfm.objective.own["denoiser"] == {"depth": 10, "width": 2048, "sigma": 1.0,
-                                             "anneal_steps": 0}
+                                             "anneal_steps": 0, "every": 1, "bf16": False}
     gan = build_config("imagenet32").to_dict()["objective"]
     assert "dfm" not in gan and gan["name"] == "gan"
 
@@ -76,13 +80,49 @@ def test_legacy_keys_move_to_their_objective():
 
 
 def test_a_legacy_config_equals_its_new_spelling():
-    old = from_dict({"objective": LEGACY_DFM})
+    old = completed(from_dict({"objective": LEGACY_DFM}))  # as a run folder reads it
     new = build_config(overrides={"objective": {"name": "dfm", "dfm": {
         "grad_share": 0.25, "feature_layer": -2, "denoiser": {"depth": 3, "sigma": 0.5}}}})
     assert old.to_dict()["objective"] == new.to_dict()["objective"]
     assert not [d for d in differences(old, new) if d.startswith("objective")]
     resumed = build_config(base=old.to_dict())  # what `train --resume` builds from it
     assert resumed.to_dict()["objective"] == new.to_dict()["objective"]
+
+
+def nested_keys(d: dict, prefix=()) -> list[tuple]:
+    out = []
+    for k, v in d.items():
+        out += nested_keys(v, prefix + (k,)) if isinstance(v, dict) else [prefix + (k,)]
+    return out
+
+
+def without(d: dict, drop: list[tuple]) -> dict:
+    out = json.loads(json.dumps(d))
+    for path in drop:
+        section = out
+        for k in path[:-1]:
+            section = section[k]
+        section.pop(path[-1])
+    return out
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_a_config_json_written_before_an_own_setting_existed_still_resumes(tmp_path_factory, data):
+    """Any of an objective's own settings missing from a saved config.json (as in a run made
+    before the setting was added) reads back as its default: the run folder's config equals
+    today's and a resume with today's config is accepted."""
+    name = data.draw(st.sampled_from(sorted(OBJECTIVES)))
+    cfg = build_config("digits", overrides={"objective": {"name": name}})
+    full = cfg.to_dict()
+    keys = nested_keys(full["objective"].get(name, {}))
+    drop = data.draw(st.lists(st.sampled_from(keys), unique=True)) if keys else []
+    folder = tmp_path_factory.mktemp("run")
+    saved = without(full, [("objective", name) + k for k in drop])
+    (folder / "config.json").write_text(json.dumps(saved))
+    run = RunDir(folder)
+    assert run.saved_config().to_dict() == full
+    run.check_resume(cfg)  # no ConfigError
 
 
 def _legacy(objective: dict) -> dict:

@@ -49,6 +49,34 @@ def test_probe_on_separable_features_scores_exactly_by_hand():
     assert out == {"probe_1": 0.85, "probe_1_std": 0.0, "probe_10": 0.85, "probe_10_std": 0.0}
 
 
+def test_the_all_labels_budget_fits_once_on_every_label_of_the_pool(monkeypatch):
+    """Budget None (``probe_all``): one fit on all 120 labelled images; counts per class fit
+    ``draws`` times on 4 x count. The same hand-computed 17/20 as above."""
+    from dfmgan.evaluation import probe as probe_module
+
+    real, rows = probe_module.ridge_fitter, []
+
+    def spying():
+        fit = real()
+
+        def recorded(x, y, seed, c):
+            rows.append(len(y))
+            return fit(x, y, seed, c)
+        return recorded
+
+    monkeypatch.setattr(probe_module, "ridge_fitter", spying)
+    fit_labels = torch.arange(4).repeat(30)
+    test_true = torch.arange(4).repeat(5)
+    test_labels = test_true.clone()
+    test_labels[[0, 5, 9]] = (test_true[[0, 5, 9]] + 1) % 4
+    ref = Reference(None, one_hot_images(fit_labels), fit_labels, {})
+    test = Labelled(one_hot_images(test_true), test_labels)
+    out = get_metric("probe")(MetricOptions(probe_budgets=(None, 5), probe_draws=3),
+                              discriminator=PixelsD(), reference=ref, test_split=test)
+    assert out == {"probe_all": 0.85, "probe_all_std": 0.0, "probe_5": 0.85, "probe_5_std": 0.0}
+    assert rows == [120, 20, 20, 20]
+
+
 @pytest.mark.slow
 def test_probe_in_eval_on_a_runs_discriminator(tmp_path):
     out = tmp_path / "run"

@@ -64,6 +64,29 @@ def number(lo: float, hi: float, kind=int):
     return parse
 
 
+def budgets(text: str) -> list[int | None]:
+    """An argparse type: label budgets, counts per class and/or 'all' (None)."""
+    from .tools.probe import parse_budgets
+
+    try:
+        out = parse_budgets(text)
+    except DfmganError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--labels: ")) from None
+    if not out:
+        raise argparse.ArgumentTypeError(f"expected counts per class and/or 'all', got {text!r}")
+    return out
+
+
+def count_or_all(lo: int, hi: int):
+    """An argparse type: a whole number in lo..hi, or 'all'."""
+    whole = number(lo, hi)
+
+    def parse(text: str):
+        return "all" if text == "all" else whole(text)
+    parse.__name__ = "int"
+    return parse
+
+
 SEED = number(0, 2 ** 32 - 1)
 LABEL = number(0, 99_999)
 LAYER = number(-64, 63)
@@ -128,8 +151,12 @@ def add_baselines(p) -> None:
     p.add_argument("--data-root", help="where the dataset's files are")
     p.add_argument("--baselines", default=",".join(BASELINES),
                    help=f"any of {', '.join(BASELINES)} (default: all)")
-    p.add_argument("--n-real", type=number(10, 10 ** 7),
-                   help="labelled fit pool (default: the run's eval_n, else 5000)")
+    p.add_argument("--n-real", type=count_or_all(10, 10 ** 7),
+                   help="labelled fit pool, or all: the whole training split (default: the "
+                   "run's eval_n, else 5000)")
+    p.add_argument("--labels", type=budgets, default=[10, 100, 400],
+                   help="label budgets: counts per class and/or all, every label of the pool "
+                   "(default 10,100,400)")
     p.add_argument("--seed", type=SEED,
                    help="the run seed whose fit pool to draw (default: the run's own, as its "
                    "evaluator drew it)")
@@ -230,8 +257,8 @@ def cmd_baselines(args) -> int:
     names = parse_names(args.baselines)
     out = writable_file(args.out if args.out else RunLayout(args.source).baselines, "baselines")
     rows = run_baselines(args.source, names, args.data, args.data_root, args.n_real,
-                         args.seed, args.device, out)
-    print(table(rows))
+                         args.seed, args.device, out, budgets=args.labels)
+    print(table(rows, args.labels))
     print(f"(written to {out})")
     return 0
 

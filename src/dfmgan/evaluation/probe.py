@@ -27,16 +27,24 @@ from .linear_probe import pooled_features, probe_one, ridge_fitter
 from .registry import Judged, MetricOptions, register_metric
 
 BUDGETS = (10, 100, 400)  # labels per class: the DCGAN paper's 400, and fewer
+# None in MetricOptions.probe_budgets: every labelled image of the fit pool, one fit
+# (``probe_all``); ``dfmgan baselines --labels all --n-real all`` makes the pool the whole
+# training split, the paper's "all labels"
+
+
+def key(budget: int | None) -> str:
+    """The metric's name for a budget: probe_100, or probe_all for every label."""
+    return f"probe_{budget or 'all'}"
 
 
 def keys(budgets) -> dict[str, str]:
-    return {f"probe_{b}": "higher" for b in budgets}
+    return {key(b): "higher" for b in budgets}
 
 
-def summary(budget: int, accs: list[float]) -> dict[str, float]:
+def summary(budget: int | None, accs: list[float]) -> dict[str, float]:
     """One budget's row: ``probe_<budget>`` (mean test accuracy over the draws) and its std."""
-    return {f"probe_{budget}": statistics.mean(accs),
-            f"probe_{budget}_std": statistics.stdev(accs) if len(accs) > 1 else 0.0}
+    return {key(budget): statistics.mean(accs),
+            f"{key(budget)}_std": statistics.stdev(accs) if len(accs) > 1 else 0.0}
 
 
 def scores(fit_x, fit_y, test_x, test_y, opts: MetricOptions) -> dict[str, float]:

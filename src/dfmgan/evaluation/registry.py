@@ -44,7 +44,7 @@ class MetricOptions:
     k: int = 3  # precision/recall neighbourhood
     seed: int = 0
     cas_epochs: int = 10  # the classification accuracy score's classifier
-    probe_budgets: tuple[int, ...] = (10, 100, 400)  # the probe's labels per class
+    probe_budgets: tuple[int | None, ...] = (10, 100, 400)  # the probe's labels per class; None: all
     probe_draws: int = 3  # labelled draws per budget (mean ± std)
 
 

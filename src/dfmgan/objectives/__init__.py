@@ -4,6 +4,7 @@ the settings choosing it implies (``defaults``) beside it. A new objective is on
 the package imports every module that registers one, and `--objective` lists it."""
 from __future__ import annotations
 
+import dataclasses
 
 from ..config import ObjectiveConfig, OptimConfig, TrainConfig, dotted, flatten, from_dict, merge
 from ..discovery import discover, lookup
@@ -39,4 +40,19 @@ def with_defaults(cfg: TrainConfig) -> TrainConfig:
     return from_dict(d)
 
 
-__all__ = ["OBJECTIVES", "Objective", "build_objective", "objective_class", "with_defaults", "register_objective"]
+def completed(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with its objective's own section typed and complete, as a preset builds it.
+    A setting added to an objective since a config.json or checkpoint was written takes its
+    default there (by this project's rule, the behaviour from before the setting existed),
+    so the older run still resumes, and compares equal to the same run configured today."""
+    own = dataclasses.asdict(objective_class(cfg.objective.name).settings(cfg.objective.own))
+    if own == cfg.objective.own:
+        return cfg
+    out = dataclasses.replace(cfg, objective=dataclasses.replace(cfg.objective, own=own))
+    if (given := getattr(cfg, "given", None)) is not None:
+        object.__setattr__(out, "given", given)
+    return out
+
+
+__all__ = ["OBJECTIVES", "Objective", "build_objective", "completed", "objective_class",
+           "with_defaults", "register_objective"]

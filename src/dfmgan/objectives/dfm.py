@@ -37,6 +37,9 @@ class DenoiserConfig:
     width: int = 0  # hidden units; 0 = Φ's size (the paper: any width >= it works)
     sigma: float = 1.0  # Gaussian corruption C(Φ) = Φ + σ ε
     anneal_steps: int = 0  # > 0: σ decays linearly to 0 over this many steps
+    # issue 30's cost levers, off by default (BENCHMARKS.md, "DFM's cost by denoiser width"):
+    every: int = 1  # r trains on every k-th step only; G reads it every step
+    bf16: bool = False  # r's forward passes under bfloat16 autocast (its weights stay fp32)
 
 
 @dataclass
@@ -81,7 +84,7 @@ class DFMObjective(Objective):
               "grad_share": (0.0, 1e6), "lambda_adv": (0.0, 1e6),
               "feature_layer": (-64, 63), "denoiser.depth": (1, 64),
               "denoiser.width": (0, 65_536), "denoiser.sigma": (0.0, 1e6),
-              "denoiser.anneal_steps": (0, 10 ** 12)}
+              "denoiser.anneal_steps": (0, 10 ** 12), "denoiser.every": (1, 10 ** 6)}
     NULLABLE = frozenset({"lambda_denoise"})
 
     def __init__(self, G, D, cfg, optim):
@@ -96,7 +99,7 @@ class DFMObjective(Objective):
     def g_loss(self, fake, real):
         h = phi(fake, self.own.feature_layer)  # (B, n_h), differentiable in G
         with torch.no_grad():  # r(Φ(G(z))): a constant target, own BatchNorm pass
-            target = self.R(h.detach())
+            target = self.r(h.detach())
         sq = (h - target).pow(2).sum(1)  # (B,) ||Φ - r(Φ)||²
         adv = self.own.lambda_adv * self.adv.g_loss(fake.logits, logits_of(real))
         lam, stats = self.lambda_denoise, {}
@@ -130,11 +133,20 @@ class DFMObjective(Objective):
                           "term drowns the adversarial one; lower objective.dfm.lambda_scale or "
                           "set objective.dfm.grad_share (e.g. 0.3)")
 
+    def r(self, h: torch.Tensor) -> torch.Tensor:
+        """r(h), (B, n_h) -> (B, n_h) in fp32; under bf16 autocast where ``denoiser.bf16``
+        asks (the step's own autocast, when on, already covers it)."""
+        on = self.own.denoiser.bf16 and self.amp is None
+        with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=on):
+            return self.R(h).float()
+
     def aux_losses(self, real):
-        h = phi(real, self.own.feature_layer).detach()  # r never trains D
         d = self.own.denoiser
+        if self.t % d.every:  # r rests this step (Adam skips a net with no gradient)
+            return {}
+        h = phi(real, self.own.feature_layer).detach()  # r never trains D
         sigma = annealed_sigma(d.sigma, d.anneal_steps, self.t)
-        loss = denoising_loss(self.R, h, sigma)
+        loss = denoising_loss(self.r, h, sigma)
         return {"R": (loss, {"dfm/denoiser_loss": loss, "dfm/sigma": torch.tensor(sigma)})}
 
 
@@ -144,6 +156,7 @@ def grad_norm(loss: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return g.detach().float().norm()
 
 
-def denoising_loss(R, h: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Eq. 4: || h - r(h + σ ε) ||², summed over features, averaged over the batch."""
-    return (h - R(corrupt(h, sigma))).pow(2).sum(1).mean()
+def denoising_loss(r, h: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Eq. 4: || h - r(h + σ ε) ||², summed over features, averaged over the batch;
+    ``r`` maps (B, n_h) -> (B, n_h)."""
+    return (h - r(corrupt(h, sigma))).pow(2).sum(1).mean()

@@ -32,7 +32,7 @@ from typing import Callable
 import torch
 
 from ..evaluation.linear_probe import pixels, pooled_features, probe_one, ridge_fitter
-from ..evaluation.probe import scores
+from ..evaluation.probe import BUDGETS, key as budget_key, scores
 from ..evaluation.registry import Labelled, MetricOptions
 
 VERSION = 1  # bump when a baseline's protocol changes what an entry would hold
@@ -123,7 +123,7 @@ def kmeans_dim(i: Inputs) -> dict:
 @baseline("kmeans-best", "single-layer K-means at the K of 100, 400, 1,600 and D's size "
           "that scores best on validation", lambda i: {"ks": sorted({*KS, d_k(i)})})
 def kmeans_best(i: Inputs) -> dict:
-    budget, val = max(i.opts.probe_budgets), {}
+    budget, val = largest(i.opts.probe_budgets), {}
     for k in sorted({*KS, d_k(i)}):
         enc = kmeans_at(k, i)
         fx = enc(i.pool.images)
@@ -141,6 +141,11 @@ def supervised(i: Inputs) -> dict:
     from .supervised import supervised_scores
 
     return supervised_scores(i.pool, i.test, i.cfg, i.opts)
+
+
+def largest(budgets) -> int | None:
+    """The budget with the most labels (None, every label, beats any count)."""
+    return None if None in budgets else max(budgets)
 
 
 def digest(s: Labelled) -> str:
@@ -171,7 +176,7 @@ def read_entry(path: Path, key: dict, budgets) -> dict | None:
         entry = parse_json(path.read_text())
         s = entry["scores"]
         whole = entry["key"] == key and all(
-            isinstance(s[f"probe_{b}{x}"], float) and 0 <= s[f"probe_{b}{x}"] <= 1
+            isinstance(s[budget_key(b) + x], float) and 0 <= s[budget_key(b) + x] <= 1
             for b in budgets for x in ("", "_std"))
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
         return None
@@ -219,9 +224,10 @@ def pool_of(run, meta: dict, n: int | None, seed: int | None) -> tuple[int, int]
 
 
 def run_baselines(source, names: list[str], data, root, n, seed, device, out,
-                  progress: bool = True) -> list[dict]:
+                  progress: bool = True, budgets=BUDGETS) -> list[dict]:
     """``dfmgan baselines``: the run's D and each baseline by the probe metric's protocol,
-    on the run's own fit pool; rows written as JSON to ``out``."""
+    on the run's own fit pool (``n`` = "all": the whole training split) at ``budgets``
+    labels per class (None: all of the pool); rows written as JSON to ``out``."""
     from tqdm import tqdm
 
     from ..data import draw_labelled, load_dataset
@@ -232,12 +238,14 @@ def run_baselines(source, names: list[str], data, root, n, seed, device, out,
     D, meta = load_discriminator(source, device)
     data, (n, seed) = data or meta.get("data"), pool_of(source, meta, n, seed)
     train = load_dataset(data, root, None, D.cfg.size, D.cfg.channels)
+    n = len(train) if n == "all" else n
     images, labels = draw_labelled(train, n, torch.Generator().manual_seed(seed + 3))
     test = test_split(data, root, D.cfg.size, D.cfg.channels)
     if labels is None or test.labels is None:
         from ..errors import DfmganError
         raise DfmganError(f"the baselines need labelled data; {data!r} has no labels")
-    i = Inputs(data, Labelled(images, labels), test, D.cfg, MetricOptions())
+    i = Inputs(data, Labelled(images, labels), test, D.cfg,
+               MetricOptions(probe_budgets=tuple(budgets)))
     rows = [{"features": THIS_RUN, "cached": False,
              **on(lambda x: pooled_features(D, x, device=device), i)}]
     for name in tqdm(names, desc="baselines", disable=not progress):
@@ -249,12 +257,13 @@ def run_baselines(source, names: list[str], data, root, n, seed, device, out,
     return rows
 
 
-def table(rows: list[dict], budgets=(10, 100, 400)) -> str:
-    head = "| features | " + " | ".join(f"{b}/class" for b in budgets) + " | cached |"
+def table(rows: list[dict], budgets=BUDGETS) -> str:
+    head = "| features | " + " | ".join(f"{b}/class" if b else "all labels"
+                                        for b in budgets) + " | cached |"
     lines = [head, "|---|" + "---:|" * len(budgets) + "---|"]
     for r in rows:
         k = f" (K={r['k']})" if "k" in r else ""
-        cells = " | ".join(f"{100 * r[f'probe_{b}']:.2f}% ± {100 * r[f'probe_{b}_std']:.2f}"
+        cells = " | ".join(f"{100 * r[budget_key(b)]:.2f}% ± {100 * r[budget_key(b) + '_std']:.2f}"
                            for b in budgets)
         lines.append(f"| {r['features']}{k} | {cells} | {'yes' if r['cached'] else 'no'} |")
     return "\n".join(lines)

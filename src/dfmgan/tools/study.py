@@ -34,6 +34,7 @@ from ..outputs import shown, special_kind
 from ..config import TrainConfig, differences, dotted, from_dict, merge, read_file
 from ..errors import ConfigError
 from ..layout import RunLayout
+from ..objectives import completed
 from ..presets import build_config
 
 SPEC_KEYS = {"preset", "set", "seeds", "settings", "budgets", "jobs", "threads", "device",
@@ -208,7 +209,8 @@ def check_folder(run: Run) -> None:
                               "or use another --out")
         return
     try:
-        diff = differences(from_dict(parse_json(saved.read_text()), where=str(saved)), run.cfg)
+        diff = differences(completed(from_dict(parse_json(saved.read_text()), where=str(saved))),
+                           run.cfg)
     except (ValueError, UnicodeDecodeError) as e:
         raise ConfigError(f"{saved} is not valid JSON: {e}") from None
     if diff:

@@ -123,8 +123,9 @@ def supervised_scores(pool: Labelled, test: Labelled, cfg, opts: MetricOptions,
     pool, test, out = relabel(pool), relabel(test), {}
     for budget in opts.probe_budgets:
         accs, chosen = [], None
-        for d in range(opts.probe_draws):
-            idx = per_class(pool.labels, budget, torch.Generator().manual_seed(opts.seed + d))
+        for d in range(opts.probe_draws if budget else 1):  # every label: one draw
+            g = torch.Generator().manual_seed(opts.seed + d)
+            idx = per_class(pool.labels, budget, g) if budget else torch.arange(len(pool.labels))
             draw = Labelled(pool.images[idx], pool.labels[idx])  # all it will ever see
             candidates = search(trials, opts.seed) if chosen is None else [chosen]
             net, chosen, _ = fit_draw(cfg, draw, len(classes), candidates, opts.seed + d)

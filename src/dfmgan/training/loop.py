@@ -21,7 +21,7 @@ from ..evaluation.during import BestKeeper, TrainingEvaluator
 from ..files import WriteError, parse_json, temp_files, writable_folder
 from ..imageio import GRID_SCALE, grid_array, save_grid
 from ..models import Discriminator, Generator
-from ..objectives import build_objective, with_defaults
+from ..objectives import build_objective, completed, with_defaults
 from ..sampling import generate
 from . import speed
 from .ema import GeneratorEMA
@@ -138,7 +138,7 @@ class Trainer:
         """Continue from ``state``: exactly (its config must be this run's), or as a
         ``branch``, where any setting but the networks and the objective may differ and
         the optimisers take this run's learning rate and betas."""
-        saved = from_dict(parse_json(state["config"]), where="checkpoint config")
+        saved = completed(from_dict(parse_json(state["config"]), where="checkpoint config"))
         diff = differences(saved, self.cfg)
         kept = [d for d in diff if d.startswith(BRANCH_KEEPS)]
         if (kept if branch else diff):

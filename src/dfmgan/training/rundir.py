@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..files import atomic_write, parse_json, state_paths
 from ..config import RESUMABLE, TrainConfig, differences, from_dict
+from ..objectives import completed
 from ..errors import ConfigError
 from ..layout import RunLayout
 
@@ -30,7 +31,9 @@ class RunDir(RunLayout):
         if not self.config_path.exists():
             raise ConfigError(f"{self.path} is not a dfmgan run (no config.json)")
         try:
-            return from_dict(parse_json(self.config_path.read_text()), where=str(self.config_path))
+            # completed: settings added since this config.json was written take their defaults
+            return completed(from_dict(parse_json(self.config_path.read_text()),
+                                       where=str(self.config_path)))
         except (ValueError, UnicodeDecodeError) as e:
             raise ConfigError(f"{self.config_path} is not valid JSON: {e}") from None
         except OSError as e:
