@@ -36,6 +36,28 @@ def untimed(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rows]
 
 
+def resumed_equals_straight(tmp_path: Path, cfg_of, steps: int = 6):
+    """Train ``steps`` straight (tmp_path/a) and ``steps // 2`` + resume to ``steps``
+    (tmp_path/b); assert every saved weight and every untimed stats row are equal.
+    ``cfg_of(steps)`` builds the config. Returns (straight state, resumed run's rows)."""
+    import json
+
+    from dfmgan.checkpoint import load_latest_state
+    from dfmgan.training import train
+
+    a = train(cfg_of(steps), tmp_path / "a", progress=False)
+    train(cfg_of(steps // 2), tmp_path / "b", progress=False)
+    train(cfg_of(steps), tmp_path / "b", resume=True, progress=False)
+    sa, sb = load_latest_state(a.run_dir), load_latest_state(tmp_path / "b")
+    for net, weights in sa["objective"]["modules"].items():
+        for k, v in weights.items():
+            assert torch.equal(v, sb["objective"]["modules"][net][k]), (net, k)
+    rows = lambda p: untimed([json.loads(l) for l in (p / "stats.jsonl").read_text().splitlines()])
+    got = rows(tmp_path / "b")
+    assert rows(tmp_path / "a") == got
+    return sa, got
+
+
 def run_cli(*args: str, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
     """``python -m dfmgan ARGS`` in a subprocess, as a user would run it."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from conftest import untimed
+from conftest import resumed_equals_straight
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -127,15 +127,7 @@ def test_every_d_pass_sees_augmented_images(tiny_cfg, objective, monkeypatch):
 def test_augment_run_is_deterministic_and_resumes_bitwise(tmp_path, tiny_cfg):
     over = {"objective": {"name": "dfm", "augment": "color,translation,cutout",
                           "dfm": {"denoiser": {"width": 16}}}}
-    a = train(tiny_cfg(steps=6, **over), tmp_path / "a", progress=False)
-    train(tiny_cfg(steps=3, **over), tmp_path / "b", progress=False)
-    train(tiny_cfg(steps=6, **over), tmp_path / "b", resume=True, progress=False)
-    sa, sb = load_latest_state(a.run_dir), load_latest_state(tmp_path / "b")
-    for net, weights in sa["objective"]["modules"].items():
-        for k, v in weights.items():
-            assert torch.equal(v, sb["objective"]["modules"][net][k]), (net, k)
-    rows = lambda p: [json.loads(l) for l in (p / "stats.jsonl").read_text().splitlines()]
-    assert untimed(rows(tmp_path / "a")) == untimed(rows(tmp_path / "b"))
+    sa, _ = resumed_equals_straight(tmp_path, lambda n: tiny_cfg(steps=n, **over))
     # and the augmentation did something: the same run without it ends elsewhere
     c = train(tiny_cfg(steps=6, objective={"name": "dfm", "dfm": {"denoiser": {"width": 16}}}),
               tmp_path / "c", progress=False)

@@ -1,17 +1,13 @@
 """Issue 30's cost levers on DFM's denoiser r (objective.dfm.denoiser.every and .bf16):
 r trains on exactly the steps it should, G reads r on every step, a bf16 r runs its matrix
 products in bfloat16 with fp32 weights and an fp32 target, and both resume bitwise."""
-import json
-
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import untimed
-from dfmgan.checkpoint import load_latest_state
+from conftest import resumed_equals_straight
 from dfmgan.errors import ConfigError
-from dfmgan.training import train
 from test_objectives import setup
 
 
@@ -73,15 +69,6 @@ def test_levers_resume_bitwise(tmp_path, tiny_cfg):
     r trains at steps 0 and 4, so the resumed half holds one of each)."""
     over = {"objective": {"name": "dfm", "dfm": {"denoiser": {"width": 16, "every": 4,
                                                              "bf16": True}}}}
-    a = train(tiny_cfg(steps=6, **over), tmp_path / "a", progress=False)
-    train(tiny_cfg(steps=3, **over), tmp_path / "b", progress=False)
-    train(tiny_cfg(steps=6, **over), tmp_path / "b", resume=True, progress=False)
-    sa, sb = load_latest_state(a.run_dir), load_latest_state(tmp_path / "b")
-    for net, weights in sa["objective"]["modules"].items():
-        for k, v in weights.items():
-            assert torch.equal(v, sb["objective"]["modules"][net][k]), (net, k)
-    rows = lambda p: [json.loads(l) for l in (p / "stats.jsonl").read_text().splitlines()]
-    got = untimed(rows(tmp_path / "b"))
-    assert untimed(rows(tmp_path / "a")) == got
+    _, got = resumed_equals_straight(tmp_path, lambda n: tiny_cfg(steps=n, **over))
     # r's loss is logged on its training steps only
     assert [r["step"] for r in got if "dfm/denoiser_loss" in r] == [1, 5]

@@ -35,15 +35,21 @@ def one_hot_images(labels: torch.Tensor) -> torch.Tensor:
     return x.view(-1, 1, 4, 4)
 
 
-def test_probe_on_separable_features_scores_exactly_by_hand():
-    # 4 classes, 30 labelled images each: any budget separates them perfectly. The test
-    # split has 20 images, 3 of them carrying a wrong label: accuracy is exactly 17/20
+def separable_case():
+    """(fit pool, test split): 4 classes, 30 labelled one-hot images each, and 20 test
+    images of which 3 carry a wrong label, so a perfect classifier scores exactly 17/20."""
     fit_labels = torch.arange(4).repeat(30)
     test_true = torch.arange(4).repeat(5)
     test_labels = test_true.clone()
     test_labels[[0, 5, 9]] = (test_true[[0, 5, 9]] + 1) % 4
-    ref = Reference(None, one_hot_images(fit_labels), fit_labels, {})
-    test = Labelled(one_hot_images(test_true), test_labels)
+    return (Reference(None, one_hot_images(fit_labels), fit_labels, {}),
+            Labelled(one_hot_images(test_true), test_labels))
+
+
+def test_probe_on_separable_features_scores_exactly_by_hand():
+    # 4 classes, 30 labelled images each: any budget separates them perfectly. The test
+    # split has 20 images, 3 of them carrying a wrong label: accuracy is exactly 17/20
+    ref, test = separable_case()
     out = get_metric("probe")(MetricOptions(probe_budgets=(1, 10), probe_draws=3),
                               discriminator=PixelsD(), reference=ref, test_split=test)
     assert out == {"probe_1": 0.85, "probe_1_std": 0.0, "probe_10": 0.85, "probe_10_std": 0.0}
@@ -65,12 +71,7 @@ def test_the_all_labels_budget_fits_once_on_every_label_of_the_pool(monkeypatch)
         return recorded
 
     monkeypatch.setattr(probe_module, "ridge_fitter", spying)
-    fit_labels = torch.arange(4).repeat(30)
-    test_true = torch.arange(4).repeat(5)
-    test_labels = test_true.clone()
-    test_labels[[0, 5, 9]] = (test_true[[0, 5, 9]] + 1) % 4
-    ref = Reference(None, one_hot_images(fit_labels), fit_labels, {})
-    test = Labelled(one_hot_images(test_true), test_labels)
+    ref, test = separable_case()
     out = get_metric("probe")(MetricOptions(probe_budgets=(None, 5), probe_draws=3),
                               discriminator=PixelsD(), reference=ref, test_split=test)
     assert out == {"probe_all": 0.85, "probe_all_std": 0.0, "probe_5": 0.85, "probe_5_std": 0.0}
