@@ -135,9 +135,11 @@ class DFMObjective(Objective):
 
     def r(self, h: torch.Tensor) -> torch.Tensor:
         """r(h), (B, n_h) -> (B, n_h) in fp32; under bf16 autocast where ``denoiser.bf16``
-        asks (the step's own autocast, when on, already covers it)."""
-        on = self.own.denoiser.bf16 and self.amp is None
-        with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=on):
+        asks. With the step's own autocast on, r runs inside it: an autocast(enabled=False)
+        here would switch that off, and r's fp32 weights would meet bf16 features."""
+        if not self.own.denoiser.bf16 or self.amp is not None:
+            return self.R(h).float()
+        with torch.autocast(self.device_type, dtype=torch.bfloat16):
             return self.R(h).float()
 
     def aux_losses(self, real):

@@ -21,7 +21,7 @@ def run_info(path: Path) -> dict:
     from ..training.stats import read_rows, read_stats
 
     run = RunDir(path)
-    cfg = run.saved_config()
+    cfg = run.written_config()
     info = {"run": str(path), "preset": cfg.preset, "data": cfg.data.name,
             "objective": cfg.objective.name, "steps": cfg.steps,
             "checkpoints": [{"step": s, "file": p.name, "bytes": p.stat().st_size}

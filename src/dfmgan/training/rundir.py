@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from ..files import atomic_write, parse_json, state_paths
 from ..config import RESUMABLE, TrainConfig, differences, from_dict
-from ..objectives import completed
 from ..errors import ConfigError
 from ..layout import RunLayout
 
@@ -27,17 +26,24 @@ class RunDir(RunLayout):
             raise ConfigError(f"cannot write to output folder {self.path}: "
                               f"{e.strerror or e}") from None
 
-    def saved_config(self) -> TrainConfig:
+    def written_config(self) -> TrainConfig:
+        """config.json as written, imports no torch (``dfmgan info`` answers at once)."""
         if not self.config_path.exists():
             raise ConfigError(f"{self.path} is not a dfmgan run (no config.json)")
         try:
-            # completed: settings added since this config.json was written take their defaults
-            return completed(from_dict(parse_json(self.config_path.read_text()),
-                                       where=str(self.config_path)))
+            return from_dict(parse_json(self.config_path.read_text()), where=str(self.config_path))
         except (ValueError, UnicodeDecodeError) as e:
             raise ConfigError(f"{self.config_path} is not valid JSON: {e}") from None
         except OSError as e:
             raise ConfigError(f"cannot read {self.config_path}: {e.strerror or e}") from None
+
+    def saved_config(self) -> TrainConfig:
+        """config.json with settings added since it was written at their defaults, so it
+        compares equal to the same run configured today (its objective's classes, and so
+        torch, are imported here, not with this module)."""
+        from ..objectives import completed
+
+        return completed(self.written_config())
 
     def check_resume(self, cfg: TrainConfig) -> None:
         """Resuming with another configuration is refused, naming what differs."""
