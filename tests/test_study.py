@@ -37,11 +37,13 @@ def test_curves_by_hand():
     c = aligned([{4: 9.0, 8: 7.0}, {4: 11.0, 8: 5.0, 12: 1.0}])  # step 12: one seed only
     assert c["step"] == [4, 8, 12] and c["mean"] == [10.0, 6.0, 1.0] and c["n"] == [2, 2, 1]
     assert c["std"] == pytest.approx([2 ** 0.5, 2 ** 0.5, 0.0])
-    assert at_budget(c, 7) == (10.0, pytest.approx(2 ** 0.5), 2) and at_budget(c, 3) is None
+    assert at_budget(c, 7) == (10.0, pytest.approx(2 ** 0.5), 2, 4) and at_budget(c, 3) is None
     assert at_budget(aligned([{4: 9.0}, {4: 7.0}]), 8) is None  # not reached yet: no stale value
     series = {"gan": {"batch": 16, "seeds": [0, 1], "grad_ratio": [], "curves": {"fid": c}}}
     text = table(series, [4, 8, 12, 16])
     assert "| gan | 2 | 10.000 ± 1.414 | 6.000 ± 1.414 | 1.000 ± 0.000 (n=1) | – | – |" in text
+    # a budget between two evaluations reads the earlier one and names its step
+    assert "| gan | 2 | 10.000 ± 1.414 (at 4) | 6.000 ± 1.414 |" in table(series, [6, 8])
 
 
 def test_line_colors_one_per_setting_shared_with_its_raw_line():
@@ -206,3 +208,19 @@ def test_time_to_quality_by_hand():
     assert got["rows"]["dfm"] == [(2.0, 1), (2.0, 1), (2.0, 1)]
     text = time_table(got, {"gan": 2, "dfm": 1})
     assert "| gan | 2.5 s | 9 s (1/2) | 9 s (1/2) |" in text and "fid ≤ 10.00 (gan's final)" in text
+
+
+@settings(max_examples=40, deadline=None)
+@given(every=st.integers(1, 50), n_evals=st.integers(1, 8), budget=st.integers(1, 400))
+def test_a_budget_reads_the_last_evaluation_before_it_and_names_its_step(every, n_evals, budget):
+    steps = [every * (i + 1) for i in range(n_evals)]
+    c = aligned([{s: float(s) for s in steps}])  # the score is its own step
+    got = at_budget(c, budget)
+    if budget > steps[-1] or budget < steps[0]:
+        assert got is None
+        return
+    last = max(s for s in steps if s <= budget)
+    assert got == (float(last), 0.0, 1, last)
+    series = {"x": {"batch": 1, "seeds": [0], "grad_ratio": [], "curves": {"fid": c}}}
+    row = next(r for r in table(series, [budget]).splitlines() if r.startswith("| x |"))
+    assert (f"(at {last:,})" in row) == (last != budget)

@@ -75,21 +75,24 @@ def aligned(per_seed: list[dict[int, float]]) -> dict:
             "per_seed": [{str(s): d[s] for s in sorted(d)} for d in per_seed]}
 
 
-def at_budget(curve: dict, budget: int) -> tuple[float, float, int] | None:
-    """(mean, std, n) at the last evaluation at or before ``budget`` steps; None until some
-    seed's curve has reached the budget (an earlier value would pose as a later one)."""
+def at_budget(curve: dict, budget: int) -> tuple[float, float, int, int] | None:
+    """(mean, std, n, step) at the last evaluation at or before ``budget`` steps; None until
+    some seed's curve has reached the budget (an earlier value would pose as a later one)."""
     idx = [i for i, s in enumerate(curve["step"]) if s <= budget]
     if not idx or curve["step"][-1] < budget:
         return None
     i = idx[-1]
-    return curve["mean"][i], curve["std"][i], curve["n"][i]
+    return curve["mean"][i], curve["std"][i], curve["n"][i], curve["step"][i]
 
 
-def cell(c: tuple[float, float, int] | None, seeds: int) -> str:
+def cell(c: tuple[float, float, int, int] | None, seeds: int, budget: int) -> str:
+    """mean ± std, with the step it was scored at where that is not the column's budget
+    (a budget between two evaluations reads the earlier one, and says so)."""
     if c is None:
         return "–"
-    m, sd, n = c
-    return f"{m:.3f} ± {sd:.3f}" + (f" (n={n})" if n < seeds else "")
+    m, sd, n, step = c
+    return (f"{m:.3f} ± {sd:.3f}" + (f" (n={n})" if n < seeds else "")
+            + (f" (at {step:,})" if step != budget else ""))
 
 
 def shown_first() -> list[str]:
@@ -117,8 +120,7 @@ def table(series: dict, budgets: list[int]) -> str:
         for name, s in series.items():
             if metric not in s["curves"]:
                 continue
-            cells = [at_budget(s["curves"][metric], b) for b in budgets]
-            text = [cell(c, len(s["seeds"])) for c in cells]
+            text = [cell(at_budget(s["curves"][metric], b), len(s["seeds"]), b) for b in budgets]
             ratio = f"{statistics.mean(s['grad_ratio']):.2g}" if s["grad_ratio"] else "–"
             out.append(f"| {name} | {len(s['seeds'])} | " + " | ".join(text) + f" | {ratio} |")
         out.append("")
