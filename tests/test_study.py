@@ -224,3 +224,18 @@ def test_a_budget_reads_the_last_evaluation_before_it_and_names_its_step(every, 
     series = {"x": {"batch": 1, "seeds": [0], "grad_ratio": [], "curves": {"fid": c}}}
     row = next(r for r in table(series, [budget]).splitlines() if r.startswith("| x |"))
     assert (f"(at {last:,})" in row) == (last != budget)
+
+
+def test_only_trains_the_matching_runs_and_a_glob_matching_none_is_refused(tmp_path):
+    r = subprocess.run(study(tmp_path, "o") + ["--only", "dfm-*"], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "o"
+    assert (out / "dfm-x1000-s0" / "done.json").exists() and not (out / "gan-s0").exists()
+    assert "| dfm-x1000 |" in r.stdout and "| gan |" not in r.stdout  # results: the runs there are
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    for bad in ("gan-s9", "dfm", " , "):  # no such run; a setting's name is not a run's; empty
+        r = run_cli("study", str(tmp_path / "spec.yaml"), "--out", str(out), "--only", bad)
+        assert r.returncode == 2 and "--only" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before  # nothing touched

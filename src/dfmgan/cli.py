@@ -123,6 +123,8 @@ def add_study(p) -> None:
                threads=False)
     p.add_argument("--report-only", action="store_true", help="write the results of the runs "
                    "there are, training nothing")
+    p.add_argument("--only", metavar="RUNS", help="train only these runs: names or globs, "
+                   "comma-separated (gan-s1,dfm-*); the results cover every run there is")
     from .tools.launchers import LAUNCHERS
     p.add_argument("--launcher", choices=LAUNCHERS, help="where runs execute: local processes, "
                    "Slurm jobs through submitit, or submitit's local executor (default: the "
@@ -204,10 +206,12 @@ def cmd_sample(args) -> int:
 
 
 def cmd_study(args) -> int:
-    from .tools.study import load_study, run_study
+    from .tools.study import load_study, run_study, select
     from .tools.study_report import write_results
 
     study = load_study(Path(args.spec), writable_folder(args.out), args.device)
+    if args.only is not None:
+        select(study, args.only)
     for flag in ("jobs", "threads", "launcher"):
         if getattr(args, flag) is not None:
             setattr(study, flag, getattr(args, flag))

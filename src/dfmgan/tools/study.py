@@ -27,6 +27,7 @@ import re
 import signal
 import time
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase as fnmatch
 from pathlib import Path
 
 from ..files import atomic_write, parse_json, state_paths
@@ -85,6 +86,25 @@ class Study:
     out: Path
     launcher: str = "local"  # launchers.LAUNCHERS
     launch: dict = field(default_factory=dict)  # partition, time_min, gpus, cpus (submitit)
+    only: tuple[str, ...] = ()  # run-name globs this invocation trains (--only); () = all
+
+    def trained(self) -> list[Run]:
+        """The runs this invocation trains; the results still cover every run."""
+        return [r for r in self.runs if not self.only or any(fnmatch(r.name, g) for g in self.only)]
+
+
+def select(study: Study, only: str) -> None:
+    """``--only gan-s1,dfm-*``: train the runs whose names match one of the globs; a glob
+    that matches no run is refused before any work (a typo would silently train nothing)."""
+    globs = tuple(g.strip() for g in only.split(",") if g.strip())
+    names = [r.name for r in study.runs]
+    if not globs:
+        raise ConfigError("--only needs run names or globs, e.g. gan-s1,dfm-*")
+    for g in globs:
+        if not any(fnmatch(n, g) for n in names):
+            raise ConfigError(f"--only {g!r} matches none of the study's runs "
+                              f"({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})")
+    study.only = globs
 
 
 def nested(d: dict | None, where: str) -> dict:
@@ -232,9 +252,9 @@ def progress_of(run: Run) -> int:
 def what_is_left(study: Study, launcher) -> tuple[list[Run], list[Run]]:
     """(runs to start, runs already running as jobs of an earlier submission), each kind
     named on stdout with the runs skipped because they are done."""
-    pending = [r for r in study.runs if not r.finished()]
-    if done := [r.name for r in study.runs if r not in pending]:
-        print(f"study: {len(done)} of {len(study.runs)} runs already done, skipped: "
+    pending = [r for r in study.trained() if not r.finished()]
+    if done := [r.name for r in study.trained() if r not in pending]:
+        print(f"study: {len(done)} of {len(study.trained())} runs already done, skipped: "
               f"{', '.join(done)}", flush=True)
     if resumed := [f"{r.name} (step {r.done_steps():,})" for r in pending if r.done_steps()]:
         print(f"study: resuming {', '.join(resumed)} from their last checkpoints", flush=True)
@@ -265,11 +285,11 @@ def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[st
     launcher = make_launcher(study.launcher, study.threads, logs, study.launch)
     pending, running = what_is_left(study, launcher)
     failed: list[str] = []
-    total = sum(r.cfg.steps for r in study.runs)
+    total = sum(r.cfg.steps for r in study.trained())
 
     def steps_done() -> int:
         return sum(r.cfg.steps if r.finished() and r.process is None else progress_of(r)
-                   for r in study.runs)
+                   for r in study.trained())
     # initial: the steps done before this start, which the rate must not count as its own
     bar = tqdm(total=total, initial=steps_done(), desc="study", unit="step", disable=not progress,
                dynamic_ncols=True)
