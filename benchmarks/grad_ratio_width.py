@@ -13,7 +13,6 @@ Early steps only: this shows how the rules scale with width, not what a trained 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 from pathlib import Path
@@ -29,6 +28,7 @@ def ratios(width: int, own: dict, steps: int, seed: int) -> list[float]:
     """dfm/grad_ratio at every step of one short run."""
     from dfmgan.presets import build_config
     from dfmgan.training import train
+    from dfmgan.training.stats import read_stats
 
     cfg = build_config("fashion-mnist", overrides={
         "steps": steps, "log_every": 1, "eval_every": 0, "sample_every": steps, "seed": seed,
@@ -36,7 +36,7 @@ def ratios(width: int, own: dict, steps: int, seed: int) -> list[float]:
         "objective": {"name": "dfm", "dfm": own}})
     with tempfile.TemporaryDirectory() as out:
         train(cfg, out, progress=False)
-        rows = [json.loads(line) for line in (Path(out) / "stats.jsonl").read_text().splitlines()]
+        rows = read_stats(Path(out) / "stats.jsonl")
     return [r["dfm/grad_ratio"] for r in rows if "dfm/grad_ratio" in r]
 
 

@@ -252,9 +252,10 @@ def progress_of(run: Run) -> int:
 def what_is_left(study: Study, launcher) -> tuple[list[Run], list[Run]]:
     """(runs to start, runs already running as jobs of an earlier submission), each kind
     named on stdout with the runs skipped because they are done."""
-    pending = [r for r in study.trained() if not r.finished()]
-    if done := [r.name for r in study.trained() if r not in pending]:
-        print(f"study: {len(done)} of {len(study.trained())} runs already done, skipped: "
+    trained = study.trained()
+    pending = [r for r in trained if not r.finished()]
+    if done := [r.name for r in trained if r not in pending]:
+        print(f"study: {len(done)} of {len(trained)} runs already done, skipped: "
               f"{', '.join(done)}", flush=True)
     if resumed := [f"{r.name} (step {r.done_steps():,})" for r in pending if r.done_steps()]:
         print(f"study: resuming {', '.join(resumed)} from their last checkpoints", flush=True)
@@ -285,11 +286,12 @@ def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[st
     launcher = make_launcher(study.launcher, study.threads, logs, study.launch)
     pending, running = what_is_left(study, launcher)
     failed: list[str] = []
-    total = sum(r.cfg.steps for r in study.trained())
+    trained = study.trained()
+    total = sum(r.cfg.steps for r in trained)
 
     def steps_done() -> int:
         return sum(r.cfg.steps if r.finished() and r.process is None else progress_of(r)
-                   for r in study.trained())
+                   for r in trained)
     # initial: the steps done before this start, which the rate must not count as its own
     bar = tqdm(total=total, initial=steps_done(), desc="study", unit="step", disable=not progress,
                dynamic_ncols=True)
