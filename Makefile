@@ -28,12 +28,15 @@ demo: $(VENV)/.installed
 	$(BIN)/dfmgan train --preset digits --out runs/demo
 	@echo "samples: runs/demo/samples/latest.png"
 
+# two pytest-xdist workers at a thread each (tests/conftest.py shares the cores): 1.6x the
+# one-process suite's speed on 2 cores (BENCHMARKS: the test suite); TEST_JOBS=1 for one process
+TEST_JOBS ?= 2
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist worksteal
 
 # the unit tier: no training subprocesses, under 2 minutes on an idle 2-core machine
 test-fast: $(VENV)/.installed
-	$(BIN)/python -m pytest -m "not slow and not inception"
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist worksteal -m "not slow and not inception"
 
 $(INC)/.installed: pyproject.toml
 	$(PY) -m venv $(INC)

@@ -184,6 +184,55 @@ def test_supervised_learns_a_separable_set(monkeypatch):
     assert out == {"probe_10": 1.0, "probe_10_std": 0.0}
 
 
+def test_the_supervised_schedule_by_hand():
+    # 10 to 400 labels a class: the 600-step floor, checked every 50; all 60,000 labels
+    # (48,000 after the 20% validation split): 10 epochs, 7,500 steps, 12 checks of 625
+    assert supervised.schedule(80) == (600, 50)
+    assert supervised.schedule(3200) == (600, 50)
+    assert supervised.schedule(48000) == (7500, 625)
+    assert supervised.schedule(3841) == (601, 50)  # ceil(38,410 / 64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 10 ** 6))
+def test_the_supervised_schedule_is_the_floor_or_ten_epochs_exactly(n):
+    steps, every = supervised.schedule(n)
+    b, e = supervised.BATCH, supervised.MIN_EPOCHS
+    assert steps >= supervised.STEPS and steps * b >= e * n
+    assert steps == supervised.STEPS or (steps - 1) * b < e * n  # no step more than needed
+    assert every >= supervised.CHECK_EVERY and steps // every <= supervised.CHECKS + 1
+
+
+def test_a_supervised_trial_trains_and_checks_on_its_schedule(monkeypatch):
+    checks, steps = [], []
+    monkeypatch.setattr(supervised, "STEPS", 8)
+    monkeypatch.setattr(supervised, "CHECK_EVERY", 2)
+    monkeypatch.setattr(supervised, "MIN_EPOCHS", 4)
+    monkeypatch.setattr(supervised, "BATCH", 4)
+    monkeypatch.setattr(supervised, "CHECKS", 3)
+    real_step = torch.optim.Adam.step
+    monkeypatch.setattr(torch.optim.Adam, "step", lambda self, *a: steps.append(1) or real_step(self, *a))
+    monkeypatch.setattr(supervised, "accuracy", lambda *a, **k: checks.append(1) or 0.5)
+    images = torch.zeros(12, 1, 32, 32, dtype=torch.uint8)
+    labels = torch.arange(2).repeat(6)
+    data = Labelled(images, labels)
+    supervised.train(NetConfig(size=32, channels=1, d_width=4), data, data, 2,
+                     supervised.DEFAULT, 0)
+    # 4 epochs of 12 images at batch 4: 12 steps (> the floor of 8); every max(2, 12 // 3) = 4
+    assert (len(steps), len(checks)) == (12, 3)
+
+
+def test_the_supervised_cache_key_holds_its_schedule(monkeypatch):
+    i = inputs()
+    before = BASELINES["supervised"].settings(i)
+    assert before["min_epochs"] == supervised.MIN_EPOCHS and before["d_width"] == 8
+    monkeypatch.setattr(supervised, "MIN_EPOCHS", 20)
+    after = BASELINES["supervised"].settings(i)
+    assert after != before
+    assert baselines.entry_path("supervised", baselines.facts("supervised", i)) != \
+        baselines.entry_path("supervised", {**baselines.facts("supervised", i), "settings": before})
+
+
 @pytest.mark.slow
 def test_baselines_command_writes_rows_and_reuses_its_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("DFMGAN_DATA", str(tmp_path / "cache"))

@@ -85,7 +85,7 @@ LAYERS = [
     ("training",),
     ("presets",),
     ("tools",),
-    ("cli", "cli_train", "cli_eval", "cli_tools", "cli_inputs", "__main__", ""),
+    ("cli", "cli_train", "cli_eval", "cli_tools", "cli_inputs", "cli_args", "__main__", ""),
 ]
 
 

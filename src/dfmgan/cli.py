@@ -15,7 +15,8 @@ from .cli_eval import EXAMPLES as EVAL_EXAMPLES
 from .cli_eval import add_eval, add_reference, cmd_eval, cmd_reference
 from .cli_inputs import EXAMPLES as INPUT_EXAMPLES
 from .cli_inputs import INPUTS
-from .cli_tools import LABEL, SEED, TOOLS, add_device, add_no_ema, add_truncation, number
+from .cli_args import LABEL, SEED, add_device, add_no_ema, add_truncation, number
+from .cli_tools import TOOLS
 from .cli_train import add_train, cmd_train, device_name
 from .errors import DfmganError, DivergedError
 from .files import writable_file, writable_folder

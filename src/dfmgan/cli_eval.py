@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cli_tools import SEED, add_device, add_no_ema, add_truncation, number
+from .cli_args import SEED, add_device, add_no_ema, add_truncation, number
 from .errors import DfmganError
 from .files import writable_file
 from .layout import RunLayout

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .cli_tools import SEED, add_device, add_no_ema, load_G, number
+from .cli_args import SEED, add_device, add_no_ema, number
+from .cli_tools import load_G
 from .errors import DfmganError
 from .files import atomic_write, writable_folder
 from .outputs import check_free

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .cli_tools import add_device, device, number
+from .cli_args import add_device, device, number
 from .config import PRECISIONS, TrainConfig, flatten
 from .models.netconfig import BN_MODES, LATENTS
 from .errors import DfmganError

@@ -135,8 +135,14 @@ def kmeans_best(i: Inputs) -> dict:
     return {**scores(fx, i.pool.labels, enc(i.test.images), i.test.labels, i.opts), "k": k}
 
 
+def supervised_facts(i: Inputs) -> dict:
+    from .supervised import settings
+
+    return {**d_facts(i), **settings()}
+
+
 @baseline("supervised", "D's architecture trained on each labelled draw alone "
-          "(random search on validation)", d_facts)
+          "(random search on validation)", supervised_facts)
 def supervised(i: Inputs) -> dict:
     from .supervised import supervised_scores
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..files import atomic_write
 from ..layout import RunLayout
-from ..training.stats import TRAIN_SECONDS, read_stats
+from ..training.stats import MACHINE, TRAIN_SECONDS, read_stats
 
 RAW = " (no EMA)"  # suffix of the raw G's series beside an EMA
 PREFIXES = {"eval/": "", "eval_raw/": RAW}
@@ -38,6 +38,13 @@ def grad_ratio(rows: list[dict]) -> float | None:
     return statistics.mean(tail) if values else None
 
 
+def machine_of(rows: list[dict]) -> int | str | None:
+    """The machine code of a run's clock: one code, "mixed" when it was resumed on another
+    kind of machine, None for a run from before codes were logged."""
+    codes = {int(r[MACHINE]) for r in rows if MACHINE in r}
+    return codes.pop() if len(codes) == 1 else "mixed" if codes else None
+
+
 def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
@@ -56,6 +63,7 @@ def collect(study) -> dict:
             s["runs"][run.seed] = metrics
             s.setdefault("clock", {})[str(run.seed)] = {r["step"]: r[TRAIN_SECONDS] for r in rows
                                                         if TRAIN_SECONDS in r}
+            s.setdefault("machine", {})[str(run.seed)] = machine_of(rows)
             if (ratio := grad_ratio(rows)) is not None:
                 s["grad_ratio"].append(ratio)
     for s in series.values():
@@ -152,12 +160,31 @@ def time_to_quality(series: dict) -> dict:
     ref = "gan" if "gan" in with_fid else next(iter(with_fid))
     target = with_fid[ref]["curves"][key]["mean"][-1]
     marks = [m * target for m in MARKS]
+    machine, left_out = one_machine(with_fid)
     rows = {}
     for name, s in with_fid.items():
         per_seed, clocks = s["curves"][key]["per_seed"], s.get("clock", {})
-        rows[name] = [reached(per_seed, [clocks.get(str(seed), {}) for seed in s["seeds"]], mark)
-                      for mark in marks]
-    return {"key": key, "reference": [ref, target], "marks": marks, "rows": rows}
+        kept = [clocks.get(str(seed), {}) if s.get("machine", {}).get(str(seed)) == machine
+                else {} for seed in s["seeds"]]
+        rows[name] = [reached(per_seed, kept, mark) for mark in marks]
+    return {"key": key, "reference": [ref, target], "marks": marks, "rows": rows,
+            "machine": machine, "left_out": left_out}
+
+
+def one_machine(series: dict) -> tuple[int | None, int]:
+    """The machine whose clocks the table compares: the one most runs with a clock trained
+    on (ties: a logged code before an unlogged one, then the smaller code), and how many
+    runs with a clock are left out for training elsewhere, or across machines."""
+    runs = {(name.removesuffix(RAW), seed): s.get("machine", {}).get(str(seed))
+            for name, s in series.items() for seed in s["seeds"]
+            if s.get("clock", {}).get(str(seed))}  # a run's raw-G series is the same run
+    votes: dict = {}
+    for m in runs.values():
+        votes[m] = votes.get(m, 0) + 1
+    ranked = sorted((m for m in votes if m != "mixed"),
+                    key=lambda m: (-votes[m], m is None, m if m is not None else 0))
+    machine = ranked[0] if ranked else None
+    return machine, sum(votes.values()) - votes.get(machine, 0)
 
 
 def reached(per_seed: list[dict], clocks: list[dict], mark: float) -> tuple[float | None, int]:
@@ -178,13 +205,19 @@ def time_table(ttq: dict, seeds: dict[str, int]) -> str:
                       for k, m in enumerate(ttq["marks"]))
     lines = ["**time to quality** (seconds of training to the first evaluation at or below each "
              "mark, evaluations left out; mean over the seeds that reached it, of those with a "
-             "clock; one machine and thread count per study)", "",
+             "clock; one machine and thread count per study" + left_out_note(ttq) + ")", "",
              f"| setting | {head} |", "|---|" + "---:|" * len(ttq["marks"])]
     for name, cells in ttq["rows"].items():
         text = [("–" if t is None else f"{t:,.0f} s" if t >= 100 else f"{t:.2g} s") + (f" ({n}/{seeds[name]})" if n < seeds[name] else "")
                 for t, n in cells]
         lines.append(f"| {name} | " + " | ".join(text) + " |")
     return "\n".join(lines + [""])
+
+
+def left_out_note(ttq: dict) -> str:
+    n = ttq.get("left_out", 0)
+    return (f"; {n} run{'s' if n > 1 else ''} trained on another machine, or across machines, "
+            "left out" if n else "")
 
 
 def line_colors(names: list[str]) -> dict[str, tuple]:

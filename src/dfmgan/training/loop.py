@@ -27,7 +27,7 @@ from . import speed
 from .ema import GeneratorEMA
 from .rundir import RunDir
 from .signals import StopFlag
-from .stats import TRAIN_SECONDS, StatsSink, seconds_so_far
+from .stats import MACHINE, TRAIN_SECONDS, StatsSink, machine_code, seconds_so_far
 
 
 # the progress bar's fields, in this order (every value is in stats.jsonl and TensorBoard)
@@ -324,6 +324,7 @@ class Trainer:
             now = time.perf_counter()
             self.train_seconds, self.tick = self.train_seconds + now - self.tick, now
             stats[TRAIN_SECONDS] = round(self.train_seconds, 3)
+            stats[MACHINE] = self.machine
         if evaluates:
             stats.update(self.evaluate())
             self.tick = time.perf_counter()  # the evaluation's own time is not training's
@@ -383,6 +384,7 @@ def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True,
     sink = StatsSink(run.stats, run.tensorboard, enabled=main)
     sink.truncate_after(trainer.step)
     trainer.train_seconds = seconds_so_far(run.stats, trainer.step) if main else 0.0
+    trainer.machine = machine_code(trainer.device)
     if main and (progress if banner is None else banner):
         tqdm.write(trainer.banner())
     with StopFlag() as stop:

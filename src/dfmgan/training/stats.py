@@ -14,6 +14,34 @@ from ..files import WriteError, atomic_write, parse_json
 # stats.jsonl's wall clock: seconds spent training up to the row's step, the evaluations
 # during training left out and kept across resumes (a study's time-to-quality reads it)
 TRAIN_SECONDS = "time/train_s"
+# beside it, the machine that clock ran on (``machine_code``): a study's time-to-quality
+# table compares clocks of one machine only, and runs can be resumed on another
+MACHINE = "time/machine"
+
+
+def machine_code(device) -> int:
+    """A 32-bit code (exact in a float) of what sets a training clock's pace: the CPU's
+    model, its cores and torch's threads, or the GPU's name. Equal codes: one machine kind."""
+    import os
+    import platform
+    import zlib
+
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda":
+        what = torch.cuda.get_device_name(device)
+    else:
+        what = cpu_model() or platform.processor() or platform.machine()
+    return zlib.crc32(f"{what}|{os.cpu_count()}|{torch.get_num_threads()}".encode())
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
+    except OSError:  # not Linux
+        return ""
+
 
 class StatsSink:
     def __init__(self, path: Path, tensorboard_dir: Path | None = None, enabled: bool = True):
@@ -43,7 +71,8 @@ class StatsSink:
             if self.tb is not None:
                 for s, d in rows:
                     for k, v in d.items():
-                        self.tb.add_scalar(k, v, s)
+                        if k != MACHINE:  # a code, not a quantity to plot
+                            self.tb.add_scalar(k, v, s)
         keys = {k for _, d in rows for k in d}
         return {k: sum(d[k] for _, d in rows if k in d) / sum(k in d for _, d in rows) for k in keys}
 
