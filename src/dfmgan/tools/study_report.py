@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections import Counter
 from pathlib import Path
 
 from ..files import atomic_write
@@ -178,13 +179,11 @@ def one_machine(series: dict) -> tuple[int | None, int]:
     runs = {(name.removesuffix(RAW), seed): s.get("machine", {}).get(str(seed))
             for name, s in series.items() for seed in s["seeds"]
             if s.get("clock", {}).get(str(seed))}  # a run's raw-G series is the same run
-    votes: dict = {}
-    for m in runs.values():
-        votes[m] = votes.get(m, 0) + 1
+    votes = Counter(runs.values())
     ranked = sorted((m for m in votes if m != "mixed"),
                     key=lambda m: (-votes[m], m is None, m if m is not None else 0))
     machine = ranked[0] if ranked else None
-    return machine, sum(votes.values()) - votes.get(machine, 0)
+    return machine, sum(votes.values()) - votes[machine]
 
 
 def reached(per_seed: list[dict], clocks: list[dict], mark: float) -> tuple[float | None, int]:
