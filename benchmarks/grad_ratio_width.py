@@ -26,7 +26,7 @@ RULES = {"default": {}, "fixed λ": {"lambda_denoise": LAMBDA_AT_32},
 
 def ratios(width: int, own: dict, steps: int, seed: int) -> list[float]:
     """dfm/grad_ratio at every step of one short run."""
-    from dfmgan.presets import build_config
+    from dfmgan.resolver import build_config
     from dfmgan.training import train
     from dfmgan.training.stats import read_stats
 

@@ -30,7 +30,7 @@ def child(preset: str, objective: str, steps: int) -> None:
 
     from dfmgan.models import Discriminator, Generator
     from dfmgan.objectives import build_objective
-    from dfmgan.presets import build_config
+    from dfmgan.resolver import build_config
     from dfmgan.training import speed
 
     cfg = build_config(preset, overrides={"objective": {"name": objective}})

@@ -17,7 +17,7 @@ def main() -> None:
     from dfmgan.data import load_dataset
     from dfmgan.evaluation.api import test_split
     from dfmgan.evaluation.during import TrainingEvaluator
-    from dfmgan.presets import build_config
+    from dfmgan.resolver import build_config
     from dfmgan.snapshot import load_discriminator, load_generator
     from dfmgan.training import train
 

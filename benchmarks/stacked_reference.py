@@ -14,7 +14,7 @@ import torch
 
 from dfmgan.data import draw, load_dataset
 from dfmgan.evaluation.registry import Images, MetricOptions, get_metric
-from dfmgan.presets import build_config
+from dfmgan.resolver import build_config
 
 
 def main() -> None:

@@ -52,7 +52,7 @@ def nets(preset: str, loss: str, device: str, **over):
     """G, D and the objective ``loss`` of ``preset`` (its nets, its objective defaults)."""
     from dfmgan.models import Discriminator, Generator
     from dfmgan.objectives import build_objective
-    from dfmgan.presets import build_config
+    from dfmgan.resolver import build_config
 
     from dfmgan.config import merge
 

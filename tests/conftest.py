@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dfmgan.presets import build_config
+from dfmgan.resolver import build_config
 
 # The cores shared among pytest-xdist's workers (`make test` runs two): a worker, and every
 # process it starts, gets its share, as two torch processes at a thread per core each

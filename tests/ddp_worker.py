@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from dfmgan import distributed
-from dfmgan.presets import build_config
+from dfmgan.resolver import build_config
 from dfmgan.training.loop import Trainer
 from dfmgan.training.rundir import RunDir
 

@@ -11,7 +11,7 @@ from PIL import Image
 from dfmgan.data import ImageOptions, load_dataset
 from dfmgan.data.folder import load_folder
 from dfmgan.data.images import MAX_PIXELS, fit_image, open_and_convert
-from dfmgan.errors import DataError
+from dfmgan.errors import ConfigError, DataError
 
 
 def save(img: Image.Image, path, fmt="PNG", **kw):
@@ -254,9 +254,9 @@ def test_a_newline_in_a_file_name_stays_on_one_line(tmp_path):
 
 @pytest.mark.parametrize("fit,background", [("stretch", "white"), ("pad", "not-a-colour")])
 def test_bad_fit_or_background_is_refused_before_any_work(fit, background):
-    from dfmgan.presets import build_config
+    from dfmgan.resolver import build_config
 
-    with pytest.raises(DataError) as e:
+    with pytest.raises(ConfigError) as e:
         build_config("digits", overrides={"data": {"fit": fit, "background": background}})
     assert ("fit" in str(e.value)) or ("background" in str(e.value))
 

@@ -76,14 +76,15 @@ def test_the_checker_finds_a_circle():
 # (cli -> config -> training -> data, models, objectives -> checkpoint, evaluation, with
 # the plain records every layer shares at the bottom). Longest prefix wins.
 LAYERS = [
-    ("errors", "layout", "cites", "digests", "zoo"),
+    ("errors", "given", "layout", "reading", "cites", "digests", "zoo"),
     ("discovery", "outputs", "devices", "models.netconfig"),
-    ("files", "distributed"),
+    ("files", "snapshot_file", "distributed"),
     ("data", "models", "config", "imageio"),
     ("objectives", "sampling", "checkpoint"),
     ("snapshot", "evaluation"),
-    ("training",),
     ("presets",),
+    ("resolver",),
+    ("training",),
     ("tools",),
     ("cli", "cli_train", "cli_eval", "cli_tools", "cli_inputs", "cli_args", "__main__", ""),
 ]

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from dfmgan.checkpoint import is_state, load_latest_state, read_state, state_paths, write_state
 from dfmgan.cli import main
 from dfmgan.errors import CheckpointError
-from dfmgan.files import TooDeep, check_depth, parse_json
+from dfmgan.reading import TooDeep, check_depth, parse_json
 
 TRAIN = ["train", "--preset", "digits", *TINY_FLAGS]
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from dfmgan.checkpoint import load_latest_state
 from dfmgan.config import differences, from_dict, migrate
 from dfmgan.errors import ConfigError
-from dfmgan.objectives import OBJECTIVES, completed
-from dfmgan.presets import build_config
+from dfmgan.objectives import OBJECTIVES
+from dfmgan.resolver import build_config, complete, resolve
 from dfmgan.training.rundir import RunDir
 from dfmgan.training import train
 
@@ -80,7 +80,7 @@ def test_legacy_keys_move_to_their_objective():
 
 
 def test_a_legacy_config_equals_its_new_spelling():
-    old = completed(from_dict({"objective": LEGACY_DFM}))  # as a run folder reads it
+    old = complete(base={"objective": LEGACY_DFM})  # as a run folder reads it
     new = build_config(overrides={"objective": {"name": "dfm", "dfm": {
         "grad_share": 0.25, "feature_layer": -2, "denoiser": {"depth": 3, "sigma": 0.5}}}})
     assert old.to_dict()["objective"] == new.to_dict()["objective"]
@@ -213,14 +213,12 @@ def partial_configs():
 @settings(max_examples=40, deadline=None)
 @given(partial_configs())
 def test_a_partial_mapping_resolves_as_the_cli_resolves_it(d):
-    """``with_defaults(from_dict(d))``, which ``train`` applies, equals
-    ``build_config(overrides=d)``, for every objective: WGAN-GP's optimizer and D norm
-    come with it however the config was made, and an explicit setting still wins."""
-    from dfmgan.objectives import with_defaults
-    from dfmgan.presets import check_names
-
-    # check_names only writes out the scheme and own settings in effect, as build_config does
-    via_train = check_names(with_defaults(from_dict(d))).to_dict()
+    """The ``TrainConfig`` that ``from_dict(d)`` makes, resolved as ``train`` resolves it
+    (its given settings on top), equals the CLI's resolution of the same layer, for every
+    objective: WGAN-GP's optimizer and D norm come with it however the config was made,
+    and an explicit setting still wins. (That ``train`` itself goes through this resolver
+    is tested end to end in test_resolver.py, by the config.json it writes.)"""
+    via_train = resolve(from_dict(d)).to_dict()
     assert via_train == build_config(overrides=d).to_dict()
     for section, values in d.items():
         for k, v in values.items():

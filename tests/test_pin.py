@@ -16,7 +16,7 @@ from conftest import tiny_overrides
 
 from dfmgan.checkpoint import load_latest_state
 from dfmgan.config import merge
-from dfmgan.presets import build_config
+from dfmgan.resolver import build_config
 from dfmgan.training import train
 
 # machine -> {objective: sha256}; machine A (no AMX) at 2 threads recorded the first pins

@@ -77,7 +77,7 @@ def mean_gap(j, opts):
 '''
 
 CHECK = '''
-from dfmgan.presets import build_config
+from dfmgan.resolver import build_config
 from dfmgan.data import load_dataset
 from dfmgan.training import train
 cfg = build_config("digits", overrides={"objective": {"name": "zz-half", "adversarial": "zz-lsgan",

@@ -55,8 +55,8 @@ def test_info_in_plain_words(run):
 
 
 def test_info_counts_parameters_from_the_header_as_torch_does(run):
-    from dfmgan.checkpoint import read_snapshot
-    from dfmgan.files import parameter_count
+    from dfmgan.snapshot_file import read_snapshot
+    from dfmgan.snapshot_file import parameter_count
 
     _, weights, _ = read_snapshot(run)
     by_torch = sum(v.numel() for k, v in weights.items()
@@ -110,7 +110,7 @@ def test_print_config_prints_yaml_that_reads_back_as_the_same_config(tmp_path):
     import yaml
 
     from conftest import run_cli
-    from dfmgan.presets import build_config
+    from dfmgan.resolver import build_config
 
     r = run_cli("train", "--preset", "fashion-mnist", "--objective", "dfm", "--set",
                 "objective.dfm.lambda_scale=1e3", "--print-config")

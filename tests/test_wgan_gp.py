@@ -10,7 +10,7 @@ from conftest import TINY_FLAGS, run_cli
 from dfmgan.checkpoint import load_latest_state
 from dfmgan.objectives.adversarial import family
 from dfmgan.objectives.wgan_gp import gradient_penalty
-from dfmgan.presets import build_config
+from dfmgan.resolver import build_config
 from dfmgan.training import train
 
 

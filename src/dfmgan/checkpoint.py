@@ -1,29 +1,23 @@
-"""Two kinds of save (cf. edm2's CheckpointIO, stylegan3's training_options.json):
-
-* the resumable training state, ``checkpoints/state-<step>.pt``: every network,
-  optimizer, RNG and the data position; written atomically, the last K kept, read
-  back with ``torch.load(weights_only=True)`` so a file can never run code;
-* the shareable snapshots, ``generator.safetensors`` and ``discriminator.safetensors``
-  (for the probe and feature views), each with the network's config as JSON beside it.
+"""The resumable training state, ``checkpoints/state-<step>.pt`` (cf. edm2's
+CheckpointIO): every network, optimizer, RNG and the data position; written atomically,
+the last K kept, read back with ``torch.load(weights_only=True)`` so a file can never run
+code. The other kind of save, the shareable snapshot, is ``snapshot_file.py``'s.
 """
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import sys
 from pathlib import Path
 
 import torch
 
 from .errors import CheckpointError
-from .files import (DIGEST_KEY, META_KEY, atomic_write, parse_json, read_snapshot_info,
-                    state_paths, verify_snapshot, with_digest)
-from .layout import DISCRIMINATOR, GENERATOR, GENERATOR_EMA, RunLayout
-from .models import NetConfig
+from .files import atomic_write
+from .layout import RunLayout, state_paths
+from .reading import parse_json
 
 FORMAT = 1
-SNAPSHOT, D_SNAPSHOT, EMA_SNAPSHOT = GENERATOR, DISCRIMINATOR, GENERATOR_EMA
 
 
 # A state file is this line, the SHA-256 of the payload in hex and a newline, then the
@@ -171,36 +165,6 @@ def load_latest_state(run_dir: Path) -> dict | None:
     if paths:
         raise CheckpointError(f"no readable checkpoint in {run_dir}/checkpoints")
     return None
-
-
-def export_snapshot(folder: Path, net: torch.nn.Module, meta: dict | None = None,
-                    name: str = SNAPSHOT) -> Path:
-    """Write ``name`` (safetensors) + its .json (net config and ``meta``). The same JSON
-    is stored in the safetensors metadata, so the one file suffices to load."""
-    from safetensors.torch import save
-
-    sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    path = Path(folder) / name
-    info = {"net": net.cfg.to_dict(), **(meta or {})}
-    blob = with_digest(save(sd), lambda digest: save(sd, metadata={
-        META_KEY: json.dumps({**info, DIGEST_KEY: digest}, indent=2)}))
-    atomic_write(path, blob)
-    atomic_write(path.with_suffix(".json"), json.dumps(info, indent=2).encode())
-    return path
-
-
-def read_snapshot(source, name: str = SNAPSHOT, config=NetConfig) -> tuple[object, dict, dict]:
-    """(net config, weights, meta) of a snapshot; weights on the CPU. ``config`` is the
-    dataclass its JSON's "net" fills (the GAN's NetConfig unless told)."""
-    from safetensors.torch import load
-
-    p, cfg, info = read_snapshot_info(source, name, config)
-    blob = verify_snapshot(p)  # the file read once: checked, then parsed from memory
-    try:
-        weights = load(blob)
-    except Exception as e:
-        raise CheckpointError(f"cannot read {p}: {str(e).splitlines()[0]}") from None
-    return cfg, weights, info
 
 
 def load_module_state(module: torch.nn.Module, state: dict, where: str) -> None:

@@ -3,7 +3,6 @@ function. Every user error is one line on stderr and exit status 2."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import signal
 import sys
@@ -18,6 +17,7 @@ from .cli_inputs import INPUTS
 from .cli_args import LABEL, SEED, add_device, add_no_ema, add_truncation, number
 from .cli_tools import TOOLS
 from .cli_train import add_train, cmd_train, device_name
+from .devices import threads_set
 from .errors import DfmganError, DivergedError
 from .files import writable_file, writable_folder
 from .layout import RunLayout
@@ -242,7 +242,7 @@ def cmd_export(args) -> int:
     from .tools.export import export
 
     out = export(Path(args.run_dir), writable_folder(args.out), args.license, args.ema)
-    print(f"wrote {out / 'generator.safetensors'} and its model card {out / 'README.md'}")
+    print(f"wrote {RunLayout(out).generator} and its model card {RunLayout(out).model_card}")
     return 0
 
 
@@ -329,31 +329,6 @@ def main(argv: list[str] | None = None) -> int:
                     "batch or narrower nets, or check that its input files are what they seem")
     except KeyboardInterrupt as e:
         return 128 + (e.args[0] if e.args and isinstance(e.args[0], int) else signal.SIGINT)
-
-
-@contextlib.contextmanager
-def threads_set(n: int | None):
-    """--threads: torch's intra-op threads (and OpenMP's, for the processes a command
-    starts) for one command, then as they were, so that ``main`` called in a process (a
-    test, a notebook) leaves that process's torch as it found it."""
-    if not n:
-        yield
-        return
-    import os
-
-    import torch
-
-    before, env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = str(n)
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-        if env is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = env
 
 
 def fail(message: str) -> int:

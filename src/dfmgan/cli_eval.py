@@ -97,7 +97,7 @@ def reference_shape(args) -> tuple[int, int]:
         x, _ = load_images(Path(args.ref))
         size, channels = x.shape[2], x.shape[1]
     else:
-        from .presets import build_config
+        from .resolver import build_config
 
         net = build_config(overrides={"data": {"name": args.ref}}).net
         size, channels = net.size, net.channels

@@ -1,5 +1,5 @@
 """``dfmgan train``: its flags (every one with help and its default) and the command,
-which builds the config (defaults < preset < --config < flags) and calls the loop."""
+which hands them to the resolver (``resolver.py``) and calls the loop."""
 from __future__ import annotations
 
 import sys
@@ -7,26 +7,11 @@ from pathlib import Path
 
 from .cli_args import add_device, device, number
 from .config import PRECISIONS, TrainConfig, flatten
+from .resolver import FLAG_KEYS
 from .models.netconfig import BN_MODES, LATENTS
 from .errors import DfmganError
+from .layout import RunLayout
 from .files import writable_folder
-
-# flag dest -> dotted config key
-TRAIN_FLAGS = {
-    "data": "data.name", "data_root": "data.root", "split": "data.split",
-    "steps": "steps", "epochs": "epochs", "batch_size": "batch_size", "seed": "seed",
-    "device": "device", "objective": "objective.name", "scheme": "objective.scheme",
-    "adversarial": "objective.adversarial", "d_norm": "net.d_norm",
-    "lr": "optim.lr", "size": "net.size", "channels": "net.channels",
-    "g_width": "net.g_width", "d_width": "net.d_width", "latent": "net.latent",
-    "sample_every": "sample_every", "checkpoint_every": "checkpoint_every", "keep": "keep",
-    "log_every": "log_every", "sample_bn": "sample_bn", "eval_every": "eval_every",
-    "eval_n": "eval_n", "classes": "net.n_classes", "precision": "speed.precision",
-    "channels_last": "speed.channels_last", "compile": "speed.compile", "ema": "ema",
-    "eval_metrics": "eval_metrics", "fit": "data.fit", "background": "data.background",
-    "skip_bad": "data.skip_bad", "augment": "objective.augment",
-}
-
 
 def device_name(text: str) -> str:
     """--device for a command that hands it on (train, study): checked, kept as written."""
@@ -105,7 +90,7 @@ def add_train(p) -> None:
     p.add_argument("--skip-bad", action="store_const", const=True, help="train without the image "
                    "files that cannot be decoded (counted on stderr) instead of stopping")
     for flag, kind, text in TRAIN_NUMBERS:
-        default = flatten(TrainConfig().to_dict())[TRAIN_FLAGS[flag[2:].replace("-", "_")]]
+        default = flatten(TrainConfig().to_dict())[FLAG_KEYS[flag[2:].replace("-", "_")]]
         p.add_argument(flag, type=kind, help=text + " (default: the preset's, else "
                        f"{'unset' if default is None else default})")
     p.add_argument("--download", action="store_true", help="fetch the data first (mnist, "
@@ -131,6 +116,8 @@ def add_train(p) -> None:
     p.add_argument("--ema", type=float, metavar="IMAGES", help="keep an exponential moving "
                    "average of G with this half-life in images (e.g. 10000); sample, eval and "
                    "the tools then use it; 0 turns it off (default: the preset's, else off)")
+    p.add_argument("--eval-best", metavar="KEY", help="the key RUN/best is kept by, e.g. fid "
+                   "(default: the first metric's that keeps a best)")
     p.add_argument("--eval-metrics", metavar="LIST", help="metrics for --eval-every "
                    "(default: the data's own: fid, or modes on stacked-*)")
     p.add_argument("--nproc", type=number(1, 1_024), metavar="N", help="train on N processes: the same as "
@@ -138,20 +125,21 @@ def add_train(p) -> None:
 
 
 def train_config(args):
-    """defaults < preset < --config < flags; on --resume the saved config is the base."""
+    """The flags as the resolver's top layer (``--set`` over the named flags), over
+    --config over --preset; on --resume the saved config is the base."""
     from .config import dotted, merge, parse_set, read_file
-    from .presets import build_config
+    from .resolver import resolve
     from .training.rundir import RunDir
 
     over: dict = {}
-    for dest, key in TRAIN_FLAGS.items():
-        if getattr(args, dest) is not None:
+    for dest, key in FLAG_KEYS.items():
+        if getattr(args, dest, None) is not None:
             over = merge(over, dotted(key, getattr(args, dest)))
     for item in args.set:
         over = merge(over, parse_set(item))
     file = read_file(args.config) if args.config else None
     base = RunDir(Path(args.resume)).saved_config().to_dict() if args.resume else None
-    return build_config(args.preset, file, over, base=base)
+    return resolve(over, preset=args.preset, file=file, base=base)
 
 
 def relaunch(nproc: int, argv: list[str]) -> None:
@@ -200,6 +188,6 @@ def cmd_train(args) -> int:
         print(f"stopped at step {result.step}/{result.steps}; checkpoint written. "
               f"Continue with: dfmgan train --resume {result.run_dir}", file=sys.stderr)
         return 128 + result.stopped_by
-    print(f"done: {result.step} steps; samples in {result.run_dir / 'samples'}, "
-          f"generator in {result.run_dir / 'generator.safetensors'}")
+    run = RunLayout(result.run_dir)
+    print(f"done: {result.step} steps; samples in {run.samples}, generator in {run.generator}")
     return 0

@@ -9,11 +9,12 @@ import dataclasses
 import json
 import re
 import typing
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .given import given_dict, tracked
 from .models.netconfig import RANGES as NET_RANGES
 from .models.netconfig import NetConfig
 
@@ -22,6 +23,7 @@ from .models.netconfig import NetConfig
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 
 
+@tracked
 @dataclass
 class DataConfig:
     name: str = "digits"
@@ -33,6 +35,7 @@ class DataConfig:
     skip_bad: bool = False  # train without unreadable files instead of stopping
 
 
+@tracked
 @dataclass
 class OptimConfig:
     """Adam(2e-4, β1 = 0.5) from DCGAN §4; DFM uses 1e-4."""
@@ -42,22 +45,24 @@ class OptimConfig:
     beta2: float = 0.999
 
 
+@tracked
 @dataclass
 class ObjectiveConfig:
     """What every objective has. An objective's own settings (DFM's λ and denoiser, the
     feature layer Φ) are its ``Settings`` dataclass, in its own module; here they are
     ``own``, a mapping that files, flags and config.json spell under the objective's name
-    (``objective.dfm.lambda_scale``). ``presets.check_names`` types and checks them."""
+    (``objective.dfm.lambda_scale``). the resolver (``resolver.with_objective``) types and checks them."""
 
     name: str = "gan"  # a registered objective (--objective)
     # "alternating" (DCGAN) or "simultaneous" (DFM); "" = the objective's own (its ``scheme``),
-    # resolved when it is built and written into config.json by ``presets.check_names``
+    # resolved when it is built and written into config.json by the resolver
     scheme: str = ""
     adversarial: str = ""  # D's loss and G's adversarial term; "" = the objective's own
     augment: str = ""  # DiffAugment policies before every D pass: color,translation,cutout
     own: dict = field(default_factory=dict)
 
 
+@tracked
 @dataclass
 class SpeedConfig:
     """How fast, not what: none of these change the model being trained."""
@@ -77,9 +82,10 @@ class SpeedConfig:
             raise ConfigError(f"unknown precision {self.precision!r}; use {', '.join(PRECISIONS)}")
 
 
+@tracked
 @dataclass
 class TrainConfig:
-    net: NetConfig = field(default_factory=lambda: NetConfig(size=64, channels=3))
+    net: NetConfig = field(default_factory=NetConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
@@ -108,6 +114,16 @@ class TrainConfig:
         own = objective.pop("own")
         if own:  # the objective's own settings, under its name
             objective[objective["name"]] = own
+        return d
+
+    def given(self) -> dict:
+        """The settings a caller gave (``given.given_dict``), spelled as ``to_dict`` spells
+        them: the resolver's top layer for a config built in Python."""
+        d = given_dict(self)
+        objective = d.get("objective", {})
+        own = objective.pop("own", None)
+        if own:
+            objective[self.objective.name] = own
         return d
 
     def to_json(self) -> str:
@@ -139,7 +155,9 @@ def check_ranges(values: dict, ranges: dict = RANGES, nullable=NULLABLE, prefix:
             raise ConfigError(f"{prefix}{key} must be in {lo:,}..{hi:,}, got {v!r}")
 
 
-# Settings that may change when a run is resumed; everything else must match.
+# Settings that may change when a run is resumed; everything else must match. A branch
+# (a new run from another's last state) may change anything but those under BRANCH_KEEPS.
+BRANCH_KEEPS = ("net.", "objective.name", "data.name", "data.split")
 RESUMABLE = {"steps", "epochs", "device", "sample_every", "checkpoint_every", "keep",
              "log_every", "preset", "data.root", "eval_every", "eval_n", "eval_metrics", "eval_best",
              "speed.precision",
@@ -162,10 +180,6 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
     kwargs, nested = {}, _nested_types(cls)
     for k, v in d.items():
         sub = nested.get(k)
-        if sub and isinstance(v, dict) and known[k].default_factory is not MISSING:
-            # a partial section starts from the parent's default, not the section class's
-            # (TrainConfig's net is 64 px RGB; NetConfig alone is 32 px)
-            v = merge(asdict(known[k].default_factory()), v)
         kwargs[k] = from_dict(v, sub, f"{where}.{k}") if sub else _typed(known[k], v, where)
     try:
         out = cls(**kwargs)
@@ -173,9 +187,6 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
         raise ConfigError(f"{where}: {e}") from None
     if cls is TrainConfig:
         check_ranges(flatten(out.to_dict()))
-        # which settings the mapping gave: the rest are the dataclasses' defaults, which an
-        # objective's cross-section defaults replace (``objectives.with_defaults``)
-        object.__setattr__(out, "given", frozenset(flatten(d)))
     return out
 
 
@@ -313,7 +324,7 @@ def read_file(path: str | Path) -> dict:
         raise ConfigError(f"config file {p} is not valid YAML/JSON: {e}".splitlines()[0]) from None
     except RecursionError:
         raise ConfigError(f"config file {p} is nested too deeply") from None
-    from .files import TooDeep, check_depth
+    from .reading import TooDeep, check_depth
 
     try:
         check_depth(d)
@@ -364,3 +375,4 @@ def one_sided(key: str, pa: set[str], pb: set[str]) -> str | None:
         if (section in pa) != (section in pb):
             return section
     return None
+

@@ -2,15 +2,30 @@
 Every command that runs a network resolves its ``--device`` here, before any work."""
 from __future__ import annotations
 
-import torch
+import contextlib
+import re
 
 from .errors import ConfigError
 
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:[0-9]{1,3})?")
 
-def resolve_device(name: str | torch.device) -> torch.device:
+
+def check_device(name) -> str:
+    """The form of a device string (auto, cpu, cuda, cuda:N, mps), without torch: the
+    resolver checks it before any work; whether it exists here is ``resolve_device``'s."""
+    if not isinstance(name, str) or not DEVICE.fullmatch(name):
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
+    return name
+
+
+def resolve_device(name):
+    """``name`` (a device string or a ``torch.device``) as a ``torch.device`` that exists on
+    this machine; ``auto`` is the GPU when there is one."""
+    import torch
+
     if isinstance(name, torch.device):
         return name
-    if name == "auto":
+    if check_device(name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(name)
@@ -26,3 +41,30 @@ def resolve_device(name: str | torch.device) -> torch.device:
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
     return dev
+
+
+@contextlib.contextmanager
+def threads_set(n: int | None):
+    """--threads (and ``train(threads=N)``): torch's intra-op threads (and OpenMP's, for the processes a command
+    starts) for one command, then as they were, so that ``main`` called in a process (a
+    test, a notebook) leaves that process's torch as it found it."""
+    if not n:
+        yield
+        return
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1024:
+        raise ConfigError(f"threads must be a whole number in 1..1,024, got {n!r}")
+    import os
+
+    import torch
+
+    before, env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        if env is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = env

@@ -15,6 +15,8 @@ imports nothing of the package, so every layer may use it.
     RUN/tensorboard/                     scalars and grids, when TensorBoard is installed
     RUN/done.json                        a study's marker: the run reached its last step
     RUN/branch.json                      a branch's origin (train --resume RUN --out NEW)
+    EXPORT/README.md                     an exported snapshot's model card
+    STUDY/curves.json, table.md, curves.png, baselines.json, logs/, NAME-sSEED/
 """
 from __future__ import annotations
 
@@ -30,10 +32,19 @@ STATE = "state-{step:08d}.pt"
 STATE_RE = re.compile(r"state-(\d{8,})\.pt$")
 STATE_GLOB = "state-*.pt"
 LATEST_GRID = "latest.png"  # samples/: the newest grid, beside one per step (00000250.png)
+CONFIG = "config.json"
+MODEL_CARD = "README.md"  # an exported snapshot folder's card (dfmgan export)
+
+
+def sidecar(path):
+    """The JSON beside a snapshot: generator.safetensors -> generator.json (a str for a
+    name, a Path for a path)."""
+    return path.with_suffix(".json") if isinstance(path, Path) else \
+        str(Path(path).with_suffix(".json"))
 
 
 # the names above, by role: what no command may write unless writing it is its purpose
-OWN_FILES = {"config.json": "config", "stats.jsonl": "stats", "metrics.jsonl": "metrics",
+OWN_FILES = {CONFIG: "config", "stats.jsonl": "stats", "metrics.jsonl": "metrics",
              "report.html": "report", "probe.json": "probe", "baselines.json": "baselines",
              "done.json": "done", "branch.json": "branch",
              **{f"{stem}.{ext}": "snapshot" for stem in ("generator", "generator_ema", "discriminator")
@@ -49,7 +60,7 @@ class RunLayout:
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
 
-    config_path = property(lambda self: self.path / "config.json")
+    config_path = property(lambda self: self.path / CONFIG)
     stats = property(lambda self: self.path / "stats.jsonl")
     samples = property(lambda self: self.path / "samples")
     checkpoints = property(lambda self: self.path / "checkpoints")
@@ -57,6 +68,8 @@ class RunLayout:
     best_record = property(lambda self: self.path / "best" / "best.json")
     best_state = property(lambda self: self.path / "best" / "state.pt")
     generator = property(lambda self: self.path / GENERATOR)
+    discriminator = property(lambda self: self.path / DISCRIMINATOR)
+    model_card = property(lambda self: self.path / MODEL_CARD)
     metrics = property(lambda self: self.path / "metrics.jsonl")
     report = property(lambda self: self.path / "report.html")
     probe = property(lambda self: self.path / "probe.json")
@@ -88,3 +101,31 @@ class RunLayout:
 
     def state(self, step: int) -> Path:
         return self.checkpoints / STATE.format(step=step)
+
+
+@dataclass(frozen=True)
+class StudyLayout:
+    """The files of a study folder (``dfmgan study``): its runs, logs and results."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    curves = property(lambda self: self.path / "curves.json")
+    table = property(lambda self: self.path / "table.md")
+    plot = property(lambda self: self.path / "curves.png")
+    baselines = property(lambda self: self.path / "baselines.json")
+    logs = property(lambda self: self.path / "logs")
+
+    def run(self, name: str, seed: int) -> Path:
+        return self.path / f"{name}-s{seed}"
+
+
+def state_paths(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every saved state, oldest first."""
+    folder = RunLayout(run_dir).checkpoints
+    found = [(int(m.group(1)), p) for p in folder.glob(STATE_GLOB)
+             if (m := STATE_RE.search(p.name))] if folder.is_dir() else []
+    return sorted(found)
+

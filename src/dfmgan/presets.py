@@ -10,12 +10,9 @@ DFM (Warde-Farley & Bengio 2017, §4), with ``--objective dfm``:
 """
 from __future__ import annotations
 
-from dataclasses import asdict
-
-from .config import ConfigError, TrainConfig, from_dict, merge, migrate
+from .config import ConfigError, merge
 from .data import facts
-from .models.netconfig import BN_MODES
-from .objectives import OBJECTIVES, objective_class
+from .objectives import OBJECTIVES
 
 
 def _p(name: str, size: int, ch: int, width: int, **extra) -> dict:
@@ -73,47 +70,6 @@ def preset_dict(name: str) -> dict:
     return merge(PRESETS[name], {"preset": name})
 
 
-def explicit_steps(layer: dict) -> dict:
-    """A layer that sets ``steps`` and not ``epochs`` clears any ``epochs`` below it (a
-    preset's): an explicit --steps always wins. Both in one layer is a conflict."""
-    if "steps" not in layer:
-        return layer
-    if layer.get("epochs") is not None:
-        raise ConfigError("give steps or epochs, not both (epochs sets steps from the data's size)")
-    return {**layer, "epochs": None}
-
-
-def build_config(preset: str | None = None, file: dict | None = None,
-                 overrides: dict | None = None, base: dict | None = None) -> TrainConfig:
-    """defaults (or ``base``, a saved run's config) < preset < file < overrides."""
-    d = migrate(base) if base is not None else TrainConfig().to_dict()
-    data = (overrides or {}).get("data", {}).get("name") or (file or {}).get("data", {}).get("name")
-    if preset is None and base is None and (info := facts(data)) is not None:
-        preset = info.preset  # a dataset named without a preset takes the one made for it
-    layers = [migrate(layer) for layer in
-              (preset_dict(preset) if preset else {}, file or {}, overrides or {})]
-    name = next((l["objective"]["name"] for l in reversed(layers) if isinstance(
-        l.get("objective"), dict) and "name" in l["objective"]), d["objective"]["name"])
-    layers[0] = only_own(layers[0], name)
-    layers = [for_objective(layer, name) for layer in layers]
-    if base is None:  # a resumed run keeps what it resolved to
-        layers.insert(1, objective_class(name).defaults)
-    for layer in layers:
-        d = merge(d, explicit_steps(layer))
-    return check_names(from_dict(d))
-
-
-def for_objective(layer: dict, name: str) -> dict:
-    """``layer`` without the scheme, family and own settings it gives for another objective
-    than ``name``: a run's config.json used as ``--config`` to branch it with another
-    ``--objective`` names its old objective's resolved scheme, which is not the new one's."""
-    obj = layer.get("objective")
-    if not isinstance(obj, dict) or obj.get("name", name) == name:
-        return layer
-    kept = {k: v for k, v in obj.items() if k not in ("scheme", "adversarial", obj["name"])}
-    return {**layer, "objective": {**kept, "name": name}}
-
-
 def only_own(preset: dict, name: str) -> dict:
     """A preset without the sections it holds for objectives other than ``name``."""
     objective = {k: v for k, v in preset.get("objective", {}).items()
@@ -121,33 +77,3 @@ def only_own(preset: dict, name: str) -> dict:
     return {**preset, "objective": objective} if "objective" in preset else preset
 
 
-def check_names(cfg: TrainConfig) -> TrainConfig:
-    """Every name a config holds is one the registries know: checked before any work."""
-    from .data import dataset_info, options_of
-    from .models.d_norms import d_norm
-    from .objectives.adversarial import family
-    from .objectives.augment import parse_policy
-
-    cls = objective_class(cfg.objective.name)
-    own = cls.settings(cfg.objective.own)
-    cfg.objective.own = asdict(own)  # typed, checked and complete: config.json shows it all
-    # the values in effect, and a pair the objective cannot work with refused here
-    cfg.objective.scheme, cfg.objective.adversarial = cls.resolve(cfg.objective)
-    family(cfg.objective.adversarial)
-    parse_policy(cfg.objective.augment)
-    d_norm(cfg.net.d_norm)
-    dataset_info(cfg.data.name)
-    options_of(cfg.data)  # fit and background
-    if cfg.sample_bn not in BN_MODES:
-        raise ConfigError(f"sample_bn must be batch or running, got {cfg.sample_bn!r}")
-    check_device(cfg.device)
-    return cfg
-
-
-def check_device(name) -> None:
-    """The form of a device string (auto, cpu, cuda, cuda:N, mps); whether it exists is
-    asked when the run starts (``devices.resolve_device``)."""
-    import re
-
-    if not isinstance(name, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]{1,3})?", name):
-        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")

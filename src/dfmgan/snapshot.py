@@ -11,9 +11,10 @@ from pathlib import Path
 import torch
 
 from . import zoo
-from .checkpoint import (D_SNAPSHOT, EMA_SNAPSHOT, SNAPSHOT, load_latest_state, load_module_state,
-                         read_snapshot)
-from .files import parse_json, snapshot_path, state_paths
+from .checkpoint import load_latest_state, load_module_state
+from .layout import state_paths
+from .reading import parse_json
+from .snapshot_file import D_SNAPSHOT, EMA_SNAPSHOT, SNAPSHOT, read_snapshot, snapshot_path
 from .models import Discriminator, Generator
 from .sampling import sample
 

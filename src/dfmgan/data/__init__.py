@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..discovery import discover
 from ..errors import DataError
+from ..models.netconfig import DEFAULT_CHANNELS, DEFAULT_SIZE
 from .base import ArraySource, StreamingSource, describe, draw, draw_labelled
 from .batches import BatchSampler
 from .download import REMOTES, cache_dir
@@ -72,7 +73,7 @@ def load_dataset(name: str, root=None, split: str | None = None, size: int | Non
                  ) -> ArraySource | StreamingSource:
     """Load ``name`` from ``root`` as uint8 images at ``size`` px and ``channels``.
 
-    size/channels default to the data's own (folder/lsun: 64 px RGB). ``image``: how image
+    size/channels default to the data's own (folder/lsun: ``NetConfig``'s 64 px RGB). ``image``: how image
     files are decoded (fit, background, skip_bad), for the sets that read files; its
     ``fit`` "" is the dataset's own."""
     info = dataset_info(name)
@@ -82,7 +83,7 @@ def load_dataset(name: str, root=None, split: str | None = None, size: int | Non
     path = resolve_root(name, root, info)
     kw = {"image": image_options(info, image)} if info.decodes else {}
     if info.streams:  # decoded at the target size batch by batch (folder, lsun: 64 px RGB)
-        return info.load(path, split, size or 64, channels or 3, **kw)
+        return info.load(path, split, size or DEFAULT_SIZE, channels or DEFAULT_CHANNELS, **kw)
     if info.takes == "size,channels":
         return info.load(path, split, size, channels, **kw)
     source = info.load(path, split, size) if info.takes == "size" else info.load(path, split)

@@ -20,7 +20,9 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
-from ..files import META_KEY, parse_json, WriteError, atomic_write, safetensors_header, verify_snapshot, with_digest
+from ..snapshot_file import META_KEY, safetensors_header, verify_snapshot, with_digest
+from ..reading import parse_json
+from ..files import WriteError, atomic_write
 from .download import cache_home
 
 VERSION = 2  # bump when decoding changes what an entry would hold

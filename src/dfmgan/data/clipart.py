@@ -35,6 +35,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont, features
 
 from ..errors import DataError
+from ..models.netconfig import DEFAULT_CHANNELS, DEFAULT_SIZE
 from .base import ArraySource, StreamingSource, describe
 from ..digests import file_sha256 as file_digest
 from .cache import cached
@@ -99,7 +100,7 @@ def build_clipart(root: Path, files: list[Path], size: int, channels: int, opts:
                           "openclipart-png; /usr/share/openclipart/png)")
 def load_openclipart(root: Path, split: str, size: int | None, channels: int | None,
                      image: ImageOptions = ImageOptions(fit="pad")) -> ArraySource:
-    size, channels = size or 64, channels or 3
+    size, channels = size or DEFAULT_SIZE, channels or DEFAULT_CHANNELS
     files = clipart_files(root)
     facts = {"files": [[str(p), file_digest(p)] for p in files],
              **options_facts(size, channels, image)}
@@ -193,7 +194,7 @@ def emoji_test_file() -> Path:
                           f"{EMOJI_TEST})")
 def load_emoji(root: Path, split: str, size: int | None, channels: int | None,
                image: ImageOptions = ImageOptions(fit="pad")) -> ArraySource:
-    size, channels = size or 64, channels or 3
+    size, channels = size or DEFAULT_SIZE, channels or DEFAULT_CHANNELS
     font = root if root.is_file() else root / Path(EMOJI_FONT).name
     test = emoji_test_file()
     if not font.is_file():

@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
+from .registry import IDX
 
 MNIST = "https://ossci-datasets.s3.amazonaws.com/mnist/"  # torchvision's; LeCun's page often fails
 FASHION = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 CIFAR = "https://www.cs.toronto.edu/~kriz/"
 SVHN = "http://ufldl.stanford.edu/housenumbers/"
 STL = "http://ai.stanford.edu/~acoates/stl10/"
-IDX = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-       "t10k-labels-idx1-ubyte.gz")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import torch
 from ..errors import DataError
 from .base import ArraySource, describe
 from .files import find, read_maybe_gz
-from .registry import IDX_FILES, register_dataset
+from .registry import IDX_FILES, idx_names, register_dataset
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -34,19 +34,17 @@ def parse_idx(raw: bytes, path: Path) -> np.ndarray:
     return np.frombuffer(body, dtype=np.uint8).reshape(dims)
 
 
-def _files(root: Path, prefix: str, name: str) -> list[Path]:
-    stems = [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
+def _files(root: Path, split: str, name: str) -> list[Path]:
     for suffix in (".gz", ""):
         try:
-            return find(root, [s + suffix for s in stems], name, SOURCES[name])
+            return find(root, list(idx_names(split, suffix)), name, SOURCES[name])
         except DataError:
             continue
-    return find(root, [s + ".gz" for s in stems], name, SOURCES[name])  # raises
+    return find(root, list(idx_names(split)), name, SOURCES[name])  # raises
 
 
 def load_idx(root: Path, split: str, name: str) -> ArraySource:
-    prefix = {"train": "train", "test": "t10k"}[split]
-    img_path, lab_path = _files(root, prefix, name)
+    img_path, lab_path = _files(root, split, name)
     images = parse_idx(read_maybe_gz(img_path), img_path)
     labels = parse_idx(read_maybe_gz(lab_path), lab_path)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):

@@ -8,7 +8,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-IDX_FILES = "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-*.gz"
+# MNIST's file names, the one home for the loader (idx.py), --download and the messages:
+# each split's images and labels, as published (gzipped)
+IDX_PREFIX = {"train": "train", "test": "t10k"}
+
+
+def idx_names(split: str, suffix: str = ".gz") -> tuple[str, str]:
+    """(images, labels) file names of an IDX split."""
+    p = IDX_PREFIX[split]
+    return f"{p}-images-idx3-ubyte{suffix}", f"{p}-labels-idx1-ubyte{suffix}"
+
+
+IDX = (*idx_names("train"), *idx_names("test"))
+IDX_FILES = f"{', '.join(idx_names('train'))}, {IDX_PREFIX['test']}-*.gz"
 
 
 @dataclass(frozen=True)

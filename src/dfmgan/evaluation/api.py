@@ -8,24 +8,14 @@ from pathlib import Path
 
 import torch
 
-from ..data import ImageOptions, default_metrics, draw_labelled, facts, load_dataset, match_channels, resize_uint8
+from ..data import ImageOptions, default_metrics, draw_labelled, load_dataset, match_channels, resize_uint8
 from ..errors import DfmganError
 from .features import Features, extract, feature_net_for
-from .registry import (NEEDS, Judged, Labelled, LabelledSets, Metric, MetricOptions,
+from .inputs import Available, can_give, check_needs
+from .registry import (Judged, Labelled, LabelledSets, Metric, MetricOptions,
                        get_metric, standard)
 from .sources import (Reference, check_statistics, is_image_set, is_statistics, load_images,
                       load_statistics)
-
-# how a user gives an evaluation what a metric needs (the needs themselves: registry.NEEDS)
-HOW = {"logits": "choose a feature network with a classifier (--feature-net)",
-       "data": "pass --data NAME",
-       "reference_images": "give --ref an image set or a dataset, not a statistics file",
-       "labelled": "train a conditional generator (--classes N)",
-       "discriminator": "score a run folder, or a snapshot with discriminator.safetensors beside it",
-       "reference_labels": "compare with labelled data (--data NAME)",
-       "test_split": "compare with data that has a labelled test split",
-       "images": "", "features": ""}
-
 
 def metrics_for(data: str | None, asked=None) -> tuple[str, ...]:
     """The metrics asked for, else the dataset's own, else the standard set."""
@@ -38,16 +28,6 @@ def records(names) -> list[Metric]:
 
 def needed(metrics: list[Metric]) -> set[str]:
     return {n for m in metrics for n in m.needs}
-
-
-def check_needs(metrics: list[Metric], have: set[str]) -> None:
-    """One line for the first metric whose needs this evaluation cannot meet, before any
-    work: ``have`` holds the keys of ``NEEDS`` it can give."""
-    for m in metrics:
-        for need in m.needs:
-            if need not in have:
-                how = f"; {HOW[need]}" if HOW.get(need) else ""
-                raise DfmganError(f"metric {m.name!r} needs {NEEDS[need]}{how}")
 
 
 def run_metrics(j: Judged, metrics: list[Metric], opts: MetricOptions, stage=None) -> dict:
@@ -176,7 +156,7 @@ class Generated:
         return p if p.is_dir() else p.parent
 
     def has_discriminator(self) -> bool:
-        from ..files import state_paths
+        from ..layout import state_paths
         from ..layout import DISCRIMINATOR
 
         folder = self.d_folder()
@@ -222,26 +202,10 @@ def judged(gen_side, sample, data, data_root, ref, net, device, stage, labelled)
                                                 gen_side.image_options()))
 
 
-def can_give(gen_side, data, ref, net) -> set[str]:
-    """The keys of ``NEEDS`` this evaluation can meet."""
-    have = {"images", "features"}
-    if data is not None:
-        have.add("data")
-    if ref is not None and ref.images is not None:
-        have.add("reference_images")
-    logits = ref.features.logits is not None if ref is not None and ref.features is not None else True
-    if net is not None and net.has_logits and logits:
-        have.add("logits")
-    if gen_side.G is not None and gen_side.G.cfg.n_classes:
-        have.add("labelled")
-    if gen_side.has_discriminator():
-        have.add("discriminator")
-    if ref is not None and ref.labels is not None:
-        have.add("reference_labels")
-    info = facts(data)
-    if info is not None and "test" in info.splits:
-        have.add("test_split")
-    return have
+def available(gen_side, data, ref, net) -> Available:
+    """This evaluation's facts, for ``inputs.can_give``."""
+    return Available(data, ref, net, conditional=gen_side.G is not None and bool(gen_side.G.cfg.n_classes),
+                     discriminator=gen_side.has_discriminator())
 
 
 def test_split(data: str, root, size: int, channels: int, image=None) -> Labelled:
@@ -295,7 +259,7 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
     if need & {"features", "logits", "reference_images", "reference_labels"}:
         ref = reference_for(reference, data, data_root, split, n_real or n, gen_side.size,
                             gen_side.channels, seed, net, gen_side.image_options())
-    check_needs(chosen, can_give(gen_side, data, ref, net))
+    check_needs(chosen, can_give(available(gen_side, data, ref, net)))
     stage = Stages(1 + len(chosen) + 2 * bool(need & {"features", "logits"}) + ("labelled" in need), progress)
     t0 = time.perf_counter()
     images: list[torch.Tensor] = []

@@ -13,16 +13,40 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import export_snapshot, write_state
-from ..files import atomic_write, parse_json
+from ..snapshot_file import export_snapshot
+from ..checkpoint import write_state
+from ..files import atomic_write
+from ..reading import parse_json
 from ..data import draw_labelled
 from ..errors import DfmganError
 from ..layout import RunLayout
 from ..sampling import generate
-from .api import check_needs, metrics_for, needed, records, run_metrics
+from .api import metrics_for, needed, records, run_metrics
+from .inputs import Available, can_give, check_needs
 from .features import extract, feature_net_for
 from .registry import Judged, MetricOptions, best_keys
 from .sources import Reference
+
+
+def plan(data: str, metrics: str, best: str, needs: bool = False):
+    """(metrics, the key RUN/best is kept by, whether lower is better) of evaluation during
+    training on ``data``; one line for an unknown name, a metric that cannot run during
+    training, a best key no metric keeps, or (with ``needs``) a need that training can
+    never meet, before any data are loaded."""
+    names = [m.strip() for m in metrics.split(",") if m.strip()]
+    chosen = records(metrics_for(data, names))
+    for m in chosen:
+        if not m.during_training:
+            raise DfmganError(f"metric {m.name!r} cannot run during training; score it "
+                              "afterwards with dfmgan eval")
+    keys = best_keys(m.name for m in chosen)
+    if best and best not in dict(keys):
+        raise DfmganError(f"eval_best {best!r} is not a key the metrics keep a best by "
+                          f"({', '.join(k for k, _ in keys) or 'none of ' + ', '.join(m.name for m in chosen)})")
+    if needs:
+        check_needs(chosen, can_give(Available(data, discriminator=True)))
+    key = best or (keys[0][0] if keys else None)
+    return chosen, key, dict(keys).get(key, True)
 
 
 class TrainingEvaluator:
@@ -31,12 +55,8 @@ class TrainingEvaluator:
 
     def __init__(self, source, data: str, G, n: int, seed: int, device, metrics: str = "",
                  best: str = "", test_split=None):
-        names = [m.strip() for m in metrics.split(",") if m.strip()]
-        self.metrics, self.data, self.device = records(metrics_for(data, names)), data, device
-        for m in self.metrics:
-            if not m.during_training:
-                raise DfmganError(f"metric {m.name!r} cannot run during training; score it "
-                                  "afterwards with dfmgan eval")
+        self.metrics, self.best_key, self.lower_is_better = plan(data, metrics, best)
+        self.data, self.device = data, device
         needs = needed(self.metrics)
         g = torch.Generator().manual_seed(seed + 3)
         self.net = feature_net_for(data) if needs & {"features", "logits"} else None
@@ -46,33 +66,13 @@ class TrainingEvaluator:
             images, labels = draw_labelled(source, n, g)
             self.ref = Reference(None, images, labels, {"reference": "training data, drawn once"})
             n = len(images)
-        check_needs(self.metrics, self.can_give(test_split))
+        check_needs(self.metrics, can_give(Available(data, self.ref, self.net, discriminator=True)))
         self.test_split, self.test = test_split, None  # loaded at the first evaluation
         if self.net is not None:
             self.real = extract(self.net, self.ref.images, device=device)
         self.z = G.sample_latent(n, g)  # (n, nz): the same latents at every evaluation
         self.labels = torch.arange(n) % G.cfg.n_classes if G.cfg.n_classes else None
-        self.best_key, self.lower_is_better = self.kept_by(best)
         self.of_d: tuple[int | None, dict] = (None, {})  # (step, scores of D-only metrics)
-
-    def can_give(self, test_split) -> set[str]:
-        have = {"images", "data", "features", "reference_images", "discriminator"}
-        if self.net is None or self.net.has_logits:
-            have.add("logits")
-        if self.ref is not None and self.ref.labels is not None:
-            have.add("reference_labels")
-        if test_split is not None:
-            have.add("test_split")
-        return have
-
-    def kept_by(self, best: str) -> tuple[str | None, bool]:
-        """(the key RUN/best is kept by, whether lower is better)."""
-        keys = best_keys(m.name for m in self.metrics)
-        if best and best not in dict(keys):
-            raise DfmganError(f"eval_best {best!r} is not a key the metrics keep a best by "
-                              f"({', '.join(k for k, _ in keys) or 'none of ' + ', '.join(m.name for m in self.metrics)})")
-        key = best or (keys[0][0] if keys else None)
-        return key, dict(keys).get(key, True)
 
     def split(self):
         if self.test is None:

@@ -70,6 +70,18 @@ def feature_net_for(data: str | None, name: str | None = None,
     return BundledNet(name)
 
 
+def needs_extra(data: str | None) -> None:
+    """One line, before any work, where ``data``'s feature network is the standard Inception
+    one and its optional extra is not installed."""
+    from ..data import facts
+
+    info = facts(data)
+    if not (info is not None and info.feature_net):
+        from .inception import fidelity_module
+
+        fidelity_module()
+
+
 def known_nets() -> list[str]:
     """The bundled networks' names, then ``inception``."""
     return sorted(p.stem for p in WEIGHTS.glob("*.safetensors")) + [STANDARD]

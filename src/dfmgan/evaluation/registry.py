@@ -18,19 +18,10 @@ from typing import Any, Callable
 import torch
 
 from ..errors import DfmganError
+from .inputs import INPUTS
 
-# what a metric may need, and what it means; ``api.missing`` says which an evaluation lacks
-NEEDS = {
-    "features": "generated and real features from one feature network",
-    "logits": "a feature network with class logits",
-    "images": "the generated images themselves",
-    "data": "the name of the data imitated",
-    "reference_images": "the real images themselves (not only a statistics file)",
-    "labelled": "a conditional generator's (image, label) pairs and the real test split",
-    "discriminator": "the run's discriminator (a run folder, or a snapshot beside its D)",
-    "reference_labels": "labels for the reference's real images",
-    "test_split": "the data's labelled test split",
-}
+# what a metric may need, and what it means (the table: inputs.INPUTS)
+NEEDS = {name: row.meaning for name, row in INPUTS.items()}
 # what depends on the generator: a metric needing none of these reads D and real data only
 OF_G = frozenset({"images", "features", "logits", "labelled"})
 BETTER = ("lower", "higher")

@@ -133,7 +133,8 @@ def load_statistics(path: Path) -> tuple[Features, dict]:
     """(features, provenance) of a statistics file; one line for anything else."""
     from safetensors.torch import load
 
-    from ..files import parse_json, safetensors_header
+    from ..reading import parse_json
+    from ..snapshot_file import safetensors_header
 
     header = safetensors_header(Path(path))
     try:

@@ -22,15 +22,7 @@ from torch import nn
 from .d_norms import d_norm
 from .init import dcgan_init
 from .interface import DFeatures
-from .netconfig import NetConfig
-
-def layout(size: int) -> tuple[int, int]:
-    """(base, n_up): the smallest map edge in 3..7 and how many doublings reach ``size``."""
-    base, n_up = size, 0
-    while base > 7:
-        base //= 2
-        n_up += 1
-    return base, n_up
+from .netconfig import NetConfig, layout
 
 
 def _bn2d(ch: int, affine: bool) -> nn.BatchNorm2d:
@@ -93,9 +85,7 @@ class Discriminator(nn.Module):
 
     def feature_dims(self) -> list[int]:
         """Flattened size of each block's output; the last is Φ's size n_h."""
-        _, n_up = layout(self.cfg.size)
-        return [self.cfg.d_width * 2 ** i * (self.cfg.size // 2 ** (i + 1)) ** 2
-                for i in range(n_up)]
+        return self.cfg.d_feature_dims()
 
     @property
     def feature_dim(self) -> int:

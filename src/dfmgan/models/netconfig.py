@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..errors import ConfigError
+from ..given import tracked
 
 LATENTS = ("uniform", "normal")  # z ~ U[-1, 1] (DCGAN) or N(0, 1)
 BN_MODES = ("batch", "running")  # BatchNorm when sampling: batch statistics or running
@@ -15,12 +16,18 @@ RANGES = {"nz": (1, 16_384), "g_width": (1, 4_096), "d_width": (1, 4_096),
           "n_classes": (0, 100_000)}
 
 
+# The one home of the default image shape: DCGAN's 64 px RGB net (a data set's preset
+# chooses its own; the streamed loaders decode at this size unless told)
+DEFAULT_SIZE, DEFAULT_CHANNELS = 64, 3
+
+
+@tracked
 @dataclass
 class NetConfig:
     """What a generator/discriminator pair is; saved beside every snapshot."""
 
-    size: int = 32
-    channels: int = 3
+    size: int = DEFAULT_SIZE
+    channels: int = DEFAULT_CHANNELS
     nz: int = 100
     latent: str = "uniform"  # "uniform" in [-1, 1] (the paper) or "normal"
     g_width: int = 64  # channels of G's last hidden layer
@@ -28,7 +35,7 @@ class NetConfig:
     bn_affine: bool = True  # False: BatchNorm without scale/bias (DCGAN suppl., MNIST)
     n_classes: int = 0  # > 0 for the conditional DCGAN
     # D's normalisation, a name in ``models.d_norms``: "batch" (DCGAN), "spectral" (SNGAN),
-    # "none", ...; checked by ``presets.check_names`` and when D is built
+    # "none", ...; checked by the resolver and when D is built
     d_norm: str = "batch"
 
     def __post_init__(self) -> None:
@@ -56,3 +63,18 @@ class NetConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def d_feature_dims(self) -> list[int]:
+        """Flattened size of each of D's blocks (``layout``); the last is Φ's size n_h."""
+        _, n_up = layout(self.size)
+        return [self.d_width * 2 ** i * (self.size // 2 ** (i + 1)) ** 2 for i in range(n_up)]
+
+
+def layout(size: int) -> tuple[int, int]:
+    """(base, n_up): the smallest map edge in 3..7 and how many doublings reach ``size``
+    (28 -> 7, 32 -> 4, 48 -> 6, 64 -> 4, 96 -> 6, 128 -> 4)."""
+    base, n_up = size, 0
+    while base > 7:
+        base //= 2
+        n_up += 1
+    return base, n_up

@@ -96,11 +96,10 @@ class Objective:
     adversarial: str = "non-saturating"
     families: tuple[str, ...] = ()
     schemes: tuple[str, ...] = SCHEMES
-    # what choosing this objective sets in other sections (the optimizer, say), under any
-    # preset, through ``presets.build_config``, and in ``train`` for a mapping read by
-    # ``config.from_dict`` that left them out (``with_defaults``); explicit settings still
-    # win. A bare constructor takes the OptimConfig it is given. Its own knobs'
-    # defaults live in ``Settings`` and its scheme in ``scheme``, which apply everywhere.
+    # what choosing this objective sets in other sections (the optimizer, say): a layer of
+    # the resolver (``resolver.py``) above any preset, below a file and the flags, for every
+    # way in; explicit settings still win. A bare constructor takes the OptimConfig it is
+    # given. Its own knobs' defaults live in ``Settings`` and its scheme in ``scheme``.
     defaults: dict = {}
     needs_real_for_g = False  # G's loss reads real features (feature matching)
     shown: tuple[str, ...] = ()  # its stats worth a place on the progress bar
@@ -137,6 +136,12 @@ class Objective:
         typed = from_dict(own, cls.Settings, where)
         check_ranges(flatten(dataclasses.asdict(typed)), cls.RANGES, cls.NULLABLE, f"{where}.")
         return typed
+
+    @classmethod
+    def check(cls, own, cfg) -> None:
+        """Constraints between the objective's typed own settings ``own`` and the rest of
+        the config ``cfg`` (D's depth, say): one line for the first broken, raised by the
+        resolver before any file or data. None by default."""
 
     def __init__(self, G: GeneratorLike, D: DiscriminatorLike, cfg: ObjectiveConfig,
                  optim: OptimConfig):

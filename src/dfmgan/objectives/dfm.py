@@ -26,7 +26,7 @@ import torch
 from ..cites import ICLR, bib
 from ..models import Denoiser, annealed_sigma, corrupt
 from .base import Objective, logits_of, register_objective
-from .features import feature_dim, phi
+from .features import FEATURE_LAYER, LAYER_RANGE, ReadsFeatures, feature_dim, phi
 
 
 @dataclass
@@ -54,7 +54,7 @@ class DFMSettings:
     # adversarial term's (cf. the adaptive weight of Esser et al. 2021); 0 = λ by value
     grad_share: float = 0.0
     lambda_adv: float = 1.0  # weight of the adversarial term (eq. 5)
-    feature_layer: int = -1  # which D block is Φ; -1 = the penultimate layer
+    feature_layer: int = FEATURE_LAYER  # which D block is Φ (features.py)
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
 
 
@@ -62,7 +62,7 @@ LOW_RATIO, HIGH_RATIO = 0.05, 5.0  # dfm/grad_ratio outside these over a log win
 
 
 @register_objective
-class DFMObjective(Objective):
+class DFMObjective(ReadsFeatures, Objective):
     shown = ("dfm/grad_ratio",)  # how strongly G feels the denoiser (issue 31)
     name = "dfm"
     cites = bib("wardefarley2017dfm", "Improving Generative Adversarial Networks with Denoising "
@@ -82,7 +82,7 @@ class DFMObjective(Objective):
     Settings = DFMSettings
     RANGES = {"lambda_denoise": (0.0, 1e6), "lambda_scale": (0.0, 1e9),
               "grad_share": (0.0, 1e6), "lambda_adv": (0.0, 1e6),
-              "feature_layer": (-64, 63), "denoiser.depth": (1, 64),
+              **LAYER_RANGE, "denoiser.depth": (1, 64),
               "denoiser.width": (0, 65_536), "denoiser.sigma": (0.0, 1e6),
               "denoiser.anneal_steps": (0, 10 ** 12), "denoiser.every": (1, 10 ** 6)}
     NULLABLE = frozenset({"lambda_denoise"})

@@ -8,18 +8,18 @@ from dataclasses import dataclass
 
 from ..cites import NEURIPS, bib
 from .base import Objective, register_objective
-from .features import feature_dim, phi
+from .features import FEATURE_LAYER, LAYER_RANGE, ReadsFeatures, feature_dim, phi
 
 
 @dataclass
 class FMSettings:
     """objective.fm.*"""
 
-    feature_layer: int = -1  # which D block is Φ; -1 = the penultimate layer
+    feature_layer: int = FEATURE_LAYER  # which D block is Φ (features.py)
 
 
 @register_objective
-class FeatureMatchingObjective(Objective):
+class FeatureMatchingObjective(ReadsFeatures, Objective):
     name = "fm"
     cites = bib("salimans2016improved", "Improved Techniques for Training {GAN}s", "Salimans, Tim "
                 "and Goodfellow, Ian and Zaremba, Wojciech and Cheung, Vicki and Radford, Alec and "
@@ -27,7 +27,7 @@ class FeatureMatchingObjective(Objective):
     summary = "feature matching (Salimans et al. 2016): ||E Φ(x) - E Φ(G(z))||² instead"
     needs_real_for_g = True
     Settings = FMSettings
-    RANGES = {"feature_layer": (-64, 63)}
+    RANGES = LAYER_RANGE
 
     def __init__(self, G, D, cfg, optim):
         super().__init__(G, D, cfg, optim)

@@ -176,7 +176,7 @@ def entry_path(name: str, key: dict) -> Path:
 
 def read_entry(path: Path, key: dict, budgets) -> dict | None:
     """The scores of a whole entry made for ``key``, else None (to be rebuilt)."""
-    from ..files import parse_json
+    from ..reading import parse_json
 
     try:
         entry = parse_json(path.read_text())
@@ -220,7 +220,7 @@ def parse_names(text: str) -> list[str]:
 def pool_of(run, meta: dict, n: int | None, seed: int | None) -> tuple[int, int]:
     """(n, seed) of the fit pool the run's own training evaluator drew: its eval_n and seed
     (``during.TrainingEvaluator`` draws with seed + 3), unless given."""
-    from ..files import parse_json
+    from ..reading import parse_json
     from ..layout import RunLayout
 
     cfg_path = RunLayout(run).config_path if Path(run).is_dir() else None

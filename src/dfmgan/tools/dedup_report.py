@@ -18,8 +18,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..checkpoint import export_snapshot, load_module_state, read_snapshot
-from ..files import atomic_write, parse_json
+from ..snapshot_file import export_snapshot, read_snapshot
+from ..checkpoint import load_module_state
+from ..files import atomic_write
+from ..reading import parse_json
 from ..outputs import check_free
 
 OUT_FILES = ("groups.json", "groups.csv", "hashes.npy", "contact_sheet.png", "kept.txt")  # in --out

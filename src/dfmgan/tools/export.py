@@ -10,9 +10,10 @@ import tempfile
 from pathlib import Path
 
 from ..errors import DfmganError
-from ..files import WriteError, atomic_write, parameter_count, read_snapshot_info
+from ..files import WriteError, atomic_write
+from ..snapshot_file import parameter_count, read_snapshot_info
 from ..outputs import shown
-from ..layout import GENERATOR, GENERATOR_EMA, RunLayout
+from ..layout import GENERATOR, GENERATOR_EMA, MODEL_CARD, RunLayout, sidecar
 
 def citations(cfg) -> str:
     """BibTeX of what this run used: DCGAN (the nets), its objective, loss family, D
@@ -84,7 +85,7 @@ def metrics_section(scores: dict, source: str) -> list[str]:
             + ["", "Provenance: " + ", ".join(f"{k} = {v}" for k, v in where.items()), ""])
 
 
-EXPORTED = (GENERATOR, GENERATOR.replace(".safetensors", ".json"), "README.md")
+EXPORTED = (GENERATOR, sidecar(GENERATOR), MODEL_CARD)
 CARD_TITLE = "# dfmgan generator"
 
 
@@ -96,8 +97,8 @@ def check_target(out: Path) -> None:
     names = {p.name for p in out.iterdir()}
     if not names:
         return
-    card_ours = (out / "README.md").is_file() and \
-        (out / "README.md").read_text(errors="replace").startswith(CARD_TITLE)
+    card = RunLayout(out).model_card
+    card_ours = card.is_file() and card.read_text(errors="replace").startswith(CARD_TITLE)
     if not names <= set(EXPORTED) or not card_ours:
         extra = sorted(names - set(EXPORTED)) or ["README.md (not a dfmgan model card)"]
         raise DfmganError(f"{shown(out)} holds files export did not write ({', '.join(extra[:3])}); "
@@ -120,7 +121,7 @@ def export(run_dir: Path, out: Path, licence: str = "unspecified", ema: bool = T
         for suffix in (".safetensors", ".json"):
             blob = (run.path / name.replace(".safetensors", suffix)).read_bytes()
             atomic_write(tmp / GENERATOR.replace(".safetensors", suffix), blob)
-        atomic_write(tmp / "README.md", text.replace(f'"{name}"', f'"{GENERATOR}"').encode())
+        atomic_write(RunLayout(tmp).model_card, text.replace(f'"{name}"', f'"{GENERATOR}"').encode())
         put_in_place(tmp, out)
     except OSError as e:
         raise WriteError(f"cannot export to {shown(out)}: {e.strerror or e}; "

@@ -24,16 +24,17 @@ from pathlib import Path
 import torch
 
 from ..digests import file_sha256
-from ..checkpoint import export_snapshot, load_module_state
+from ..snapshot_file import export_snapshot
+from ..checkpoint import load_module_state
 from ..errors import CheckpointError, ConfigError
-from ..files import atomic_write, kind_of
-from ..layout import DISCRIMINATOR, GENERATOR
+from ..files import atomic_write
+from ..reading import kind_of
+from ..layout import CONFIG, DISCRIMINATOR, GENERATOR, RunLayout, sidecar
 from ..models import Discriminator, Generator
 from ..models.netconfig import NetConfig
 from ..outputs import check_free, shown
 
-WRITES = [GENERATOR, GENERATOR.replace(".safetensors", ".json"), DISCRIMINATOR,
-          DISCRIMINATOR.replace(".safetensors", ".json"), "config.json"]
+WRITES = [GENERATOR, sidecar(GENERATOR), DISCRIMINATOR, sidecar(DISCRIMINATOR), CONFIG]
 BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
 
@@ -120,7 +121,7 @@ def import_dcgan(net_g: Path, out: Path, net_d: Path | None = None, data: str = 
     """Read, check and convert both nets, then write the snapshot folder ``out``: the
     snapshots and a config.json naming ``data``, the set they were trained on (what
     `eval` and `probe` compare with unless told), so that every tool opens it as a run."""
-    from ..presets import build_config
+    from ..resolver import build_config
 
     if out.exists():
         check_free(out, WRITES)
@@ -140,5 +141,5 @@ def import_dcgan(net_g: Path, out: Path, net_d: Path | None = None, data: str = 
     export_snapshot(out, G, meta)
     if D is not None:
         export_snapshot(out, D, meta, name=DISCRIMINATOR)
-    atomic_write(out / "config.json", run.to_json().encode())
+    atomic_write(RunLayout(out).config_path, run.to_json().encode())
     return {"net": cfg.to_dict(), "discriminator": D is not None}

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from ..errors import DfmganError
-from ..files import parameter_count, read_snapshot_info, state_paths
+from ..snapshot_file import parameter_count, read_snapshot_info
+from ..layout import state_paths
 from ..layout import GENERATOR, GENERATOR_EMA, LATEST_GRID
 
 

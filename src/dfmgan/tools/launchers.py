@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..files import atomic_write, parse_json
+from ..files import atomic_write
+from ..reading import parse_json
 from ..layout import RunLayout
 
 LAUNCHERS = ("local", "submitit", "slurm")

@@ -30,13 +30,14 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase as fnmatch
 from pathlib import Path
 
-from ..files import atomic_write, parse_json, state_paths
+from ..files import atomic_write
+from ..reading import parse_json
+from ..layout import state_paths
 from ..outputs import shown, special_kind
-from ..config import TrainConfig, differences, dotted, from_dict, merge, read_file
+from ..config import TrainConfig, differences, merge, read_file
 from ..errors import ConfigError
-from ..layout import RunLayout
-from ..objectives import completed
-from ..presets import build_config
+from ..layout import RunLayout, StudyLayout
+from ..resolver import build_config, complete, layer_of
 
 SPEC_KEYS = {"preset", "set", "seeds", "settings", "budgets", "jobs", "threads", "device",
              "launcher"}
@@ -107,18 +108,6 @@ def select(study: Study, only: str) -> None:
     study.only = globs
 
 
-def nested(d: dict | None, where: str) -> dict:
-    """Settings given as nested mappings, dotted keys, or both -> one nested dict."""
-    if d is None:
-        return {}
-    if not isinstance(d, dict):
-        raise ConfigError(f"{where} must be a mapping of settings")
-    out: dict = {}
-    for k, v in d.items():
-        out = merge(out, dotted(str(k), nested(v, where) if isinstance(v, dict) else v))
-    return out
-
-
 MAX_RUNS = 10_000  # settings x seeds: a study larger than this is a typo, not a plan
 MAX_SEED = 2 ** 32 - 1
 
@@ -153,14 +142,14 @@ def load_study(path: Path, out: Path, device: str | None = None) -> Study:
     settings = spec.get("settings")
     if not isinstance(settings, dict) or not settings:
         raise ConfigError("a study needs settings: a mapping of name -> settings")
-    common = nested(spec.get("set"), "study set")
+    common = layer_of(spec.get("set"), "study set")
     if device or spec.get("device"):
         common = merge(common, {"device": device or spec["device"]})
     layers = {}
     for name, over in settings.items():
         if not NAME.match(str(name)):
             raise ConfigError(f"setting name {name!r} must be letters, digits, '.', '_', '+', '-'")
-        layers[str(name)] = merge(common, nested(over, f"setting {name}"))
+        layers[str(name)] = merge(common, layer_of(over, f"setting {name}"))
     seeds = seeds_of(spec)
     if len(seeds) * len(layers) > MAX_RUNS:
         raise ConfigError(f"study of {len(layers)} settings x {len(seeds)} seeds is over "
@@ -169,7 +158,7 @@ def load_study(path: Path, out: Path, device: str | None = None) -> Study:
     for seed in seeds:
         for name, layer in layers.items():
             cfg = build_config(spec.get("preset"), overrides=merge(layer, {"seed": seed}))
-            runs.append(Run(name, seed, cfg, out / f"{name}-s{seed}"))
+            runs.append(Run(name, seed, cfg, StudyLayout(out).run(name, seed)))
     for run in runs:
         check_folder(run)
     steps = max(r.cfg.steps for r in runs)
@@ -229,7 +218,7 @@ def check_folder(run: Run) -> None:
                               "or use another --out")
         return
     try:
-        diff = differences(completed(from_dict(parse_json(saved.read_text()), where=str(saved))),
+        diff = differences(complete(base=parse_json(saved.read_text())),
                            run.cfg)
     except (ValueError, UnicodeDecodeError) as e:
         raise ConfigError(f"{saved} is not valid JSON: {e}") from None
@@ -281,7 +270,7 @@ def run_study(study: Study, progress: bool = True, poll: float = 1.0) -> list[st
 
     from .launchers import make_launcher
 
-    logs = study.out / "logs"
+    logs = StudyLayout(study.out).logs
     logs.mkdir(parents=True, exist_ok=True)
     launcher = make_launcher(study.launcher, study.threads, logs, study.launch)
     pending, running = what_is_left(study, launcher)

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..files import atomic_write
-from ..layout import RunLayout
+from ..layout import RunLayout, StudyLayout
 from ..training.stats import MACHINE, TRAIN_SECONDS, read_stats
 
 RAW = " (no EMA)"  # suffix of the raw G's series beside an EMA
@@ -233,7 +233,7 @@ def reference_lines(path: Path) -> dict[str, list[tuple[str, float]]]:
     """{metric: [(label, value)]} from a ``dfmgan baselines`` file written into the study
     folder (``--out STUDY/baselines.json``): its baselines, drawn as horizontal lines on the
     panels of the keys they share (``probe_100``, ...). None when there is no such file."""
-    from ..files import parse_json
+    from ..reading import parse_json
     from .baselines import THIS_RUN
 
     try:
@@ -290,13 +290,13 @@ def plot(series: dict, path: Path, references: dict | None = None) -> None:
 
 def write_results(study) -> dict[str, Path]:
     series = collect(study)
-    paths = {"curves": study.out / "curves.json", "table": study.out / "table.md",
-             "plot": study.out / "curves.png"}
+    files = StudyLayout(study.out)
+    paths = {"curves": files.curves, "table": files.table, "plot": files.plot}
     ttq = time_to_quality(series)
     atomic_write(paths["curves"], json.dumps({"budgets": study.budgets, "series": series,
                                               "time_to_quality": ttq}, indent=1).encode())
     seeds = {n: len(s["seeds"]) for n, s in series.items()}
     atomic_write(paths["table"], (table(series, study.budgets) + "\n" + time_table(ttq, seeds)).encode())
     if series:
-        plot(series, paths["plot"], reference_lines(study.out / "baselines.json"))
+        plot(series, paths["plot"], reference_lines(files.baselines))
     return paths

@@ -11,17 +11,19 @@ import torch
 from tqdm import tqdm
 
 from .. import distributed
-from ..checkpoint import (D_SNAPSHOT, EMA_SNAPSHOT, export_snapshot, first_nonfinite,
-                          load_latest_state, save_state)
-from ..config import TrainConfig, differences, from_dict
+from ..snapshot_file import D_SNAPSHOT, EMA_SNAPSHOT, export_snapshot
+from ..checkpoint import first_nonfinite, load_latest_state, save_state
+from ..config import BRANCH_KEEPS, TrainConfig, differences
 from ..data import ArraySource, BatchSampler, load_dataset, options_of, to_float
-from ..devices import resolve_device
+from ..devices import resolve_device, threads_set
 from ..errors import CheckpointError, ConfigError, DivergedError
 from ..evaluation.during import BestKeeper, TrainingEvaluator
-from ..files import WriteError, parse_json, temp_files, writable_folder
+from ..files import WriteError, temp_files, writable_folder
+from ..reading import parse_json
 from ..imageio import GRID_SCALE, grid_array, save_grid
 from ..models import Discriminator, Generator
-from ..objectives import build_objective, completed, with_defaults
+from ..objectives import build_objective
+from ..resolver import complete, resolve
 from ..sampling import generate
 from . import speed
 from .ema import GeneratorEMA
@@ -31,8 +33,6 @@ from .stats import MACHINE, TRAIN_SECONDS, StatsSink, machine_code, seconds_so_f
 
 
 # the progress bar's fields, in this order (every value is in stats.jsonl and TensorBoard)
-# what a branch (train --resume RUN --out NEW) cannot change: the saved weights must fit
-BRANCH_KEEPS = ("net.", "objective.name", "data.name", "data.split")
 BAR = ("loss/D", "loss/G", "D(x)", "D(G(z))")  # then the kept eval key and the objective's own
 
 
@@ -138,13 +138,11 @@ class Trainer:
         """Continue from ``state``: exactly (its config must be this run's), or as a
         ``branch``, where any setting but the networks and the objective may differ and
         the optimisers take this run's learning rate and betas."""
-        saved = completed(from_dict(parse_json(state["config"]), where="checkpoint config"))
-        diff = differences(saved, self.cfg)
-        kept = [d for d in diff if d.startswith(BRANCH_KEEPS)]
-        if (kept if branch else diff):
-            what = "a branch keeps the networks and the objective" if branch else \
-                "checkpoint is from another configuration"
-            raise CheckpointError(f"{what} ({'; '.join(kept if branch else diff)})")
+        saved = complete(base=checkpoint_config(state))
+        if branch:
+            check_branch(saved, self.cfg)
+        elif diff := differences(saved, self.cfg):
+            raise CheckpointError(f"checkpoint is from another configuration ({'; '.join(diff)})")
         try:
             self.objective.load_state_dict(state["objective"])
         except (KeyError, RuntimeError, ValueError) as e:
@@ -350,13 +348,43 @@ def threads(n: int) -> str:
     return f"{n} thread" + ("s" if n != 1 else "")
 
 
-def train(cfg: TrainConfig, out, resume: bool = False, progress: bool = True,
-          banner: bool | None = None, branch_from=None) -> TrainResult:
-    """Train (or, with ``resume``, continue) the run in folder ``out``. ``branch_from``: a
-    run whose last state a new run ``out`` continues from, with ``cfg``'s settings (any
-    but the networks, the objective and the data). ``banner``: print the line naming
-    device, precision, data and folder first (default: with the bar)."""
-    cfg = with_defaults(cfg)  # a partial mapping trains what the CLI would
+def check_branch(saved: TrainConfig, cfg: TrainConfig) -> None:
+    """A branch may change any setting but those the saved weights must fit (BRANCH_KEEPS)."""
+    kept = [d for d in differences(saved, cfg) if d.startswith(BRANCH_KEEPS)]
+    if kept:
+        raise CheckpointError(f"a branch keeps the networks and the objective ({'; '.join(kept)})")
+
+
+def checkpoint_config(state: dict) -> dict:
+    try:
+        return parse_json(state["config"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"the checkpoint's config is not valid JSON ({e})") from None
+
+
+def train(cfg=None, out=None, resume: bool = False, progress: bool = True,
+          banner: bool | None = None, branch_from=None, threads: int | None = None) -> TrainResult:
+    """Train (or, with ``resume``, continue) the run in folder ``out``. ``cfg``: any
+    spelling the resolver takes (a dict of flat names, sections or dotted keys; a
+    ``TrainConfig``, whose given settings count), resolved here before any file is made:
+    over the data set's preset for a new run, over the run's own config.json on
+    ``resume`` (None: continue exactly), over ``branch_from``'s for a branch (a new run
+    ``out`` continuing from that run's last state with any setting changed but the
+    networks, the objective and the data). ``banner``: print the line naming device,
+    precision, data and folder first (default: with the bar). ``threads``: CPU threads."""
+    if out is None:
+        raise ConfigError("train() needs a run folder: train(cfg, out)")
+    with threads_set(threads):  # then as they were: a notebook's torch is left as found
+        return run_training(cfg, out, resume, progress, banner, branch_from)
+
+
+def run_training(cfg, out, resume: bool, progress: bool, banner, branch_from) -> TrainResult:
+    """``train``'s work, with the CPU threads set."""
+    source = branch_from if branch_from is not None else out if resume else None
+    saved = RunDir(source).saved_config() if source is not None else None
+    cfg = resolve(cfg, base=saved.to_dict() if saved is not None else None)
+    if branch_from is not None:  # before the data load: the weights must fit
+        check_branch(saved, cfg)
     run = RunDir(writable_folder(out, "run"))  # tried, not guessed: before any data is loaded
     state = None
     if branch_from is not None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 
-from ..files import atomic_write, parse_json, state_paths
+from ..files import atomic_write
+from ..reading import parse_json
+from ..layout import state_paths
 from ..config import RESUMABLE, TrainConfig, differences, from_dict
 from ..errors import ConfigError
 from ..layout import RunLayout
@@ -39,11 +41,11 @@ class RunDir(RunLayout):
 
     def saved_config(self) -> TrainConfig:
         """config.json with settings added since it was written at their defaults, so it
-        compares equal to the same run configured today (its objective's classes, and so
-        torch, are imported here, not with this module)."""
-        from ..objectives import completed
+        compares equal to the same run configured today (``resolver.complete``; its
+        objective's classes, and so torch, are imported here, not with this module)."""
+        from ..resolver import complete
 
-        return completed(self.written_config())
+        return complete(base=self.written_config().to_dict())
 
     def check_resume(self, cfg: TrainConfig) -> None:
         """Resuming with another configuration is refused, naming what differs."""

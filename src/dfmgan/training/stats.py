@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..files import WriteError, atomic_write, parse_json
+from ..files import WriteError, atomic_write
+from ..reading import parse_json
 
 
 # stats.jsonl's wall clock: seconds spent training up to the row's step, the evaluations
