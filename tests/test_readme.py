@@ -1,4 +1,5 @@
 """The README's set-up commands and Python snippets, run as written."""
+import json
 import re
 from pathlib import Path
 
@@ -38,10 +39,16 @@ def test_loading_snippet_runs_as_written(tmp_path, monkeypatch):
 def test_training_snippet_runs_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code = python_blocks()[1].replace('"steps": 2000', '"steps": 2, "batch_size": 16, '
-                                      '"net": {"g_width": 8, "d_width": 8}')
-    assert code != python_blocks()[1]  # the snippet still has the shape this test expects
+                                      '"net": {"g_width": 8, "d_width": 8}, '
+                                      '"objective.dfm.denoiser.width": 16, "eval_every": 0')
+    code = code.replace('{"steps": 4000}', '{"steps": 4}')
+    assert code.count("steps") == python_blocks()[1].count("steps") and code != python_blocks()[1]
     exec(code, {})
-    assert (tmp_path / "runs" / "fm-py" / "generator.safetensors").exists()
+    run = tmp_path / "runs" / "fm-py"
+    assert (run / "generator.safetensors").exists()
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["steps"] == 4 and saved["objective"]["scheme"] == "simultaneous"
+    assert saved["preset"] == "fashion-mnist" and saved["net"]["size"] == 32
 
 
 def table_names(header: str) -> set[str]:

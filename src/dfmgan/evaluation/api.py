@@ -12,6 +12,7 @@ from ..data import ImageOptions, default_metrics, draw_labelled, load_dataset, m
 from ..errors import DfmganError
 from .features import Features, extract, feature_net_for
 from .inputs import Available, can_give, check_needs
+from .inputs import judged as make_judged
 from .registry import (Judged, Labelled, LabelledSets, Metric, MetricOptions,
                        get_metric, standard)
 from .sources import (Reference, check_statistics, is_image_set, is_statistics, load_images,
@@ -189,17 +190,12 @@ class Generated:
 
 
 def judged(gen_side, sample, data, data_root, ref, net, device, stage, labelled) -> Judged:
-    """The evaluation's inputs, each made when a metric first reads it."""
-    def real() -> Features:
-        return ref.features if ref.features is not None else \
-            features_of(net, ref.images, device, stage, "real")
-
-    return Judged(images=sample, data=lambda: data, reference=lambda: ref,
-                  gen=lambda: features_of(net, sample(), device, stage, "generated"),
-                  real=real, labelled=labelled,
-                  discriminator=lambda: gen_side.discriminator(device),
-                  test_split=lambda: test_split(data, data_root, gen_side.size, gen_side.channels,
-                                                gen_side.image_options()))
+    """The evaluation's inputs (``inputs.judged``), each made when a metric first reads it."""
+    return make_judged(available(gen_side, data, ref, net), sample,
+                       lambda x, side: features_of(net, x, device, stage, side),
+                       discriminator=lambda: gen_side.discriminator(device), labelled=labelled,
+                       test_split=lambda: test_split(data, data_root, gen_side.size,
+                                                     gen_side.channels, gen_side.image_options()))
 
 
 def available(gen_side, data, ref, net) -> Available:

@@ -9,6 +9,7 @@ the first metric that names a best key (FID, the modes' KL) are kept in ``RUN/be
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -22,9 +23,9 @@ from ..errors import DfmganError
 from ..layout import RunLayout
 from ..sampling import generate
 from .api import metrics_for, needed, records, run_metrics
-from .inputs import Available, can_give, check_needs
+from .inputs import Available, can_give, check_needs, judged
 from .features import extract, feature_net_for
-from .registry import Judged, MetricOptions, best_keys
+from .registry import MetricOptions, best_keys
 from .sources import Reference
 
 
@@ -68,8 +69,9 @@ class TrainingEvaluator:
             n = len(images)
         check_needs(self.metrics, can_give(Available(data, self.ref, self.net, discriminator=True)))
         self.test_split, self.test = test_split, None  # loaded at the first evaluation
-        if self.net is not None:
+        if self.net is not None:  # the real side's features, once per run
             self.real = extract(self.net, self.ref.images, device=device)
+            self.ref = replace(self.ref, features=self.real)
         self.z = G.sample_latent(n, g)  # (n, nz): the same latents at every evaluation
         self.labels = torch.arange(n) % G.cfg.n_classes if G.cfg.n_classes else None
         self.of_d: tuple[int | None, dict] = (None, {})  # (step, scores of D-only metrics)
@@ -83,9 +85,9 @@ class TrainingEvaluator:
         """Every metric of G (and D); metrics of D alone are computed once per ``step``
         (the EMA and the raw G of one step share them)."""
         images = generate(G, self.z, self.labels, "batch")
-        j = Judged(images=lambda: images, data=lambda: self.data, reference=lambda: self.ref,
-                   gen=lambda: extract(self.net, images, device=self.device),
-                   real=lambda: self.real, discriminator=lambda: D, test_split=self.split)
+        j = judged(Available(self.data, self.ref, self.net, discriminator=True), lambda: images,
+                   lambda x, side: extract(self.net, x, device=self.device),
+                   discriminator=lambda: D, test_split=self.split)
         of_g = [m for m in self.metrics if not m.of_d_only]
         if step is None or self.of_d[0] != step:
             self.of_d = (step, run_metrics(j, [m for m in self.metrics if m.of_d_only], MetricOptions()))

@@ -69,6 +69,29 @@ INPUTS: dict[str, Input] = {
 }
 
 
+def judged(a: Available, images: Callable, features: Callable, *, discriminator: Callable,
+           test_split: Callable, labelled: Callable | None = None):
+    """The one way the inputs of an evaluation are built, each on first use (a
+    ``registry.Judged``): ``images()`` the generated uint8 images; ``features(x, side)``
+    the feature network's ``Features`` of images ``x`` ("generated" or "real"; the real
+    side's precomputed features, from a statistics file or drawn once per run, are used
+    as they are); the run's D, the test split and a conditional G's labelled sets by
+    their makers. What this evaluation lacks (``can_give``) was refused before any work."""
+    from .registry import Judged
+
+    ref = a.ref
+
+    def real():
+        return ref.features if ref.features is not None else features(ref.images, "real")
+
+    makers = dict(images=images, data=lambda: a.data, reference=lambda: ref,
+                  gen=lambda: features(images(), "generated"), real=real,
+                  discriminator=discriminator, test_split=test_split)
+    if labelled is not None:
+        makers["labelled"] = labelled
+    return Judged(**makers)
+
+
 def can_give(a: Available) -> set[str]:
     """The inputs of ``INPUTS`` this evaluation has."""
     return {name for name, row in INPUTS.items() if row.given(a)}
