@@ -12,7 +12,7 @@ TORCH ?= torch==2.13.0
 INC := .venv-inception
 INC_TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test test-fast test-inception bench gpu-check clean
+.PHONY: demo test test-fast test-inception docs bench gpu-check clean
 
 $(VENV)/.installed: pyproject.toml
 	@echo "[1/3] creating $(VENV)"
@@ -47,6 +47,13 @@ $(INC)/.installed: pyproject.toml
 test-inception: $(INC)/.installed
 	$(INC)/bin/python -m pytest -m inception tests/test_inception.py
 
+# The documentation site, strictly: the reference pages regenerated from the code first (a
+# page that changes is a stale page: CI fails on the diff), then a warning or a broken link
+# fails the build. Open site/index.html; it needs no network.
+docs: $(VENV)/.installed
+	$(BIN)/python -m dfmgan.reference --write docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict  # not -q: it hides the warnings that --strict counts
+
 # On a GPU machine with torch preinstalled and no network: every GPU path, one summary line.
 gpu-check:
 	PYTHONPATH=src $(PY) benchmarks/gpu_check.py
@@ -55,4 +62,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/train_speed.py
 
 clean:
-	rm -rf $(VENV) $(INC) runs
+	rm -rf $(VENV) $(INC) runs site

@@ -87,6 +87,7 @@ LAYERS = [
     ("training",),
     ("tools",),
     ("cli", "cli_train", "cli_eval", "cli_tools", "cli_inputs", "cli_args", "__main__", ""),
+    ("reference",),  # the docs' generated pages: reads the parsers and every registry
 ]
 
 

@@ -12,10 +12,12 @@ from dfmgan.training import train
 from conftest import REPO, tiny_overrides
 
 README = (REPO / "README.md").read_text()
+PYTHON_GUIDE = (REPO / "docs" / "guides" / "python.md").read_text()
 
 
 def python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README, re.S)
+    """The Python guide's snippets: loading, then training."""
+    return re.findall(r"```python\n(.*?)```", PYTHON_GUIDE, re.S)
 
 
 def test_readme_opens_with_the_two_commands():
@@ -51,54 +53,6 @@ def test_training_snippet_runs_as_written(tmp_path, monkeypatch):
     assert saved["preset"] == "fashion-mnist" and saved["net"]["size"] == 32
 
 
-def table_names(header: str) -> set[str]:
-    """The backticked names in the first column of the README table whose first header
-    cell is ``header``."""
-    block = re.search(rf"^\| {re.escape(header)} \|.*?\n\|[-|]+\|\n((?:\|.*\n)+)", README, re.M)
-    assert block, header
-    return {n for row in block.group(1).splitlines()  # a cell may name several: a, b
-            for n in re.findall(r"`([^`]+)`", row.split("|")[1].split("(")[0])}
-
-
-def test_the_registry_tables_are_as_rendered_from_the_registries():
-    from dfmgan.tools.tables import TABLES
-
-    for name, render in TABLES.items():
-        assert f"<!-- table:{name} -->\n{render()}\n<!-- /table -->" in README, \
-            f"run python -m dfmgan.tools.tables --write README.md ({name})"
-
-
-def test_the_hand_written_tables_name_every_registered_entry():
-    from dfmgan.data import DATASETS
-    from dfmgan.objectives import OBJECTIVES
-    from dfmgan.objectives.adversarial import ADVERSARIAL
-    from dfmgan.presets import PRESETS
-
-    assert table_names("`--data`") == set(DATASETS)
-    assert table_names("preset") == set(PRESETS)
-    assert table_names("`--objective`") == set(OBJECTIVES)
-    assert table_names("`--adversarial`") == set(ADVERSARIAL)
-
-
-def test_each_objective_row_names_its_own_scheme():
-    from dfmgan.objectives import OBJECTIVES
-
-    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([\w-]+)` \|.*\| (\w+)[^|]*\|$", README, re.M)}
-    for name, cls in OBJECTIVES.items():
-        assert rows[name] == cls.scheme, name
-
-
-def test_the_layout_names_every_module():
-    import dfmgan
-
-    layout = re.search(r"## Layout\n\n```\n(.*?)```", README, re.S).group(1)
-    root = Path(dfmgan.__file__).parent
-    missing = [str(p.relative_to(root)) for p in root.rglob("*.py")
-               if not p.name.startswith("_") and "weights" not in p.parts
-               and not re.search(rf"\b{re.escape(p.stem)}(\.py)?\b", layout)]
-    assert not missing
-
-
 def tour_commands() -> list[str]:
     """The `dfmgan ...` lines of the README's five-minute tour, in order."""
     block = re.search(r"## Five minutes with the zoo.*?```sh\n(.*?)```", README, re.S).group(1)
@@ -132,6 +86,9 @@ INSTALL = re.compile(r"pip install -e '\.\[([a-z,]+)\]'")
 def install_lines() -> dict[str, list[str]]:
     """Every `pip install -e '.[extra]'` dfmgan shows, by where: the README and each message."""
     found = {"README.md": INSTALL.findall(README)}
+    for page in (REPO / "docs").rglob("*.md"):
+        if got := INSTALL.findall(page.read_text()):
+            found[str(page.relative_to(REPO))] = got
     for path in (REPO / "src" / "dfmgan").rglob("*.py"):
         if got := INSTALL.findall(path.read_text()):
             found[str(path.relative_to(REPO))] = got

@@ -26,8 +26,8 @@ PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 @tracked
 @dataclass
 class DataConfig:
-    name: str = "digits"
-    root: str | None = None
+    name: str = "digits"  # a registered data set (--data); the default trains its preset
+    root: str | None = None  # where its files are (--data-root); null: its default place
     split: str | None = None  # None: the dataset's training split
     # image files (folder, lsun, openclipart, emoji): data/images.py
     fit: str = ""  # crop | pad; "" = the dataset's own (crop for folder, pad for clip art)
@@ -40,9 +40,9 @@ class DataConfig:
 class OptimConfig:
     """Adam(2e-4, β1 = 0.5) from DCGAN §4; DFM uses 1e-4."""
 
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
+    lr: float = 2e-4  # Adam's learning rate, every network
+    beta1: float = 0.5  # Adam's β1 (DCGAN §4: 0.5, not 0.9)
+    beta2: float = 0.999  # Adam's β2
 
 
 @tracked
@@ -89,15 +89,15 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
-    batch_size: int = 128
-    steps: int = 10_000
+    batch_size: int = 128  # images per step, over all processes
+    steps: int = 10_000  # training steps (one G update each)
     epochs: float | None = None  # when set, steps = epochs * (images // batch_size)
-    seed: int = 0
+    seed: int = 0  # seed of the init, the data order and the latents
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    sample_every: int = 500
-    checkpoint_every: int = 500
+    sample_every: int = 500  # steps between sample grids
+    checkpoint_every: int = 500  # steps between checkpoints
     keep: int = 3  # checkpoints kept on disk
-    log_every: int = 10
+    log_every: int = 10  # steps between stats rows written and the bar's update
     grid: int = 64  # images in the fixed-z sample grid
     eval_every: int = 0  # > 0: cheap FID every N steps, best checkpoint kept in RUN/best
     eval_n: int = 5000  # samples (and real images) for that FID
@@ -106,7 +106,7 @@ class TrainConfig:
     ema: float = 0.0  # > 0: keep an EMA of G's weights with this half-life in images
     sample_bn: str = "batch"  # BatchNorm mode when sampling: "batch" or "running"
     speed: SpeedConfig = field(default_factory=SpeedConfig)
-    preset: str | None = None
+    preset: str | None = None  # the preset the resolver laid under this config (a record)
 
     def to_dict(self) -> dict:
         d = asdict(self)

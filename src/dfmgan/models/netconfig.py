@@ -26,9 +26,9 @@ DEFAULT_SIZE, DEFAULT_CHANNELS = 64, 3
 class NetConfig:
     """What a generator/discriminator pair is; saved beside every snapshot."""
 
-    size: int = DEFAULT_SIZE
-    channels: int = DEFAULT_CHANNELS
-    nz: int = 100
+    size: int = DEFAULT_SIZE  # image size in px: 28, 32, 48, 64, 96 or 128
+    channels: int = DEFAULT_CHANNELS  # 1 (grey) or 3 (RGB)
+    nz: int = 100  # dimensions of the latent z
     latent: str = "uniform"  # "uniform" in [-1, 1] (the paper) or "normal"
     g_width: int = 64  # channels of G's last hidden layer
     d_width: int = 64  # channels of D's first layer
