@@ -26,7 +26,7 @@ def test_train_writes_every_file(run_dir):
     assert cfg["preset"] == "digits" and cfg["steps"] == 6 and cfg["net"]["g_width"] == 8
     rows = [json.loads(l) for l in (run_dir / "stats.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
-    assert set(rows[0]) == {"step", "loss/D", "loss/G", "D(x)", "D(G(z))", "time/train_s",
+    assert set(rows[0]) == {"step", "loss/D", "loss/G", "D(x)", "D(G(z))", "time/train_s", "time/data_wait",
                             "time/machine"}
     assert all(0 < a["time/train_s"] <= b["time/train_s"] for a, b in zip(rows, rows[1:]))
     assert sorted(p.name for p in (run_dir / "samples").iterdir()) == \

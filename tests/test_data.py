@@ -117,7 +117,7 @@ def test_folder_streams_when_large(tmp_path):
 
     for i in range(5):
         (tmp_path / f"{i}.png").write_bytes(image_bytes(np.full((8, 8), i * 50, np.uint8), "PNG"))
-    s = load_folder(tmp_path, "train", 32, 1, memory_limit=2)
+    s = load_folder(tmp_path, "train", 32, 1, memory_bytes=0)
     assert len(s) == 5 and "streamed" in s.description
     x, _ = s.get(torch.tensor([4, 0]))
     assert x.shape == (2, 1, 32, 32) and x[0].float().mean() == 200 and x[1].max() == 0

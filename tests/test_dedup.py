@@ -156,7 +156,7 @@ def test_streamed_folder_hashes_like_memory(tmp_path, planted_run):
     x = load_dataset("digits", split="all", size=32).images[:30]
     for i, img in enumerate(x.numpy()):
         Image.fromarray(img[0]).save(tmp_path / f"{i:03d}.png")
-    streamed = load_folder(tmp_path, "train", 32, 1, memory_limit=0)
+    streamed = load_folder(tmp_path, "train", 32, 1, memory_bytes=0)
     assert type(streamed).__name__ == "FolderStream"
     assert np.array_equal(hash_source(ae, streamed, batch=7)[0],
                           hash_source(ae, ArraySource(x, None, ""))[0])

@@ -187,12 +187,12 @@ def test_a_decompression_bomb_header_is_refused_before_decoding(tmp_path, stream
     (tmp_path / "bomb.png").write_bytes(bomb_png())
     save(Image.new("RGB", (8, 8)), tmp_path / "ok.png")
     with pytest.raises(DataError) as e:
-        load_folder(tmp_path, "train", 8, 3, memory_limit=0 if streamed else 10)
+        load_folder(tmp_path, "train", 8, 3, memory_bytes=0 if streamed else 10 ** 9)
     msg = str(e.value)
     assert "bomb.png" in msg and ("bomb" in msg or "pixels" in msg) and "\n" not in msg
     assert "ok.png" not in msg and 30000 * 30000 > MAX_PIXELS
     if streamed:  # skip-bad leaves it out of a stream too
-        s = load_folder(tmp_path, "train", 8, 3, image=ImageOptions(skip_bad=True), memory_limit=0)
+        s = load_folder(tmp_path, "train", 8, 3, image=ImageOptions(skip_bad=True), memory_bytes=0)
         assert len(s) == 1
 
 
@@ -239,9 +239,9 @@ def test_skip_bad_says_how_many_it_skipped(tmp_path, capsys):
 def test_streamed_folders_check_every_header_first(tmp_path):
     write_folder(tmp_path, 4, ["a/x.png", "b/y.png"])
     with pytest.raises(DataError) as e:
-        load_folder(tmp_path, "train", 8, 3, memory_limit=2)
+        load_folder(tmp_path, "train", 8, 3, memory_bytes=0)
     assert "decode 2 files" in str(e.value) and "x.png" in str(e.value) and "y.png" in str(e.value)
-    s = load_folder(tmp_path, "train", 8, 3, image=ImageOptions(skip_bad=True), memory_limit=2)
+    s = load_folder(tmp_path, "train", 8, 3, image=ImageOptions(skip_bad=True), memory_bytes=0)
     assert len(s) == 4 and s.get(torch.tensor([0, 3]))[0].shape == (2, 3, 8, 8)
 
 

@@ -87,13 +87,19 @@ def add_reference(p) -> None:
 
 
 def reference_shape(args) -> tuple[int, int]:
-    """(size, channels) of a reference: the flags', else the images' own, else the
-    dataset's preset's."""
+    """(size, channels) of a reference: the flags', else the images' own (a packed set's
+    included), else the dataset's preset's."""
+    from .data import PACKED_SUFFIX
     from .evaluation.sources import is_image_set, load_images
 
     if args.size and args.channels:
         return args.size, args.channels
-    if is_image_set(Path(args.ref)):
+    if str(args.ref).endswith(PACKED_SUFFIX):
+        from .data.packed import read_manifest
+
+        m, _ = read_manifest(Path(args.ref))
+        size, channels = m["size"], m["channels"]
+    elif is_image_set(Path(args.ref)):
         x, _ = load_images(Path(args.ref))
         size, channels = x.shape[2], x.shape[1]
     else:

@@ -1,5 +1,6 @@
 """A newcomer's ways in: ``import-dcgan`` (the canonical DCGAN's checkpoints), ``project``
-(real images into G's latent space) and ``explore`` (the latent space in a browser). Each
+(real images into G's latent space), ``explore`` (the latent space in a browser) and
+``pack`` (a data set decoded once into a file read at memory speed). Each
 parses, checks every input and output up front, and calls one function in ``tools/``."""
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ EXAMPLES = {
     "explore": """examples:
   dfmgan explore zoo:fashion-mnist-dfm            # then open http://127.0.0.1:8765/
   dfmgan explore runs/fm-cond --port 9000 --open  # a conditional G gets class buttons""",
+    "pack": """examples:
+  dfmgan pack ~/celeba --size 64 --channels 3 --out celeba-64.dfmpack
+  dfmgan train --data celeba-64.dfmpack --preset faces-64 --out runs/faces
+  dfmgan pack clipart --size 32 --channels 3 --out clipart-32.dfmpack
+  dfmgan eval runs/faces --data packed --data-root celeba-64.dfmpack""",
 }
 PROJECT_FILES = ("latents.npz", "reconstructions.npz", "grid.png", "project.json")
 
@@ -181,6 +187,38 @@ def cmd_explore(args) -> int:
     return 0
 
 
+def add_pack(p) -> None:
+    from .data import FITS
+    from .models.netconfig import SIZES
+
+    p.add_argument("source", help="a data set name (any loader) or a folder of images")
+    p.add_argument("--size", type=int, choices=SIZES, required=True, help="training resolution, px")
+    p.add_argument("--channels", type=int, choices=(1, 3), required=True, help="1 (grey) or 3 (RGB)")
+    p.add_argument("--out", required=True, help="the packed file to write, NAME.dfmpack")
+    p.add_argument("--data-root", help="where the data set's files are")
+    p.add_argument("--split", help="the loader's split (default: its first)")
+    p.add_argument("--fit", choices=FITS, help="image files: crop or pad (default: the data's)")
+    p.add_argument("--background", default="white", help="transparent pixels and pad's margins")
+    p.add_argument("--skip-bad", action="store_true", help="leave unreadable files out")
+    p.add_argument("--workers", type=number(1, 256), help="decoding processes (default: one per core)")
+    p.add_argument("--chunk", type=number(1, 10 ** 6), default=4096,
+                   help="images per chunk: the unit of work, progress and resume (default 4096)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_pack(args) -> int:
+    from .data import ImageOptions
+    from .tools.pack import pack
+
+    opts = ImageOptions(args.fit or "", args.background, args.skip_bad)
+    m = pack(args.source, Path(args.out), args.size, args.channels, args.data_root, args.split,
+             opts, args.workers, not args.no_progress, args.chunk)
+    mb = m["n"] * m["channels"] * m["size"] ** 2 / 2 ** 20
+    print(f"packed {m['n']:,} images, {m['channels']}x{m['size']}x{m['size']} ({mb:,.1f} MiB), "
+          f"into {args.out}; train with --data {args.out}")
+    return 0
+
+
 INPUTS = {
     "import-dcgan": ("the canonical DCGAN's netG/netD .pth (pytorch/examples) as a dfmgan "
                      "snapshot", add_import_dcgan, cmd_import_dcgan),
@@ -188,4 +226,6 @@ INPUTS = {
                 add_project, cmd_project),
     "explore": ("G's latent space in the browser: samples, A - B + C, walks (loopback only)",
                 add_explore, cmd_explore),
+    "pack": ("decode a data set once into one file, read at memory speed when training",
+             add_pack, cmd_pack),
 }

@@ -76,6 +76,12 @@ class SpeedConfig:
     channels_last: bool = True
     compile: bool = False  # torch.compile G, D's feature pass and the denoiser
     cudnn_benchmark: bool = True  # let cuDNN pick the fastest kernels (GPU)
+    # batches gathered ahead by a background thread while the step computes, for a set read
+    # from disk or decoded (a set in memory is gathered in the step); 0 = in the step; -1 =
+    # 2 on a GPU, 0 on the CPU, where the gathering competes with the step for the same
+    # cores (on 2 cores it cost 15-20% of training speed; results: "Feeding the data"). The
+    # order is the sampler's either way, so the same bits train (data/batches.py)
+    prefetch: int = -1
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -138,7 +144,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "seed": (0, 2 ** 32 - 1), "sample_every": (1, BIG), "checkpoint_every": (1, BIG),
     "keep": (1, 10_000), "log_every": (1, BIG), "grid": (1, 4_096), "eval_every": (0, BIG),
     "eval_n": (2, 10 ** 7), "ema": (0, 1e12),
-    "optim.lr": (1e-12, 10.0), "optim.beta1": (0.0, 0.999999), "optim.beta2": (0.0, 0.999999),
+    "speed.prefetch": (-1, 64), "optim.lr": (1e-12, 10.0), "optim.beta1": (0.0, 0.999999), "optim.beta2": (0.0, 0.999999),
     **{f"net.{k}": v for k, v in NET_RANGES.items()},
 }  # an objective's own settings carry their ranges in their Settings (``RANGES`` there)
 NULLABLE = {"epochs"}
@@ -161,7 +167,7 @@ BRANCH_KEEPS = ("net.", "objective.name", "data.name", "data.split")
 RESUMABLE = {"steps", "epochs", "device", "sample_every", "checkpoint_every", "keep",
              "log_every", "preset", "data.root", "eval_every", "eval_n", "eval_metrics", "eval_best",
              "speed.precision",
-             "speed.channels_last", "speed.compile", "speed.cudnn_benchmark"}
+             "speed.channels_last", "speed.compile", "speed.cudnn_benchmark", "speed.prefetch"}
 
 
 def from_dict(d: dict, cls=TrainConfig, where: str = "config"):

@@ -114,11 +114,26 @@ def complete(settings=None, *, preset=None, file=None, base=None) -> TrainConfig
         preset = preset or next((l["preset"] for l in reversed(layers) if l.get("preset")), None) \
             or own_preset(layers)
     below = [only_own(preset_dict(preset), name)] if preset else []
+    if base is None:
+        below.insert(0, stored_shape(layers))
     layers = below + ([objective_defaults(name)] if base is None else []) + layers
     d = start
     for layer in layers:
         d = merge(d, explicit_steps(for_objective(layer, name)))
-    return with_objective(from_dict(d))
+    return with_objective(from_dict(by_path(d)))
+
+
+def by_path(d: dict) -> dict:
+    """``data.name`` given as a path: a packed set's file (``NAME.dfmpack``) or a folder of
+    images, read by its loader with the path as ``data.root``."""
+    from .data import dataset_or_folder
+
+    data = d.get("data")
+    if isinstance(data, Mapping) and isinstance(data.get("name"), str):
+        name, root = dataset_or_folder(data["name"], data.get("root"))
+        if name != data["name"]:
+            return {**d, "data": {**data, "name": name, "root": root}}
+    return d
 
 
 def own_preset(layers: list[dict]) -> str | None:
@@ -130,6 +145,25 @@ def own_preset(layers: list[dict]) -> str | None:
         l.get("data"), Mapping) and "name" in l["data"]), DataConfig().name)
     info = facts(data)
     return info.preset if info is not None else None
+
+
+def stored_shape(layers: list[dict]) -> dict:
+    """For data stored at one resolution (a packed set), a layer of its size and channels,
+    so ``--data x.dfmpack`` trains at the size it was packed at."""
+    from .data import dataset_or_folder, facts
+
+    data = next((l["data"] for l in reversed(layers) if isinstance(l.get("data"), Mapping)
+                 and "name" in l["data"]), None)
+    if data is None or not isinstance(data["name"], str):
+        return {}
+    root = next((l["data"]["root"] for l in reversed(layers) if isinstance(l.get("data"), Mapping)
+                 and l["data"].get("root")), None)
+    name, root = dataset_or_folder(data["name"], root)
+    info = facts(name)
+    if info is None or info.shape_of is None or root is None:
+        return {}
+    size, channels = info.shape_of(root)
+    return {"net": {"size": size, "channels": channels}}
 
 
 def objective_defaults(name) -> dict:
@@ -196,6 +230,8 @@ def check(cfg: TrainConfig) -> TrainConfig:
         raise ConfigError(f"{cfg.data.name} has no split {cfg.data.split!r}; choose one of "
                           f"{', '.join(info.splits)}")
     options_of(cfg.data)  # fit and background
+    if info.check is not None:  # what the data's files can say before loading (a pack's size)
+        info.check(cfg.data.root, cfg.net.size, cfg.net.channels)
     if cfg.sample_bn not in BN_MODES:
         raise ConfigError(f"sample_bn must be batch or running, got {cfg.sample_bn!r}")
     check_device(cfg.device)

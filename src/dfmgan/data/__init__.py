@@ -45,8 +45,14 @@ def downloadable(name: str) -> bool:
     return name.removeprefix("stacked-") in REMOTES
 
 
+PACKED_SUFFIX = ".dfmpack"  # a file made by `dfmgan pack`, recognised wherever data is named
+
+
 def dataset_or_folder(data: str, root: str | None) -> tuple[str, str | None]:
-    """A dataset name, or the path of a folder of images (then read by the folder loader)."""
+    """A dataset name, or the path of a folder of images (then read by the folder loader),
+    or of a packed set (``NAME.dfmpack``, read by the packed loader)."""
+    if data not in DATASETS and str(data).endswith(PACKED_SUFFIX):
+        return "packed", data
     if data not in DATASETS and Path(data).is_dir():
         return "folder", data
     return data, root
@@ -75,7 +81,9 @@ def load_dataset(name: str, root=None, split: str | None = None, size: int | Non
 
     size/channels default to the data's own (folder/lsun: ``NetConfig``'s 64 px RGB). ``image``: how image
     files are decoded (fit, background, skip_bad), for the sets that read files; its
-    ``fit`` "" is the dataset's own."""
+    ``fit`` "" is the dataset's own. ``name`` may be a path: a packed set's file or a folder
+    of images (``dataset_or_folder``)."""
+    name, root = dataset_or_folder(name, root) if name not in DATASETS else (name, root)
     info = dataset_info(name)
     split = split or info.splits[0]
     if split not in info.splits:
@@ -113,5 +121,5 @@ def _fit(source: ArraySource, size: int | None, channels: int | None) -> ArraySo
     return replace(source, images=x, description=source.description + note)
 
 
-__all__ = ["FITS", "ImageOptions", "image_options", "options_of", "ArraySource", "BatchSampler", "DATASETS", "DatasetInfo", "StreamingSource", "dataset_info", "dataset_or_folder", "downloadable", "register_dataset",
+__all__ = ["FITS", "PACKED_SUFFIX", "ImageOptions", "image_options", "options_of", "ArraySource", "BatchSampler", "DATASETS", "DatasetInfo", "StreamingSource", "dataset_info", "dataset_or_folder", "downloadable", "register_dataset",
            "default_metrics", "describe", "facts", "draw", "draw_labelled", "load_dataset", "match_channels", "resize_uint8", "to_float", "to_uint8"]

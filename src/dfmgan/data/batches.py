@@ -45,3 +45,58 @@ class BatchSampler:
     @property
     def steps_per_epoch(self) -> int:
         return self.n // self.batch_size
+
+
+class Prefetcher:
+    """The next ``depth`` batches gathered while the current step computes (cf. a
+    DataLoader's workers and ``pin_memory``). Their indices come from a look-ahead copy of
+    the sampler, and each batch handed out is checked to be the one the sampler itself
+    gives next, so the order, and every bit trained, is the same with prefetch on or off
+    and across a resume (``reset`` after the sampler's state is loaded). A background
+    thread does the gathering: an array's or memory-map's rows, or a streamed source's
+    decodes (its own thread pool); with ``pin``, the batch is copied into pinned memory
+    there, so that the copy to the GPU can be ``non_blocking``. ``depth`` 0 gathers in
+    the step itself."""
+
+    def __init__(self, source, sampler: BatchSampler, take, depth: int = 2, pin: bool = False):
+        self.source, self.sampler, self.take, self.depth, self.pin = source, sampler, take, depth, pin
+        self.pending: list = []
+        self.pool = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was gathered ahead: the sampler's state changed (a resume)."""
+        import copy
+
+        self.pending.clear()
+        self.ahead = copy.deepcopy(self.sampler)
+
+    def gather(self, idx: torch.Tensor):
+        images, labels = self.source.get(idx)
+        if self.pin and images.device.type == "cpu":
+            images = images.pin_memory()
+        return images, labels
+
+    def next(self):
+        """(images, labels, seconds the step waited for them) of the sampler's next batch."""
+        import time
+
+        idx = self.take(self.sampler)
+        t0 = time.perf_counter()
+        if self.depth <= 0:
+            images, labels = self.gather(idx)
+            return images, labels, time.perf_counter() - t0
+        if self.pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="dfmgan-prefetch")
+        while len(self.pending) < self.depth + 1:
+            ahead = self.take(self.ahead)
+            self.pending.append((ahead, self.pool.submit(self.gather, ahead)))
+        ahead, future = self.pending.pop(0)
+        if not torch.equal(ahead, idx):  # never expected: the look-ahead lost step; refetch
+            self.reset()
+            images, labels = self.gather(idx)
+            return images, labels, time.perf_counter() - t0
+        images, labels = future.result()
+        return images, labels, time.perf_counter() - t0

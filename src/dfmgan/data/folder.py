@@ -3,10 +3,11 @@
 Each file goes through ``images.py``: transparency onto the background, EXIF
 orientation, the first frame of an animation, then ``fit`` (``crop``: shorter side to
 ``size`` and a centre crop, the ImageNet 32 px preprocessing; ``pad``: letterboxed).
-Files directly under one subfolder each are labelled by that subfolder. Up to
-``MEMORY_LIMIT`` images are decoded once into memory, in one pass that names every
-unreadable file; a larger tree streams, decoding only the images each batch asks for
-(its files' headers are checked in one pass first)."""
+Files directly under one subfolder each are labelled by that subfolder. A tree whose
+decoded images fit a quarter of the memory available (``base.fits_in_memory``) is decoded
+once into memory, in one pass that names every unreadable file; a larger tree streams,
+decoding only the images each batch asks for (its files' headers are checked in one pass
+first). `dfmgan pack` decodes either once into a file read at memory speed."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,13 +17,12 @@ import torch
 from tqdm import tqdm
 
 from ..errors import DataError
-from .base import ArraySource, StreamingSource, describe
+from .base import ArraySource, StreamingSource, describe, fits_in_memory
 from ..outputs import shown
 from .images import ImageOptions, bad_files_message, decode_all, decode_path, header_problem
 from .registry import register_dataset
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
-MEMORY_LIMIT = 200_000
 
 
 def list_images(root: Path) -> list[Path]:
@@ -83,10 +83,12 @@ def check_headers(files: list[Path], opts: ImageOptions, what: str) -> list[int]
                   expects="a folder tree of .png/.jpg/.jpeg/.gif/.webp images")
 def load_folder(root: Path, split: str, size: int, channels: int,
                 image: ImageOptions = ImageOptions(),
-                memory_limit: int = MEMORY_LIMIT) -> ArraySource | FolderStream:
+                memory_bytes: int | None = None) -> ArraySource | FolderStream:
+    """``memory_bytes``: the budget for holding the decoded set (default: a share of the
+    memory available, ``base.fits_in_memory``); over it, the tree streams."""
     files = list_images(root)
     what = f"folder {shown(root)}"
-    if len(files) > memory_limit:
+    if not fits_in_memory(len(files) * channels * size * size, memory_bytes):
         files = [files[i] for i in check_headers(files, image, what)]
         labels, classes = folder_labels(root, files)  # of the files kept
         stream = FolderStream(files, size, channels, image)

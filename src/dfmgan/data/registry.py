@@ -39,6 +39,12 @@ class DatasetInfo:
     fit: str = "crop"  # how its images are brought to size unless data.fit says (crop, pad)
     shape: tuple[int, int, int] | None = None  # (C, H, W) as stored; None: any (image files)
     sizes: dict | None = None  # images per split, as published (None: whatever the files hold)
+    # (root, size, channels) -> None, or a DataError: what can be known of the files before
+    # they are loaded (a packed set's size and channels), checked by the resolver
+    check: Callable | None = None
+    # root -> (size, channels) the files hold, for data stored at one resolution (a packed
+    # set): the resolver trains at it unless told otherwise
+    shape_of: Callable | None = None
 
     def size_of(self, split: str) -> int | None:
         return (self.sizes or {}).get(split)

@@ -151,6 +151,18 @@ class Generated:
             self.G = load_generator(source, device=device, ema=ema)
             self.meta, self.size, self.channels = self.G.meta, self.G.cfg.size, self.G.cfg.channels
 
+    def recorded_root(self, data: str | None):
+        """The data root this run's config.json records for ``data``, if it is a run's."""
+        from ..layout import RunLayout
+        from ..reading import parse_json
+
+        path = RunLayout(self.d_folder()).config_path
+        try:
+            saved = parse_json(path.read_text())["data"] if self.G is not None else {}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return saved.get("root") if isinstance(saved, dict) and saved.get("name") == data else None
+
     def d_folder(self) -> Path:
         """Where this generator's D would be: its run folder, or the snapshot's folder."""
         p = Path(self.source)
@@ -244,6 +256,8 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
             raise DfmganError("--truncation applies to a generator's latents, not to an image set")
         check_truncation(truncation)  # before any work
     data = data or gen_side.meta.get("data")
+    if data_root is None:  # the run's own data, where it recorded them (a folder, a pack)
+        data_root = gen_side.recorded_root(data)
     if data is None and reference is None:
         raise DfmganError("which data to compare with? pass --data NAME or --ref PATH")
     chosen = records(metrics_for(data, metrics))

@@ -11,6 +11,34 @@ from typing import Any, Callable
 from ..errors import DfmganError
 
 
+class Judged:
+    """The inputs of one evaluation, each made by its maker on first use and then kept:
+    ``images`` (N, C, H, W) uint8 generated; ``gen`` and ``real``, their ``Features`` and
+    the reference's; ``reference`` (``sources.Reference``); ``data`` (str); ``labelled``
+    (``LabelledSets``); ``discriminator`` (the run's D); ``test_split`` (``Labelled``). An input this evaluation cannot make is one line naming it."""
+
+    def __init__(self, **makers: Callable[[], Any]):
+        self._makers, self._got = makers, {}
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._got:
+            if name not in self._makers:
+                raise DfmganError(f"this evaluation has no {name!r} for its metrics")
+            self._got[name] = self._makers[name]()
+        return self._got[name]
+
+    @classmethod
+    def of(cls, **values) -> "Judged":
+        """Inputs already made: ``Judged.of(gen=features, real=features)``."""
+        return cls(**{k: (lambda v=v: v) for k, v in values.items()})
+
+    def made(self) -> set[str]:
+        """The inputs some metric has read so far."""
+        return set(self._got)
+
+
 @dataclass(frozen=True)
 class Available:
     """The facts of one evaluation. ``ref`` and ``net`` are None where they are not made
@@ -77,8 +105,6 @@ def judged(a: Available, images: Callable, features: Callable, *, discriminator:
     side's precomputed features, from a statistics file or drawn once per run, are used
     as they are); the run's D, the test split and a conditional G's labelled sets by
     their makers. What this evaluation lacks (``can_give``) was refused before any work."""
-    from .registry import Judged
-
     ref = a.ref
 
     def real():

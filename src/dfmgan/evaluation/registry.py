@@ -13,12 +13,12 @@ that cannot give a metric its inputs fails in one line before sampling."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 
 from ..errors import DfmganError
-from .inputs import INPUTS
+from .inputs import INPUTS, Judged  # noqa: F401 (Judged: the metrics' one import)
 
 # what a metric may need, and what it means (the table: inputs.INPUTS)
 NEEDS = {name: row.meaning for name, row in INPUTS.items()}
@@ -50,34 +50,6 @@ class LabelledSets:
     gen: Labelled  # generated, with the labels G was given
     train: Labelled  # as many real training images (the real-data baseline)
     test: Labelled  # the real test split
-
-
-class Judged:
-    """The inputs of one evaluation, each made by its maker on first use and then kept:
-    ``images`` (N, C, H, W) uint8 generated; ``gen`` and ``real``, their ``Features`` and
-    the reference's; ``reference`` (``sources.Reference``); ``data`` (str); ``labelled``
-    (``LabelledSets``); ``discriminator`` (the run's D); ``test_split`` (``Labelled``). An input this evaluation cannot make is one line naming it."""
-
-    def __init__(self, **makers: Callable[[], Any]):
-        self._makers, self._got = makers, {}
-
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if name not in self._got:
-            if name not in self._makers:
-                raise DfmganError(f"this evaluation has no {name!r} for its metrics")
-            self._got[name] = self._makers[name]()
-        return self._got[name]
-
-    @classmethod
-    def of(cls, **values) -> "Judged":
-        """Inputs already made: ``Judged.of(gen=features, real=features)``."""
-        return cls(**{k: (lambda v=v: v) for k, v in values.items()})
-
-    def made(self) -> set[str]:
-        """The inputs some metric has read so far."""
-        return set(self._got)
 
 
 MetricFn = Callable[[Judged, MetricOptions], dict]

@@ -15,6 +15,7 @@ from ..snapshot_file import D_SNAPSHOT, EMA_SNAPSHOT, export_snapshot
 from ..checkpoint import first_nonfinite, load_latest_state, save_state
 from ..config import BRANCH_KEEPS, TrainConfig, differences
 from ..data import ArraySource, BatchSampler, load_dataset, options_of, to_float
+from ..data.batches import Prefetcher
 from ..devices import resolve_device, threads_set
 from ..errors import CheckpointError, ConfigError, DivergedError
 from ..evaluation.during import BestKeeper, TrainingEvaluator
@@ -29,7 +30,7 @@ from . import speed
 from .ema import GeneratorEMA
 from .rundir import RunDir
 from .signals import StopFlag
-from .stats import MACHINE, TRAIN_SECONDS, StatsSink, machine_code, seconds_so_far
+from .stats import DATA_WAIT, MACHINE, TRAIN_SECONDS, StatsSink, machine_code, seconds_so_far
 
 
 # the progress bar's fields, in this order (every value is in stats.jsonl and TensorBoard)
@@ -85,6 +86,15 @@ class Trainer:
                               f"{self.world.size} processes")
         self.sampler = BatchSampler(len(self.source), cfg.batch_size, cfg.seed,
                                     self.world.rank, self.world.size)
+        k = self.objective.d_steps  # batches a step takes (WGAN-GP's critic steps)
+        take = (lambda s: torch.cat([s.next() for _ in range(k)])) if k > 1 else BatchSampler.next
+        # a set in memory is gathered in the step (microseconds; a thread's hand-off costs
+        # more); one that is read from disk or decoded is gathered ahead
+        in_memory = isinstance(self.source, ArraySource) and not self.source.mapped
+        depth = cfg.speed.prefetch if cfg.speed.prefetch >= 0 else 2 * (self.device.type == "cuda")
+        self.feed = Prefetcher(self.source, self.sampler, take, 0 if in_memory else depth,
+                               pin=self.device.type == "cuda")
+        self.data_wait = 0.0  # seconds the last step waited for its batch
         self.zgen = torch.Generator().manual_seed(cfg.seed + 1)  # training latents, on CPU
         grid_gen = torch.Generator().manual_seed(cfg.seed + 2)
         self.z_grid = G.sample_latent(cfg.grid, grid_gen)
@@ -109,8 +119,7 @@ class Trainer:
         if self.world.size > 1:
             self.seed_rank_stream()
         k = self.objective.d_steps  # batches this step takes (WGAN-GP's critic steps)
-        idx = torch.cat([self.sampler.next() for _ in range(k)]) if k > 1 else self.sampler.next()
-        images, labels = self.source.get(idx)
+        images, labels, self.data_wait = self.feed.next()
         real = to_float(images.to(self.device, non_blocking=True))  # (kB, C, H, W) in [-1, 1]
         real = speed.layout(real, self.cfg.speed)
         # the global batches' latents (k, B, nz), this rank's shard of each (k·B / world, nz):
@@ -153,6 +162,7 @@ class Trainer:
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
         self.sampler.load_state_dict(state["sampler"])
+        self.feed.reset()
         torch.set_rng_state(state["rng"]["torch"])
         self.zgen.set_state(state["rng"]["z"])
         if "cuda" in state["rng"] and torch.cuda.is_available():
@@ -257,6 +267,7 @@ class Trainer:
             # the objective's costlier diagnostics (DFM's gradient ratio) on logged steps only
             self.objective.diagnose = (self.step + 1) % self.cfg.log_every == 0
             stats = self.step_fn(*self.next_batch())
+            stats[DATA_WAIT] = torch.tensor(self.data_wait)
             self.bad |= ~torch.isfinite(torch.stack([v for k, v in stats.items()
                                                      if k.startswith("loss/")])).all()
             if self.ema is not None:
@@ -294,7 +305,17 @@ class Trainer:
         got = self.objective.advice({k: float(v) for k, v in means.items()})
         if got is not None and got[0] not in self.advised:
             tqdm.write(f"dfmgan: warning: {got[1]}", file=sys.stderr)
-        self.advised = {got[0]} if got is not None else set()
+        self.advised = ({got[0]} if got is not None else set()) | (self.advised & {"data"})
+
+    def advise_data(self, wait: float, step: float) -> None:
+        """One warning while waiting for data takes over a tenth of the step: what to do."""
+        if wait > 0.1 * step and "data" not in self.advised:
+            tqdm.write(f"dfmgan: warning: each step waits {wait * 1e3:.0f} ms of its "
+                       f"{step * 1e3:.0f} ms for data ({wait / step:.0%}); decode the set once "
+                       f"with `dfmgan pack SOURCE --size {self.cfg.net.size} --channels "
+                       f"{self.cfg.net.channels} --out DATA.dfmpack` and train with --data "
+                       "DATA.dfmpack", file=sys.stderr)
+            self.advised.add("data")
 
     def test_split(self):
         """A maker of the data's labelled test split (for metrics such as ``probe``), or None
@@ -332,11 +353,14 @@ class Trainer:
         if self.step % cfg.log_every == 0 or self.step == self.steps or first:
             means = sink.flush()
             t0, n0 = self.clock
-            rate = (self.step - n0) * cfg.batch_size / (time.perf_counter() - t0)
+            seconds = time.perf_counter() - t0
+            rate = (self.step - n0) * cfg.batch_size / seconds
             self.clock = (time.perf_counter(), self.step)
             bar.set_postfix({k.replace("loss/", ""): f"{means[k]:.3f}" for k in self.shown()
                              if k in means} | {"img/s": f"{rate:.0f}"}, refresh=False)
             self.advise(means)
+            if self.step > n0 and n0 > self.started + self.feed.depth:  # past the queue filling
+                self.advise_data(float(means.get(DATA_WAIT, 0.0)), seconds / (self.step - n0))
         if self.step % cfg.sample_every == 0:
             self.write_grid(sink)
         if self.step % cfg.checkpoint_every == 0:

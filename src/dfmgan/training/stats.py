@@ -18,6 +18,8 @@ TRAIN_SECONDS = "time/train_s"
 # beside it, the machine that clock ran on (``machine_code``): a study's time-to-quality
 # table compares clocks of one machine only, and runs can be resumed on another
 MACHINE = "time/machine"
+# seconds each step waited for its batch (the prefetcher's wait; the whole gather without it)
+DATA_WAIT = "time/data_wait"
 
 
 def machine_code(device) -> int:
