@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["TrainResult", "Trainer", "resolve_device", "train"]
+_WHERE = {"TrainResult": "run", "train": "run", "Trainer": "loop", "resolve_device": "loop"}
+__all__ = list(_WHERE)
 
 
 def __getattr__(name: str):
-    if name not in __all__:
+    if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(".loop", __name__), name)
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 
+from ..config import BRANCH_KEEPS, RESUMABLE, TrainConfig, differences, from_dict
+from ..errors import CheckpointError, ConfigError
 from ..files import atomic_write
+from ..layout import RunLayout, state_paths
 from ..reading import parse_json
-from ..layout import state_paths
-from ..config import RESUMABLE, TrainConfig, differences, from_dict
-from ..errors import ConfigError
-from ..layout import RunLayout
 
 
 class RunDir(RunLayout):
@@ -104,3 +103,17 @@ class RunDir(RunLayout):
         kill cut the run short before making them (check_layout has refused impostors)."""
         self.samples.mkdir(parents=True, exist_ok=True)
         atomic_write(self.config_path, cfg.to_json().encode())
+
+
+def check_branch(saved: TrainConfig, cfg: TrainConfig) -> None:
+    """A branch may change any setting but those the saved weights must fit (BRANCH_KEEPS)."""
+    kept = [d for d in differences(saved, cfg) if d.startswith(BRANCH_KEEPS)]
+    if kept:
+        raise CheckpointError(f"a branch keeps the networks and the objective ({'; '.join(kept)})")
+
+
+def checkpoint_config(state: dict) -> dict:
+    try:
+        return parse_json(state["config"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"the checkpoint's config is not valid JSON ({e})") from None
