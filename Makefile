@@ -23,10 +23,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -e '.[dev]'
 	touch $@
 
+# an earlier run is never deleted: the demo trains into runs/demo, else runs/demo-2, -3, ...
+RUNS ?= runs
+DEMO_FLAGS ?=
 demo: $(VENV)/.installed
-	rm -rf runs/demo
-	$(BIN)/dfmgan train --preset digits --out runs/demo
-	@echo "samples: runs/demo/samples/latest.png"
+	@out=$(RUNS)/demo; n=1; while [ -e "$$out" ]; do n=$$((n + 1)); out=$(RUNS)/demo-$$n; done; \
+	echo "training into $$out"; \
+	$(BIN)/dfmgan train --preset digits --out "$$out" $(DEMO_FLAGS) && \
+	echo "samples: $$out/samples/latest.png"
 
 # two pytest-xdist workers at a thread each (tests/conftest.py shares the cores): 1.6x the
 # one-process suite's speed on 2 cores (BENCHMARKS: the test suite); TEST_JOBS=1 for one process

@@ -118,3 +118,26 @@ def test_every_install_line_resolves_as_written():
         r = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "-q", "-e", f".[{extra}]"],
                            cwd=REPO, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0 and "does not provide the extra" not in r.stderr, (extra, r.stderr[-1000:])
+
+
+@pytest.mark.slow
+def test_make_demo_never_deletes_an_earlier_run(tmp_path):
+    """A second `make demo` trains into runs/demo-2 and leaves runs/demo as it was."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None or not (REPO / ".venv" / ".installed").exists():
+        pytest.skip("make and the project's .venv are needed")
+    flags = "--steps 2 --set net.g_width=8 --set net.d_width=8 --batch-size 16 --no-progress"
+    runs = tmp_path / "runs"
+    outs = []
+    for _ in range(2):
+        r = subprocess.run(["make", "-s", "demo", f"RUNS={runs}", f"DEMO_FLAGS={flags}"],
+                           cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        outs.append(r.stdout)
+        if len(outs) == 1:
+            before = {p: p.read_bytes() for p in (runs / "demo").rglob("*") if p.is_file()}
+    assert f"samples: {runs}/demo/samples/latest.png" in outs[0]
+    assert f"samples: {runs}/demo-2/samples/latest.png" in outs[1]
+    assert {p: p.read_bytes() for p in (runs / "demo").rglob("*") if p.is_file()} == before
