@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,6 +125,20 @@ def test_a_killed_pack_process_resumes_to_the_same_file(tmp_path):
     p.send_signal(signal.SIGKILL)
     p.wait()
     assert partial.is_dir() and not (tmp_path / "x.dfmpack").exists()
+    # its decoding workers die with it, never left blocked beside later work
+    def survivors():
+        found = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if str(tmp_path / "x.dfmpack").encode() in (proc / "cmdline").read_bytes():
+                    found.append(proc.name)
+            except OSError:
+                pass
+        return found
+    deadline = time.time() + 10
+    while survivors() and time.time() < deadline:
+        time.sleep(0.1)
+    assert survivors() == []
     r = run_cli(*args, "--out", str(tmp_path / "x.dfmpack"))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "x.dfmpack").read_bytes() == (tmp_path / "clean.dfmpack").read_bytes()

@@ -36,6 +36,18 @@ CHUNK = 4096  # images per chunk: the unit of work, of progress and of resume
 VERSION = 1
 
 
+def die_with_parent() -> None:
+    """In each worker process: the kernel kills it when the pack that started it dies (a
+    SIGKILLed pack left its workers blocked forever). Linux only; elsewhere a no-op."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def decode_chunk(paths: list[str], size: int, channels: int, opts: dict):
     """In a worker process: (images (k, C, S, S) uint8, kept indices, bad, file digests)."""
     from PIL import Image
@@ -135,7 +147,7 @@ def pack(data: str, out: Path, size: int, channels: int, root=None, split=None,
     bar = tqdm(total=plan.n, desc=f"packing {shown(out)}", unit="img", disable=not progress,
                initial=plan.n - sum(map(size_of, todo)))
     workers = workers or os.cpu_count() or 1
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, initializer=die_with_parent) as pool:
         window = {}  # at most 2 chunks a worker in flight: memory stays bounded
         for i, c in enumerate(todo):
             for ahead in todo[i:i + 2 * workers]:
