@@ -108,11 +108,9 @@ def complete(settings=None, *, preset=None, file=None, base=None) -> TrainConfig
     start = TrainConfig().to_dict()
     if base is not None:
         start = merge(start, migrate(layer_of(base, "saved config")))
-    name = next((l["objective"]["name"] for l in reversed(layers) if isinstance(
-        l.get("objective"), Mapping) and "name" in l["objective"]), start["objective"]["name"])
+    name = topmost(layers, "objective.name", start["objective"]["name"])
     if base is None:  # a saved run keeps what it resolved to: no data set preset, no defaults
-        preset = preset or next((l["preset"] for l in reversed(layers) if l.get("preset")), None) \
-            or own_preset(layers)
+        preset = preset or topmost(layers, "preset", empty=False) or own_preset(layers)
     below = [only_own(preset_dict(preset), name)] if preset else []
     if base is None:
         below.insert(0, stored_shape(layers))
@@ -121,6 +119,21 @@ def complete(settings=None, *, preset=None, file=None, base=None) -> TrainConfig
     for layer in layers:
         d = merge(d, explicit_steps(for_objective(layer, name)))
     return with_objective(from_dict(by_path(d)))
+
+
+def topmost(layers: list[dict], key: str, default=None, empty: bool = True):
+    """The value of dotted ``key`` in the highest layer that gives it (with ``empty``
+    False, the highest that gives a value other than None or "")."""
+    for layer in reversed(layers):
+        node = layer
+        for part in key.split("."):
+            node = node.get(part, MISSING) if isinstance(node, Mapping) else MISSING
+        if node is not MISSING and (empty or node):
+            return node
+    return default
+
+
+MISSING = object()
 
 
 def by_path(d: dict) -> dict:
@@ -141,9 +154,7 @@ def own_preset(layers: list[dict]) -> str | None:
     from .config import DataConfig
     from .data import facts
 
-    data = next((l["data"]["name"] for l in reversed(layers) if isinstance(
-        l.get("data"), Mapping) and "name" in l["data"]), DataConfig().name)
-    info = facts(data)
+    info = facts(topmost(layers, "data.name", DataConfig().name))
     return info.preset if info is not None else None
 
 
@@ -152,13 +163,10 @@ def stored_shape(layers: list[dict]) -> dict:
     so ``--data x.dfmpack`` trains at the size it was packed at."""
     from .data import dataset_or_folder, facts
 
-    data = next((l["data"] for l in reversed(layers) if isinstance(l.get("data"), Mapping)
-                 and "name" in l["data"]), None)
-    if data is None or not isinstance(data["name"], str):
+    data = topmost(layers, "data.name")
+    if not isinstance(data, str):
         return {}
-    root = next((l["data"]["root"] for l in reversed(layers) if isinstance(l.get("data"), Mapping)
-                 and l["data"].get("root")), None)
-    name, root = dataset_or_folder(data["name"], root)
+    name, root = dataset_or_folder(data, topmost(layers, "data.root", empty=False))
     info = facts(name)
     if info is None or info.shape_of is None or root is None:
         return {}
