@@ -1,8 +1,9 @@
 # Two entry points for a fresh machine; each builds .venv on first use.
 #   make demo   train a DCGAN on the embedded digits (about 2.5 minutes on 2 CPU cores, install included)
 #   make test   the test suite
-#   make test-inception   the standard-Inception tests, in their own venv (torchvision needs
-#                         torch 2.14.1 here: a ~5.5 GB CUDA build, installed from local disk)
+#   make test-inception   the standard-Inception cross-checks against torch-fidelity and
+#                         pytorch-fid, in their own venv (torchvision needs torch 2.14.1 here:
+#                         a ~5.5 GB CUDA build, installed from local disk)
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -42,10 +43,12 @@ test: $(VENV)/.installed
 test-fast: $(VENV)/.installed
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist worksteal -m "not slow and not inception"
 
+# the cross-checks against torch-fidelity and pytorch-fid, which need torchvision (and so
+# another torch than the CPU one): their own venv, never an extra of dfmgan's
 $(INC)/.installed: pyproject.toml
 	$(PY) -m venv $(INC)
 	$(INC)/bin/pip install -q $(INC_TORCH)
-	$(INC)/bin/pip install -q -e '.[dev,inception]'
+	$(INC)/bin/pip install -q -e '.[dev]' 'torch-fidelity>=0.3' 'pytorch-fid==0.3.0'
 	touch $@
 
 test-inception: $(INC)/.installed

