@@ -77,7 +77,7 @@ def test_the_checker_finds_a_circle():
 # the plain records every layer shares at the bottom). Longest prefix wins.
 LAYERS = [
     ("errors", "given", "layout", "reading", "cites", "digests", "zoo"),
-    ("discovery", "outputs", "devices", "models.netconfig"),
+    ("discovery", "outputs", "devices", "models.netconfig", "regularizers"),
     ("files", "snapshot_file", "distributed"),
     ("data", "models", "config", "imageio"),
     ("objectives", "sampling", "checkpoint"),

@@ -27,14 +27,14 @@ LEGACY_DFM = {"name": "dfm", "scheme": "simultaneous", "adversarial": "non-satur
 
 def test_each_objective_writes_only_its_own_section():
     dfm = build_config("digits", overrides={"objective": {"name": "dfm"}}).to_dict()["objective"]
-    assert set(dfm) == {"name", "scheme", "adversarial", "augment", "dfm"}
+    assert set(dfm) == {"name", "scheme", "adversarial", "augment", "dfm", "r1", "r2", "reg_every"}
     assert dfm["dfm"] == {"lambda_denoise": None, "lambda_scale": 1000.0, "grad_share": 0.0,
                           "lambda_adv": 1.0, "feature_layer": -1,
                           "denoiser": {"depth": 2, "width": 0, "sigma": 1.0, "anneal_steps": 0,
                                        "every": 1, "bf16": False}}
     gan = build_config("digits").to_dict()["objective"]
     assert gan == {"name": "gan", "scheme": "alternating", "adversarial": "non-saturating",
-                   "augment": ""}
+                   "augment": "", "r1": 0.0, "r2": 0.0, "reg_every": 1}  # D-side terms: every objective's
     fm = build_config("digits", overrides={"objective": {"name": "fm"}}).to_dict()["objective"]
     assert fm["fm"] == {"feature_layer": -1}
 

@@ -18,3 +18,6 @@ DCGAN = bib("radford2016dcgan", "Unsupervised Representation Learning with Deep 
 GAN = bib("goodfellow2014gan", "Generative Adversarial Nets", "Goodfellow, Ian and Pouget-Abadie, "
           "Jean and Mirza, Mehdi and Xu, Bing and Warde-Farley, David and Ozair, Sherjil and "
           "Courville, Aaron and Bengio, Yoshua", NEURIPS, 2014)
+R3GAN = bib("huang2024gan", "The {GAN} is dead; long live the {GAN}! A Modern {GAN} Baseline",
+            "Huang, Yiwen and Gokaslan, Aaron and Kuleshov, Volodymyr and Tompkin, James",
+            NEURIPS, 2024)

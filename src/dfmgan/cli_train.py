@@ -62,6 +62,13 @@ def add_model_flags(p) -> None:
     p.add_argument("--augment", metavar="POLICIES", help="DiffAugment (Zhao et al. 2020) before "
                    "every D pass, real and generated: any of color,translation,cutout "
                    "(default: off)")
+    from .regularizers import TERMS, names
+
+    for name in names():  # D-side terms, each one file of regularizers/
+        p.add_argument(f"--{name}", type=float, metavar="GAMMA",
+                       help=f"{TERMS[name].summary}; composes with every objective and family (default: 0, off)")
+    p.add_argument("--reg-every", type=int, metavar="K", help="lazy D-side terms: computed on "
+                   "every K-th D step and weighted by K (StyleGAN2) (default: 1, every step)")
     p.add_argument("--latent", choices=LATENTS,
                    help="z's distribution: uniform in [-1, 1] (DCGAN) or normal (default: uniform)")
     p.add_argument("--classes", type=int, metavar="K",

@@ -60,6 +60,10 @@ class ObjectiveConfig:
     adversarial: str = ""  # D's loss and G's adversarial term; "" = the objective's own
     augment: str = ""  # DiffAugment policies before every D pass: color,translation,cutout
     own: dict = field(default_factory=dict)
+    # D-side terms (regularizers/: R1, R2, ...), γ by name; spelled objective.NAME (--NAME);
+    # absent or 0 = off. Every objective, family and scheme takes them.
+    terms: dict = field(default_factory=dict)
+    reg_every: int = 1  # lazy terms: computed every k-th D step, weighted by k (StyleGAN2)
 
 
 @tracked
@@ -120,6 +124,7 @@ class TrainConfig:
         own = objective.pop("own")
         if own:  # the objective's own settings, under its name
             objective[objective["name"]] = own
+        objective.update(spelled_terms(objective.pop("terms"), complete=True))
         return d
 
     def given(self) -> dict:
@@ -130,6 +135,7 @@ class TrainConfig:
         own = objective.pop("own", None)
         if own:
             objective[self.objective.name] = own
+        objective.update(spelled_terms(objective.pop("terms", {}), complete=False))
         return d
 
     def to_json(self) -> str:
@@ -144,7 +150,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "seed": (0, 2 ** 32 - 1), "sample_every": (1, BIG), "checkpoint_every": (1, BIG),
     "keep": (1, 10_000), "log_every": (1, BIG), "grid": (1, 4_096), "eval_every": (0, BIG),
     "eval_n": (2, 10 ** 7), "ema": (0, 1e12),
-    "speed.prefetch": (-1, 64), "optim.lr": (1e-12, 10.0), "optim.beta1": (0.0, 0.999999), "optim.beta2": (0.0, 0.999999),
+    "speed.prefetch": (-1, 64), "objective.reg_every": (1, 10_000), "optim.lr": (1e-12, 10.0), "optim.beta1": (0.0, 0.999999), "optim.beta2": (0.0, 0.999999),
     **{f"net.{k}": v for k, v in NET_RANGES.items()},
 }  # an objective's own settings carry their ranges in their Settings (``RANGES`` there)
 NULLABLE = {"epochs"}
@@ -177,7 +183,7 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
     if cls is TrainConfig:
         d = migrate(d)
     if cls is ObjectiveConfig:
-        d = _own_section(d, where)
+        d = _own_section(_terms_section(d, where), where)
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(d) - set(known))
     if unknown:
@@ -196,6 +202,34 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
     return out
 
 
+def term_names() -> list[str]:
+    from .regularizers import names
+
+    return names()
+
+
+def spelled_terms(terms: dict, complete: bool) -> dict:
+    """The D-side terms as config.json spells them, ``objective.NAME: γ``; every registered
+    one (0 = off) when ``complete``."""
+    return {k: float(terms.get(k, 0.0)) for k in term_names()} if complete else dict(terms)
+
+
+def _terms_section(d: dict, where: str) -> dict:
+    """``objective.NAME: γ`` of each registered D-side term read into ``terms``."""
+    from .regularizers import RANGE
+
+    d = dict(d)
+    terms = dict(d.pop("terms", {}) or {})
+    for k in [k for k in d if k in term_names()]:
+        v = d.pop(k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not RANGE[0] <= v <= RANGE[1]:
+            raise ConfigError(f"{where.removeprefix('config.')}.{k} must be in "
+                              f"{RANGE[0]:g}..{RANGE[1]:g}, got {v!r}")
+        terms[k] = float(v)
+    d["terms"] = terms
+    return d
+
+
 def _nested_types(cls) -> dict[str, type]:
     """Fields of ``cls`` whose type is a dataclass (nested settings), by name; annotations
     are resolved in the module that defines ``cls``, so any module's settings nest."""
@@ -212,7 +246,7 @@ def _own_section(d: dict, where: str) -> dict:
                               f"got {d[name]!r}")
         d["own"] = d.pop(name)
     for k, v in d.items():
-        if isinstance(v, dict) and k != "own":
+        if isinstance(v, dict) and k not in ("own", "terms"):
             raise ConfigError(f"{where.removeprefix('config.')}.{k} holds settings of objective "
                               f"{k!r}, but the objective is {name!r}")
     return d

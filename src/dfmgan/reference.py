@@ -134,10 +134,21 @@ def config_rows():
     for key, kind, default, span, meaning in walk(TrainConfig, "", RANGES, NULLABLE):
         if key == "objective.own":
             continue  # spelled objective.NAME.*: each objective's section below
+        if key == "objective.terms":
+            yield from term_rows()  # spelled objective.NAME: one row per D-side term
+            continue
         if key in named:
             span = "one of " + ", ".join("null" if c is None else f"`{c}`" if c != "" else '`""`'
                                          for c in named[key])
         yield key, kind, default, span, meaning
+
+
+def term_rows():
+    from .regularizers import RANGE, TERMS, names
+
+    for n in names():
+        yield (f"objective.{n}", "float", 0.0, f"{RANGE[0]:g}..{RANGE[1]:g}",
+               f"γ of {TERMS[n].summary}; 0 = off (`--{n}`)")
 
 
 def objective_rows(name, cls):
@@ -189,6 +200,14 @@ def objectives_page() -> str:
     for name, fam in sorted(ADVERSARIAL.items()):
         works = ", ".join(fam.objectives) if fam.objectives else "every objective"
         out.append(f"| `{name}` | {works} | {cell(' '.join((fam.__doc__ or '').split()))} |")
+    from .regularizers import TERMS, names
+
+    out += ["", "## D-side terms (`--NAME GAMMA`, `objective.NAME`)\n",
+            "Added to D's loss under every objective, family and scheme, as DFM and feature "
+            "matching add to G's; `--reg-every K` computes them on every K-th D step, weighted "
+            "by K. A new term is one module of `regularizers/`.\n",
+            "| name | reads | what |", "|---|---|---|"]
+    out += [f"| `{n}` | {TERMS[n].side} data | {cell(TERMS[n].summary)} |" for n in names()]
     out += ["", "## D normalisations (`--d-norm`)\n", "| name | what follows each inner conv of D |",
             "|---|---|"]
     out += [f"| `{n}` | {cell(c.summary)} |" for n, c in sorted(registered().items())]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .config import TrainConfig, dotted, from_dict, merge, migrate
+from .config import TrainConfig, dotted, from_dict, merge, migrate, term_names
 from .devices import check_device
 from .errors import ConfigError, DfmganError
 
@@ -37,6 +37,8 @@ FLAG_KEYS = {
     "channels_last": "speed.channels_last", "compile": "speed.compile", "ema": "ema",
     "eval_metrics": "eval_metrics", "eval_best": "eval_best", "fit": "data.fit",
     "background": "data.background", "skip_bad": "data.skip_bad", "augment": "objective.augment",
+    "reg_every": "objective.reg_every",
+    **{name: f"objective.{name}" for name in term_names()},  # --r1, --r2, ...: D-side terms
 }
 TOP = frozenset(TrainConfig().to_dict())  # every top-level key of a complete config
 
@@ -193,13 +195,26 @@ def explicit_steps(layer: dict) -> dict:
 
 def for_objective(layer: dict, name: str) -> dict:
     """``layer`` without the scheme, family and own settings it gives for another objective
-    than ``name``: a run's config.json used as ``--config`` to branch it with another
-    ``--objective`` names its old objective's resolved scheme, which is not the new one's."""
+    than ``name``, nor the D-side terms at that objective's defaults: a run's config.json
+    used as ``--config`` to branch it with another ``--objective`` names its old
+    objective's resolved scheme and every term (0 for gan, r3's γ for r3), which are not
+    the new one's. A term set to anything else was a choice, and is kept."""
     obj = layer.get("objective")
     if not isinstance(obj, Mapping) or obj.get("name", name) == name:
         return layer
-    kept = {k: v for k, v in obj.items() if k not in ("scheme", "adversarial", obj["name"])}
+    old = old_defaults(obj["name"])
+    own = {k for k in term_names() if k in obj and obj[k] == old.get(k, 0)}
+    kept = {k: v for k, v in obj.items() if k not in ("scheme", "adversarial", obj["name"], *own)}
     return {**layer, "objective": {**kept, "name": name}}
+
+
+def old_defaults(name) -> dict:
+    """The objective section that choosing ``name`` sets (``{}`` for a name not registered:
+    the check refuses it later, in one line)."""
+    from .objectives import OBJECTIVES
+
+    cls = OBJECTIVES.get(name) if isinstance(name, str) else None
+    return dict((cls.defaults if cls else {}).get("objective", {}))
 
 
 def with_objective(cfg: TrainConfig) -> TrainConfig:
@@ -227,10 +242,12 @@ def check(cfg: TrainConfig) -> TrainConfig:
     from .objectives import objective_class
     from .objectives.adversarial import family
     from .objectives.augment import parse_policy
+    from .regularizers import check_terms
 
     cls = objective_class(cfg.objective.name)
     family(cfg.objective.adversarial)
     cls.check(cls.settings(cfg.objective.own), cfg)
+    check_terms(cfg.objective.terms, cfg.objective.reg_every, cfg.speed)
     parse_policy(cfg.objective.augment)
     d_norm(cfg.net.d_norm)
     info = dataset_info(cfg.data.name)

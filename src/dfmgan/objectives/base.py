@@ -32,6 +32,7 @@ from ..discovery import class_registry
 from ..distributed import average_gradients
 from ..errors import ConfigError
 from ..models.interface import DFeatures, DiscriminatorLike, GeneratorLike
+from ..regularizers import Terms
 from .adversarial import ADVERSARIAL, family
 from .augment import Augment
 
@@ -150,6 +151,8 @@ class Objective:
         self.own = self.settings(cfg.own)  # this objective's Settings
         self.adv = family(adv)  # D's loss and G's adversarial term
         self.augment = Augment(cfg.augment)  # DiffAugment before every D pass (or none)
+        self.terms = Terms(cfg.terms, cfg.reg_every)  # D-side terms: R1, R2 (or none)
+        self.reg_stats: Stats = {}  # their last values, shown until computed again
         self.nets: dict[str, nn.Module] = {"G": G, "D": D}
         self.opt = {"G": adam(G, optim), "D": adam(D, optim)}
         self.t = 0  # steps taken, for schedules
@@ -220,7 +223,8 @@ class Objective:
     def _simultaneous(self, real, z, labels) -> Stats:
         fake = self.G(z, labels)  # (B, C, H, W): the one G forward of the step
         fr, ff = self.view(real, labels), self.view(fake, labels)
-        loss_d = self.d_loss(fr, ff, real, fake.detach(), labels)
+        loss_d = self.regularized(self.d_loss(fr, ff, real, fake.detach(), labels),
+                                  real, fake.detach(), labels)
         loss_g, g_stats = self.g_loss(ff, fr)
         aux = self.aux_losses(fr)
         losses = {"D": loss_d, "G": loss_g, **{k: v[0] for k, v in aux.items()}}
@@ -233,6 +237,14 @@ class Objective:
             average_gradients(self.nets[name])  # across processes; a no-op for one
             self.scaler.step(opt)
         return self._stats(loss_d, loss_g, fr, ff, g_stats, aux)
+
+    def regularized(self, loss_d: torch.Tensor, x: torch.Tensor, gen: torch.Tensor,
+                    labels: torch.Tensor | None) -> torch.Tensor:
+        """D's loss plus the D-side terms due on this D step (``regularizers``), each on
+        its own pass of D through ``view``; x and G(z) (B, C, H, W), G(z) detached."""
+        reg, stats = self.terms(lambda t: self.view(t, labels).logits, x, gen)
+        self.reg_stats.update(stats)
+        return loss_d if reg is None else loss_d + reg
 
     def _update(self, name: str, loss: torch.Tensor) -> None:
         self.opt[name].zero_grad(set_to_none=True)
@@ -248,7 +260,8 @@ class Objective:
             x, zi, li = (part(t, k, i) for t in (real, z, labels))
             fake = self.G(zi, li)  # one G forward serves both updates
             fr, ff = self.view(x, li), self.view(fake.detach(), li)
-            loss_d = self.d_loss(fr, ff, x, fake.detach(), li)
+            loss_d = self.regularized(self.d_loss(fr, ff, x, fake.detach(), li), x,
+                                      fake.detach(), li)
             self._update("D", loss_d)
         return x, li, fake, fr, ff, loss_d
 
@@ -270,7 +283,7 @@ class Objective:
 
     def _stats(self, loss_d, loss_g, fr, ff, g_stats, aux) -> Stats:
         out = {"loss/D": loss_d, "loss/G": loss_g, **self.adv.d_stats(fr.logits, ff.logits),
-               **g_stats}
+               **g_stats, **self.reg_stats}
         for _, s in aux.values():
             out.update(s)
         return out
@@ -279,7 +292,7 @@ class Objective:
     def state_dict(self) -> dict:
         return {"modules": {k: m.state_dict() for k, m in self.nets.items()},
                 "optimizers": {k: o.state_dict() for k, o in self.opt.items()},
-                "t": self.t}
+                "t": self.t, "terms": self.terms.state_dict()}
 
     def adopt_optim(self, optim: OptimConfig) -> None:
         """A branched run's own learning rate and betas over those its state was saved
@@ -294,3 +307,4 @@ class Objective:
         for k, o in self.opt.items():
             o.load_state_dict(state["optimizers"][k])
         self.t = int(state.get("t", 0))
+        self.terms.load_state_dict(state.get("terms") or {})

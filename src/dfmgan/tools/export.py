@@ -26,8 +26,11 @@ def citations(cfg) -> str:
 
     cls = objective_class(cfg.objective.name)
     scheme, family = cls.resolve(cfg.objective)
+    from ..regularizers import TERMS
+
     entries = [DCGAN, cls.cites, ADVERSARIAL[family].cites, d_norm(cfg.net.d_norm).cites,
-               AUGMENT if cfg.objective.augment else ""]
+               AUGMENT if cfg.objective.augment else "",
+               *(TERMS[k].cites for k, g in sorted(cfg.objective.terms.items()) if g)]
     unique = list(dict.fromkeys(e for e in entries if e))  # gan and its family: one Goodfellow
     return "```bibtex\n" + "\n".join(unique) + "\n```"
 
