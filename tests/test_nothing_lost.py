@@ -597,3 +597,54 @@ def test_a_snapshot_with_an_inf_buffer_is_refused_not_sampled_black(run, tmp_pat
         save_file(weights, str(v / name))  # a valid file of someone else's: no digest
     code, err = call(["sample", str(v), "--n", "4", "--bn", "running", "--out", str(tmp_path / "s.png")])
     assert code == 2 and "NaN or inf" in err and not (tmp_path / "s.png").exists(), err
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002, 0o027])
+def test_an_export_folder_has_the_mode_mkdir_would_give(run, tmp_path, umask):
+    """Not mkdtemp's 0o700: a shared export must be readable where the umask allows."""
+    old = os.umask(umask)
+    try:
+        out = tmp_path / f"share-{umask:o}"
+        assert call(["export", str(run), "--out", str(out)])[0] == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask for p in out.iterdir())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet="abcdefghij._", min_size=1, max_size=30), min_size=30, max_size=80))
+def test_a_long_message_is_cut_at_the_end_of_a_word(words):
+    from dfmgan.cli import MAX_MESSAGE, one_line
+
+    text = one_line(" ".join(words))
+    assert len(text) <= MAX_MESSAGE
+    if text != " ".join(words):
+        kept = text.removesuffix(" …").split(" ")
+        assert kept == words[:len(kept)]  # whole words only, in order
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sets(st.sampled_from(["batch_size", "seed", "optim.lr", "optim.beta1", "ema", "grid",
+                                "sample_bn", "net.latent", "objective.augment", "objective.r1"]),
+               min_size=1))
+def test_a_resume_refusal_names_every_resumable_setting_whole(tmp_path_factory, changed):
+    """However many settings differ, the refusal fits one line and lists every setting a
+    resume may change, none cut (it once ended in 'speed.compil...')."""
+    from dfmgan.cli import MAX_MESSAGE, one_line
+    from dfmgan.config import RESUMABLE
+    from dfmgan.errors import ConfigError
+    from dfmgan.resolver import build_config
+    from dfmgan.training.rundir import RunDir
+
+    run = RunDir(tmp_path_factory.mktemp("run") / ("r" * 60) / "a-run-folder-with-a-long-name")
+    run.create(build_config("digits"))
+    values = {"batch_size": 32, "seed": 7, "optim.lr": 1e-3, "optim.beta1": 0.1, "ema": 100.0,
+              "grid": 9, "sample_bn": "running", "net.latent": "normal",
+              "objective.augment": "color", "objective.r1": 1.0}
+    with pytest.raises(ConfigError) as e:
+        run.check_resume(build_config("digits", overrides={k: values[k] for k in changed}))
+    text = one_line(str(e.value))
+    assert len(text) <= MAX_MESSAGE and not text.endswith("…")
+    listed = text.split("may change only ", 1)[1].split(". Branch", 1)[0]
+    assert sorted(listed.split(", ")) == sorted(RESUMABLE)

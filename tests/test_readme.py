@@ -162,3 +162,12 @@ def test_no_extra_replaces_the_installed_torch(tmp_path):
         assert r.returncode == 0, (extra, r.stderr[-500:])
         names = {i["metadata"]["name"].lower() for i in json.loads(report.read_text())["install"]}
         assert not {n for n in names if n == "torch" or n.startswith("nvidia-")}, (extra, names)
+
+
+def test_the_readme_names_every_debian_package_ci_installs():
+    """The README's apt-get line is .ci/run's, package for package (it once left four out)."""
+    ci = (REPO / ".ci" / "run").read_text()
+    line = re.search(r"apt-get install -y -qq ((?:[^\n\\]|\\\n)+)", ci).group(1)
+    wanted = {p for p in line.replace("\\\n", " ").split() if not p.startswith(">")}
+    said = re.search(r"`apt-get install ([^`]+)`", README).group(1).split()
+    assert len(wanted) >= 8 and set(said) == wanted

@@ -41,7 +41,7 @@ def test_curves_by_hand():
     assert at_budget(aligned([{4: 9.0}, {4: 7.0}]), 8) is None  # not reached yet: no stale value
     series = {"gan": {"batch": 16, "seeds": [0, 1], "grad_ratio": [], "curves": {"fid": c}}}
     text = table(series, [4, 8, 12, 16])
-    assert "| gan | 2 | 10.000 ± 1.414 | 6.000 ± 1.414 | 1.000 ± 0.000 (n=1) | – | – |" in text
+    assert "| gan | 2 | 10.000 ± 1.414 | 6.000 ± 1.414 | 1.000 (n=1) | – | – |" in text
     # a budget between two evaluations reads the earlier one and names its step
     assert "| gan | 2 | 10.000 ± 1.414 (at 4) | 6.000 ± 1.414 |" in table(series, [6, 8])
 
@@ -239,3 +239,19 @@ def test_only_trains_the_matching_runs_and_a_glob_matching_none_is_refused(tmp_p
         assert r.returncode == 2 and "--only" in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before  # nothing touched
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(0.5, 50.0), min_size=1, max_size=3), st.floats(1e-4, 3.0))
+def test_a_table_shows_a_spread_only_where_seeds_give_one(values, ratio):
+    """One seed: the value alone (no '± 0.000'); several: mean ± std. A metric's own spread
+    within an evaluation (kid_std) gets no table; the gradient ratio keeps 3 figures."""
+    curve = aligned([{4: v} for v in values])
+    std = aligned([{4: 0.01} for _ in values])
+    series = {"dfm": {"batch": 16, "seeds": list(range(len(values))), "grad_ratio": [ratio],
+                      "curves": {"kid": curve, "kid_std": std}}}
+    text = table(series, [4])
+    row = next(l for l in text.splitlines() if l.startswith("| dfm |"))
+    assert ("±" in row) == (len(values) > 1) and ("± std" in text) == (len(values) > 1)
+    assert "kid_std" not in text and text.count("**kid**") == 1
+    assert row.rstrip(" |").endswith(f"{ratio:.3g}")

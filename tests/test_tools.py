@@ -252,7 +252,43 @@ def test_ablate_and_visualize_write_their_files(run, tmp_path):
     assert png_size(tmp_path / "f.png") == (3 * (4 * 30 + 2), 3 * (2 * 30 + 2))
     r = run_cli("visualize", str(run), "--units", "3", "--n", "50", "--out", str(tmp_path / "v.png"))
     assert r.returncode == 0, r.stderr
-    assert png_size(tmp_path / "v.png") == (3 * (3 * 30 + 2), 3 * (4 * 30 + 2))
+    from dfmgan.tools.guided import ROW_LABELS
+
+    margin = 8 + 7 * max(map(len, ROW_LABELS))  # the row labels' margin on the left
+    assert png_size(tmp_path / "v.png") == (margin + 3 * (3 * 30 + 2), 3 * (4 * 30 + 2))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_each_row_of_the_figure_carries_its_label(mode):
+    """The margin of each row holds ink, each row's differently (trained D against random
+    D, images against guided views), and the grid itself is untouched."""
+    import numpy as np
+    from PIL import Image
+
+    from dfmgan.tools.guided import ROW_LABELS, labelled_rows
+
+    grid = Image.new(mode, (60, 4 * 40), "white" if mode == "RGB" else 255)
+    out = np.asarray(labelled_rows(grid, ROW_LABELS).convert("L"))
+    margin = out.shape[1] - 60
+    strips = [out[i * 40:(i + 1) * 40, :margin] for i in range(4)]
+    assert all((s < 128).any() for s in strips)  # ink in every row's margin
+    assert len({s.tobytes() for s in strips}) == 4  # four different labels
+    assert (out[:, margin:] == 255).all()
+
+
+def test_the_explorers_request_count_reads_as_words():
+    import io
+
+    from dfmgan.cli_inputs import request_bar
+
+    bar = request_bar(file=io.StringIO())
+    texts = []
+    for _ in range(2):
+        bar.update()
+        texts.append(str(bar))
+    bar.close()
+    assert texts[0].startswith("explore: requests answered: 1 [") and "requests answered: 2" in texts[1]
+    assert not any("s/" in t or "requests/" in t or "1 requests" in t for t in texts)
 
 
 def test_probe_command(run, tmp_path):

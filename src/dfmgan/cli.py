@@ -336,7 +336,9 @@ def fail(message: str) -> int:
     return 2
 
 
-MAX_MESSAGE = 600  # characters: a message longer than this (a tool's whole stderr) is cut
+# characters: a message longer than this (a tool's whole stderr) is cut, at a word's end;
+# dfmgan's own longest (a resume refusal naming its run three times) stays well under it
+MAX_MESSAGE = 1000
 
 
 def one_line(message: str) -> str:
@@ -346,7 +348,10 @@ def one_line(message: str) -> str:
 
     text = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
     text = re.sub(r"(?:Posix|Windows)?Path\('([^']*)'\)", r"\1", text)
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
+    if len(text) <= MAX_MESSAGE:
+        return text
+    cut = text[:MAX_MESSAGE - 2]
+    return cut[:cut.rfind(" ")].rstrip(",;:") + " …" if " " in cut else cut + " …"  # at a word's end
 
 
 if __name__ == "__main__":

@@ -159,16 +159,23 @@ def add_explore(p) -> None:
     add_no_ema(p)
 
 
+def request_bar(file=None):
+    """The explorer's count of answered requests: a count and the time since start, no
+    rate (requests come when a person clicks) and no unit to pluralise."""
+    from tqdm import tqdm
+
+    return tqdm(desc="explore", total=None, file=file,
+                bar_format="{desc}: requests answered: {n_fmt} [{elapsed}]")
+
+
 def cmd_explore(args) -> int:
     from .tools.explore import Explorer, serve
-
-    from tqdm import tqdm
 
     G = load_G(args)
     bar: list = []  # the count of requests, opened once the port is bound (a busy port: one line)
     server = serve(Explorer(G, Path(args.source).name, args.seed), args.host, args.port,
                    lambda: bar and bar[0].update())
-    served = tqdm(desc="explore", unit=" requests", total=None)
+    served = request_bar()
     bar.append(served)
     host, port = server.server_address[:2]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"

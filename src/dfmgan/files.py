@@ -11,11 +11,23 @@ from pathlib import Path
 from .errors import ConfigError, DfmganError
 from .outputs import check_output, shown, special_kind
 
-def _file_mode() -> int:
-    """What ``open()`` would give a new file: 0o666 less the umask (mkstemp uses 0o600)."""
+def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+def _file_mode() -> int:
+    """What ``open()`` would give a new file: 0o666 less the umask (mkstemp uses 0o600)."""
+    return 0o666 & ~_umask()
+
+
+def temp_folder(beside: Path) -> Path:
+    """A new folder beside ``beside``, to fill and then rename into place, with the mode
+    ``mkdir`` would give it (0o777 less the umask; mkdtemp alone gives 0o700)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{beside.name}.", suffix=".tmp", dir=beside.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
 
 
 class WriteError(DfmganError):

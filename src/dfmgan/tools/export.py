@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
 from pathlib import Path
 
 from ..errors import DfmganError
-from ..files import WriteError, atomic_write
+from ..files import WriteError, atomic_write, temp_folder
 from ..snapshot_file import parameter_count, read_snapshot_info
 from ..outputs import shown
 from ..layout import GENERATOR, GENERATOR_EMA, MODEL_CARD, RunLayout, sidecar
@@ -119,7 +118,7 @@ def export(run_dir: Path, out: Path, licence: str = "unspecified", ema: bool = T
     name = GENERATOR_EMA if ema and (run.path / GENERATOR_EMA).exists() else GENERATOR
     text = card(run, name, licence)  # reads (and checks) everything before writing
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    tmp = temp_folder(out)
     try:
         for suffix in (".safetensors", ".json"):
             blob = (run.path / name.replace(".safetensors", suffix)).read_bytes()

@@ -84,7 +84,27 @@ def visualize_figure(D, D_random, images: torch.Tensor, block: int, k: int, out:
         g = guided(net)
         rows.append(torch.stack([images[i] for _, i in pairs]))
         rows.append(torch.stack([guided_view(g, images[i], block, c) for c, i in pairs]))
-    return save_png(to_pil(grid_array(torch.cat(rows), len(rows[0])), 3), out)
+    grid = to_pil(grid_array(torch.cat(rows), len(rows[0])), 3)
+    return save_png(labelled_rows(grid, ROW_LABELS), out)
+
+
+# what each row of the figure shows, written in a margin on its left
+ROW_LABELS = ("trained D: top images", "trained D: guided", "random D: top images",
+              "random D: guided")
+
+
+def labelled_rows(grid, labels):
+    """``grid`` (a PIL image of len(labels) equal rows) with each row's label in a white
+    margin on its left."""
+    from PIL import Image, ImageDraw
+
+    margin = 8 + 7 * max(len(t) for t in labels)  # the default font: about 6 px a character
+    out = Image.new(grid.mode, (grid.width + margin, grid.height), "white" if grid.mode == "RGB" else 255)
+    out.paste(grid, (margin, 0))
+    draw, row = ImageDraw.Draw(out), grid.height / len(labels)
+    for i, text in enumerate(labels):
+        draw.text((4, row * i + row / 2 - 5), text, fill="black" if grid.mode == "RGB" else 0)
+    return out
 
 
 def run_visualize(source, data, root, layer: int, units: int, n: int, seed: int,

@@ -100,7 +100,8 @@ def cell(c: tuple[float, float, int, int] | None, seeds: int, budget: int) -> st
     if c is None:
         return "–"
     m, sd, n, step = c
-    return (f"{m:.3f} ± {sd:.3f}" + (f" (n={n})" if n < seeds else "")
+    spread = f" ± {sd:.3f}" if n > 1 else ""  # one seed has no spread to show
+    return (f"{m:.3f}{spread}" + (f" (n={n})" if n < seeds else "")
             + (f" (at {step:,})" if step != budget else ""))
 
 
@@ -112,7 +113,10 @@ def shown_first() -> list[str]:
 
 
 def metric_order(series: dict) -> list[str]:
+    """The metrics to tabulate, those that keep a best first; a metric's own spread within
+    one evaluation (kid_std, is_std) is not a metric of its own and gets no table."""
     names = sorted({m for s in series.values() for m in s["curves"]})
+    names = [m for m in names if not (m.endswith("_std") and m.removesuffix("_std") in names)]
     first = [m for m in shown_first() if m in names]
     return first + [m for m in names if m not in first]
 
@@ -123,14 +127,15 @@ def table(series: dict, budgets: list[int]) -> str:
     batch = next(iter(series.values()))["batch"] if series else 0
     head = " | ".join(f"{b:,} steps ({b * batch / 1000:,.0f}k img)" for b in budgets)
     for metric in metric_order(series):
-        out += [f"**{metric}** (mean ± std over seeds)", "",
+        spread = " (mean ± std over seeds)" if any(len(s["seeds"]) > 1 for s in series.values()) else ""
+        out += [f"**{metric}**{spread}", "",
                 f"| setting | seeds | {head} | DFM/adv. gradient ratio |",
                 "|---|---:|" + "---:|" * len(budgets) + "---:|"]
         for name, s in series.items():
             if metric not in s["curves"]:
                 continue
             text = [cell(at_budget(s["curves"][metric], b), len(s["seeds"]), b) for b in budgets]
-            ratio = f"{statistics.mean(s['grad_ratio']):.2g}" if s["grad_ratio"] else "–"
+            ratio = f"{statistics.mean(s['grad_ratio']):.3g}" if s["grad_ratio"] else "–"
             out.append(f"| {name} | {len(s['seeds'])} | " + " | ".join(text) + f" | {ratio} |")
         out.append("")
     return "\n".join(out)

@@ -50,13 +50,13 @@ class RunDir(RunLayout):
         """Resuming with another configuration is refused, naming what differs."""
         diff = differences(self.saved_config(), cfg)
         if diff:
+            shown_diff = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
             raise ConfigError(
-                f"cannot resume {self.path} with a different config ({'; '.join(diff)}). To "
-                f"branch from its last state into a new folder: dfmgan train --resume "
-                f"{self.path} --out NEW_RUN plus the changed flags (any setting but the "
-                f"networks, objective and data); to start afresh from its settings: dfmgan "
-                f"train --config {self.config_path} --out NEW_RUN. A resume may change only "
-                f"{', '.join(sorted(RESUMABLE))}")
+                f"cannot resume {self.path} with a different config ({shown_diff}); a resume "
+                f"may change only {', '.join(sorted(RESUMABLE))}. Branch from its last state "
+                f"with dfmgan train --resume {self.path} --out NEW_RUN plus the changed flags "
+                f"(not the networks, objective or data), or start afresh with dfmgan train "
+                f"--config {self.config_path} --out NEW_RUN")
 
     def check_layout(self) -> None:
         """Each of the run's own folders and files is what it should be: a folder where the
