@@ -189,3 +189,41 @@ def test_nn_error_by_hand():
 def test_conditional_training_checks_the_class_count(tmp_path):
     r = run_cli("train", "--preset", "digits", "--classes", "5", "--out", str(tmp_path / "r"), *TINY_FLAGS)
     assert r.returncode == 2 and "labels up to 9; --classes 5 is too few" in r.stderr
+
+
+def bad_folder(root):
+    """A folder of 12 small images and one that does not decode."""
+    import numpy as np
+    from formats import image_bytes
+
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(12):
+        (root / f"{i}.png").write_bytes(image_bytes(np.full((8, 8, 3), 20 * i, np.uint8), "PNG"))
+    (root / "broken.png").write_bytes(b"not a png")
+    return root
+
+
+@pytest.mark.parametrize("command", [
+    lambda d, t: ["train", "--data", "folder", "--data-root", str(d), "--size", "28", "--steps",
+                  "1", "--out", str(t / "run"), "--no-progress"],
+    lambda d, t: ["eval", str(t / "good"), "--data", "folder", "--data-root", str(d), "--metrics",
+                  "fid", "--feature-net", "clipart", "--no-progress", "--out", str(t / "m.jsonl")],
+    lambda d, t: ["reference", str(d), "--size", "28", "--channels", "3", "--feature-net",
+                  "clipart", "--out", str(t / "s.safetensors"), "--no-progress"],
+    lambda d, t: ["pack", str(d), "--size", "28", "--channels", "3", "--out", str(t / "p.dfmpack"),
+                  "--no-progress"],
+])
+def test_a_bad_file_suggests_skip_bad_only_to_a_command_that_has_it(tmp_path, command):
+    """One line naming the file; '; --skip-bad leaves them out' exactly where the command
+    that failed takes --skip-bad (eval, train and pack do; reference does not)."""
+    from dfmgan.cli import build_parser, chosen
+
+    argv = command(bad_folder(tmp_path / "bad"), tmp_path)
+    bad_folder(tmp_path / "good").joinpath("broken.png").unlink()
+    r = run_cli(*argv)
+    assert r.returncode == 2 and "broken.png" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    sub = next(a for a in build_parser(chosen(argv))._actions if hasattr(a, "choices") and
+               isinstance(a.choices, dict)).choices[argv[0]]
+    takes = any("--skip-bad" in a.option_strings for a in sub._actions)
+    assert r.stderr.rstrip().endswith("; --skip-bad leaves them out") == takes
+    assert takes == (argv[0] != "reference")

@@ -218,7 +218,7 @@ def test_every_bad_file_is_named_in_one_line_or_skipped_and_counted(tmp_path_fac
         with pytest.raises(DataError) as e:
             load_folder(root, "train", 8, 3, image=opts)
         msg = str(e.value)
-        assert "\n" not in msg and f"cannot decode {n_bad} file" in msg and "--skip-bad" in msg
+        assert "\n" not in msg and f"cannot decode {n_bad} file" in msg and e.value.flag == "--skip-bad"
         assert all(name.split("/")[1] in msg for name in bad)  # every one, in one pass
         return
     d = load_folder(root, "train", 8, 3, image=opts)
@@ -274,6 +274,7 @@ def test_train_flags_reach_the_data(tmp_path):
                 "--steps", "1", "--out", str(out), "--fit", "pad", "--background", "#ff0000",
                 *TINY_FLAGS)
     assert r.returncode == 2 and "broken.png" in r.stderr and not out.exists()
+    assert r.stderr.rstrip().endswith("; --skip-bad leaves them out")  # train's own flag
     r = run_cli("train", "--data", "folder", "--data-root", str(tmp_path), "--size", "28",
                 "--steps", "1", "--out", str(out), "--fit", "pad", "--background", "#ff0000",
                 "--skip-bad", *TINY_FLAGS)
@@ -284,3 +285,15 @@ def test_train_flags_reach_the_data(tmp_path):
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["data"]["fit"] == "pad" and cfg["data"]["background"] == "#ff0000"
     assert cfg["data"]["skip_bad"] is True
+    # eval of that run reads its recorded root, fit, background and skip_bad: no flags
+    r = run_cli("eval", str(out), "--metrics", "fid", "--feature-net", "clipart", "--n", "8",
+                "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "skipped 1 unreadable file" in r.stderr
+    row = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert str(tmp_path) in row["provenance"]["reference"]
+    # and its own --skip-bad, --size: flags that win over the record
+    r = run_cli("eval", str(out), "--metrics", "fid", "--feature-net", "clipart", "--n", "8",
+                "--size", "32", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "32x32" in json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["provenance"]["reference"]

@@ -214,7 +214,7 @@ def test_bad_files_are_named_in_one_pass_and_skip_bad_leaves_them_out(tmp_path):
     (root / "dogs" / "empty.png").write_bytes(b"")
     with pytest.raises(DataError) as e:
         pack(str(root), tmp_path / "x.dfmpack", 28, 3, workers=1, progress=False, chunk=4)
-    assert "broken.png" in str(e.value) and "empty.png" in str(e.value) and "--skip-bad" in str(e.value)
+    assert "broken.png" in str(e.value) and "empty.png" in str(e.value) and e.value.flag == "--skip-bad"
     from dfmgan.data import ImageOptions
 
     m = pack(str(root), tmp_path / "x.dfmpack", 28, 3, opts=ImageOptions(skip_bad=True),

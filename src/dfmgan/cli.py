@@ -310,8 +310,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run one subcommand. A problem with the input (a ``DfmganError``, or a file the
     system refuses: missing, unwritable, a full disk) is one line and status 2."""
     argv = sys.argv[1:] if argv is None else argv
+    parser = None
     try:
-        args = build_parser(chosen(argv)).parse_args(argv)
+        parser = build_parser(chosen(argv))
+        args = parser.parse_args(argv)
         zoo_sources(args)
         with threads_set(getattr(args, "torch_threads", None)):
             return SUBCOMMANDS[args.command][2](args)
@@ -319,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dfmgan: error: {one_line(str(e))}", file=sys.stderr)
         return 3
     except DfmganError as e:
-        return fail(str(e))
+        return fail(str(e) + hint(e, parser, argv))
     except OSError as e:  # a path the system refused, met after the checks up front
         where = f"{e.filename}: " if e.filename else ""
         return fail(f"{where}{e.strerror or e}")
@@ -329,6 +331,19 @@ def main(argv: list[str] | None = None) -> int:
                     "batch or narrower nets, or check that its input files are what they seem")
     except KeyboardInterrupt as e:
         return 128 + (e.args[0] if e.args and isinstance(e.args[0], int) else signal.SIGINT)
+
+
+def hint(e: DfmganError, parser, argv: list[str]) -> str:
+    """"; FLAG FIX" where the error names a flag (``DfmganError.flag``) that the command
+    which failed takes; nothing otherwise."""
+    flag = getattr(e, "flag", "")
+    command = chosen(argv)
+    if not flag or parser is None or command is None:
+        return ""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    sub = subs[0].choices.get(command) if subs else None
+    takes = sub is not None and any(flag in a.option_strings for a in sub._actions)
+    return f"; {flag} {e.fix}" if takes else ""
 
 
 def fail(message: str) -> int:

@@ -45,6 +45,10 @@ def add_eval(p) -> None:
     p.add_argument("--data", help="reference dataset (default: the run's)")
     p.add_argument("--data-root", help="where the reference data's files are (default: the run's)")
     p.add_argument("--split", help="reference split (default: the dataset's training split)")
+    p.add_argument("--skip-bad", action="store_true", default=None, help="leave unreadable "
+                   "reference files out (default: what the run recorded, else stop at them)")
+    p.add_argument("--size", type=number(4, 1024), help="judge both sides at this many "
+                   "pixels (default: the generator's, or the judged images' own)")
     p.add_argument("--ref", metavar="PATH", help="compare with this instead of --data: a "
                    "statistics file of `dfmgan reference`, or images (.npz, .npy, a folder)")
     add_feature_net(p)
@@ -149,7 +153,7 @@ def cmd_eval(args) -> int:
                    out=out, opts=MetricOptions(splits=args.splits, seed=args.seed),
                    device=args.device, inception_weights=args.inception_weights, ema=args.ema,
                    progress=not args.no_progress, reference=args.ref,
-                   truncation=args.truncation)
+                   truncation=args.truncation, skip_bad=args.skip_bad, size=args.size)
     print_scores(row, row["provenance"]["metrics"])
     prov = row["provenance"]
     print("provenance: " + ", ".join(f"{k} {v}" for k, v in prov.items()

@@ -7,7 +7,14 @@ with status 2, without a traceback.
 
 
 class DfmganError(Exception):
-    """Bad input that the user can fix; the message names the problem."""
+    """Bad input that the user can fix; the message names the problem. ``flag`` and
+    ``fix`` name a flag that would get past it ("--skip-bad", "leaves them out"): the CLI
+    adds them to the line only where the command that failed has that flag, so an error
+    never suggests another command's flag."""
+
+    def __init__(self, message: str = "", *, flag: str = "", fix: str = ""):
+        super().__init__(message)
+        self.flag, self.fix = flag, fix
 
 
 class DataError(DfmganError):

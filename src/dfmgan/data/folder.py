@@ -75,7 +75,7 @@ def check_headers(files: list[Path], opts: ImageOptions, what: str) -> list[int]
         else:
             bad.append(f"{shown(path)} ({problem[1]})")
     if bad and not opts.skip_bad:
-        raise DataError(bad_files_message(bad, what) + "; train --skip-bad leaves them out")
+        raise DataError(bad_files_message(bad, what), flag="--skip-bad", fix="leaves them out")
     return keep
 
 

@@ -190,7 +190,7 @@ def decode_all(files: list[Path], size: int, channels: int, opts: ImageOptions, 
     bad = [r for r in results if isinstance(r, str)]
     keep = [i for i, r in enumerate(results) if not isinstance(r, str)]
     if bad and not opts.skip_bad:
-        raise DataError(bad_files_message(bad, what) + "; train --skip-bad leaves them out")
+        raise DataError(bad_files_message(bad, what), flag="--skip-bad", fix="leaves them out")
     if bad:
         print(f"dfmgan: skipped {len(bad)} unreadable file{'s' * (len(bad) > 1)} of {what} "
               f"({len(keep):,} images kept): {'; '.join(bad[:3])}"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from ..data import ImageOptions, default_metrics, draw_labelled, load_dataset, match_channels, resize_uint8
+from ..data import default_metrics, draw_labelled, load_dataset, match_channels, resize_uint8
+from ..data.recorded import recorded_data
 from ..errors import DfmganError
 from .features import Features, extract, feature_net_for
 from .inputs import Available, can_give, check_needs
@@ -17,6 +18,13 @@ from .registry import (Judged, Labelled, LabelledSets, Metric, MetricOptions,
                        get_metric, standard)
 from .sources import (Reference, check_statistics, is_image_set, is_statistics, load_images,
                       load_statistics)
+
+def check_size(size: int | None) -> int | None:
+    """``--size``: a side of 4 to 1,024 px, or None (the judged images' own)."""
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 4 <= size <= 1024):
+        raise DfmganError(f"--size must be 4 to 1024 pixels, got {size!r}")
+    return size
+
 
 def metrics_for(data: str | None, asked=None) -> tuple[str, ...]:
     """The metrics asked for, else the dataset's own, else the standard set."""
@@ -151,18 +159,6 @@ class Generated:
             self.G = load_generator(source, device=device, ema=ema)
             self.meta, self.size, self.channels = self.G.meta, self.G.cfg.size, self.G.cfg.channels
 
-    def recorded_root(self, data: str | None):
-        """The data root this run's config.json records for ``data``, if it is a run's."""
-        from ..layout import RunLayout
-        from ..reading import parse_json
-
-        path = RunLayout(self.d_folder()).config_path
-        try:
-            saved = parse_json(path.read_text())["data"] if self.G is not None else {}
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        return saved.get("root") if isinstance(saved, dict) and saved.get("name") == data else None
-
     def d_folder(self) -> Path:
         """Where this generator's D would be: its run folder, or the snapshot's folder."""
         p = Path(self.source)
@@ -195,19 +191,14 @@ class Generated:
         return {"source": str(self.source), "step": self.meta.get("step"),
                 "ema": self.meta.get("ema", 0.0)}
 
-    def image_options(self) -> ImageOptions | None:
-        """How the run decoded its files (fit, background), for its reference images."""
-        got = self.meta.get("image") or {}
-        return ImageOptions(got.get("fit", ""), got.get("background", "white")) if got else None
 
-
-def judged(gen_side, sample, data, data_root, ref, net, device, stage, labelled) -> Judged:
+def judged(gen_side, sample, data, data_root, ref, net, device, stage, labelled, image,
+           size: int) -> Judged:
     """The evaluation's inputs (``inputs.judged``), each made when a metric first reads it."""
     return make_judged(available(gen_side, data, ref, net), sample,
                        lambda x, side: features_of(net, x, device, stage, side),
                        discriminator=lambda: gen_side.discriminator(device), labelled=labelled,
-                       test_split=lambda: test_split(data, data_root, gen_side.size,
-                                                     gen_side.channels, gen_side.image_options()))
+                       test_split=lambda: test_split(data, data_root, size, gen_side.channels, image))
 
 
 def available(gen_side, data, ref, net) -> Available:
@@ -242,12 +233,16 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
              feature_net: str | None = None, bn: str = "batch", out: Path | None = None,
              opts: MetricOptions | None = None, device: str = "cpu",
              inception_weights=None, ema: bool = True, progress: bool = False,
-             reference=None, truncation: float = 1.0) -> dict:
+             reference=None, truncation: float = 1.0, skip_bad: bool | None = None,
+             size: int | None = None) -> dict:
     """Score ``source`` (a run folder or snapshot, sampled ``n`` times; or an image set:
     .npz, .npy, a folder) against ``reference`` (a statistics file or an image set) or
     ``data``; a run folder's EMA generator when it has one, unless ``ema`` is False. The
     row holds the scores at its top level and where they come from under ``provenance``.
-    ``truncation``: ψ of the truncation trick on the sampled latents (``sampling.truncate``)."""
+    ``truncation``: ψ of the truncation trick on the sampled latents (``sampling.truncate``).
+    A run's recorded data settings (root, fit, background, skip_bad) are used unless given
+    (``data.recorded``); ``size`` judges both sides at that many pixels (default: the
+    generator's, or the image set's)."""
     from ..sampling import check_truncation
 
     gen_side = Generated(source, device, ema)
@@ -255,9 +250,8 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
         if gen_side.G is None:
             raise DfmganError("--truncation applies to a generator's latents, not to an image set")
         check_truncation(truncation)  # before any work
-    data = data or gen_side.meta.get("data")
-    if data_root is None:  # the run's own data, where it recorded them (a folder, a pack)
-        data_root = gen_side.recorded_root(data)
+    data, data_root, image = recorded_data(source, data, data_root, skip_bad, gen_side.meta)
+    size = check_size(size) or gen_side.size
     if data is None and reference is None:
         raise DfmganError("which data to compare with? pass --data NAME or --ref PATH")
     chosen = records(metrics_for(data, metrics))
@@ -267,8 +261,8 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
     if need & {"features", "logits"}:  # both read before any sampling
         net = feature_net_for(data, feature_net, inception_weights)
     if need & {"features", "logits", "reference_images", "reference_labels"}:
-        ref = reference_for(reference, data, data_root, split, n_real or n, gen_side.size,
-                            gen_side.channels, seed, net, gen_side.image_options())
+        ref = reference_for(reference, data, data_root, split, n_real or n, size,
+                            gen_side.channels, seed, net, image)
     check_needs(chosen, can_give(available(gen_side, data, ref, net)))
     stage = Stages(1 + len(chosen) + 2 * bool(need & {"features", "logits"}) + ("labelled" in need), progress)
     t0 = time.perf_counter()
@@ -277,14 +271,15 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
     def sample() -> torch.Tensor:
         if not images:
             stage(f"sampling {n:,} images")
-            images.append(gen_side.sample(n, seed, bn, truncation))
+            drawn = gen_side.sample(n, seed, bn, truncation)  # (n, C, H, W) uint8
+            images.append(drawn if drawn.shape[-1] == size else resize_uint8(drawn, size))
         return images[0]
 
     def labelled() -> LabelledSets:
         stage("labelled sets")
         return labelled_sets(gen_side.G, data, data_root, n, seed)
 
-    j = judged(gen_side, sample, data, data_root, ref, net, device, stage, labelled)
+    j = judged(gen_side, sample, data, data_root, ref, net, device, stage, labelled, image, size)
     scores = run_metrics(j, chosen, opts, stage)
     stage.close()
     prov = provenance_of(j, gen_side, net, n)

@@ -237,16 +237,18 @@ def run_baselines(source, names: list[str], data, root, n, seed, device, out,
     from tqdm import tqdm
 
     from ..data import draw_labelled, load_dataset
+    from ..data.recorded import recorded_data
     from ..evaluation.api import test_split
     from ..files import atomic_write
     from ..snapshot import load_discriminator
 
     D, meta = load_discriminator(source, device)
-    data, (n, seed) = data or meta.get("data"), pool_of(source, meta, n, seed)
-    train = load_dataset(data, root, None, D.cfg.size, D.cfg.channels)
+    data, root, image = recorded_data(source, data, root, meta=meta)  # the run's own files
+    n, seed = pool_of(source, meta, n, seed)
+    train = load_dataset(data, root, None, D.cfg.size, D.cfg.channels, image)
     n = len(train) if n == "all" else n
     images, labels = draw_labelled(train, n, torch.Generator().manual_seed(seed + 3))
-    test = test_split(data, root, D.cfg.size, D.cfg.channels)
+    test = test_split(data, root, D.cfg.size, D.cfg.channels, image)
     if labels is None or test.labels is None:
         from ..errors import DfmganError
         raise DfmganError(f"the baselines need labelled data; {data!r} has no labels")

@@ -112,13 +112,15 @@ def run_visualize(source, data, root, layer: int, units: int, n: int, seed: int,
     """``dfmgan visualize``: the run's D against a random D of the same architecture,
     on ``n`` images drawn with ``seed`` from the run's data."""
     from ..data import draw, load_dataset
+    from ..data.recorded import recorded_data
     from ..models import Discriminator
     from ..snapshot import load_discriminator
 
     D, meta = load_discriminator(source)
     if D.cfg.n_classes:
         raise DfmganError("visualize reads an unconditional D")
-    source_data = load_dataset(data or meta.get("data"), root, None, D.cfg.size, D.cfg.channels)
+    data, root, image = recorded_data(source, data, root, meta=meta)  # the run's own files
+    source_data = load_dataset(data, root, None, D.cfg.size, D.cfg.channels, image)
     images = draw(source_data, n, torch.Generator().manual_seed(seed)).cpu()
     torch.manual_seed(seed)
     return visualize_figure(D, Discriminator(D.cfg).eval(), images, layer, units, out)

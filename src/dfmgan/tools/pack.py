@@ -186,7 +186,7 @@ def assemble(plan: Plan, partial: Path, chunks: int, out: Path) -> dict:
     bad = [b for m in metas for b in m["bad"]]
     what = f"{plan.decode['source']} {plan.root or ''}".strip()
     if bad and not plan.opts.skip_bad:
-        raise DataError(bad_files_message(bad, what) + "; pack --skip-bad leaves them out")
+        raise DataError(bad_files_message(bad, what), flag="--skip-bad", fix="leaves them out")
     if bad:
         print(f"dfmgan: skipped {len(bad)} unreadable file{'s' * (len(bad) > 1)} of {what}",
               file=sys.stderr)

@@ -107,15 +107,16 @@ def run_probe(source, data, root, labels: str, draws: int, baselines: str, k: in
 
     from ..files import atomic_write
     from ..data import load_dataset
+    from ..data.recorded import recorded_data
     from ..snapshot import load_discriminator
 
     D, meta = load_discriminator(source, device)
     if D.cfg.n_classes:
         raise DfmganError("the probe reads an unconditional D (a conditional one sees the label)")
-    data = data or meta.get("data")
+    data, root, image = recorded_data(source, data, root, meta=meta)  # the run's own files
     budgets = parse_budgets(labels)
-    train = load_dataset(data, root, None, D.cfg.size, D.cfg.channels)
-    test = load_dataset(data, root, "test", D.cfg.size, D.cfg.channels)
+    train = load_dataset(data, root, None, D.cfg.size, D.cfg.channels, image)
+    test = load_dataset(data, root, "test", D.cfg.size, D.cfg.channels, image)
     names = [b.strip() for b in baselines.split(",") if b.strip()]
     rows = probe(featurizers(D, names, k, train.images, seed, device), train, test, budgets,
                  draws, seed, progress=True)
