@@ -42,6 +42,19 @@ def first_nonfinite(tree, where: str = "") -> str | None:
     return None
 
 
+def state_bytes(modules: dict, ema=None) -> int:
+    """About how large a checkpoint of these trained networks is, before one exists: each
+    parameter three times (itself and Adam's two moments), each buffer once, and an EMA copy
+    of G's where one is kept. Within 1% of the files written (docs: results, run sizes)."""
+    size = lambda t: t.numel() * t.element_size()
+    total = 0
+    for m in modules.values():
+        total += sum(3 * size(p) for p in m.parameters()) + sum(size(b) for b in m.buffers())
+    if ema is not None:
+        total += sum(size(t) for t in ema.state_dict().values() if isinstance(t, torch.Tensor))
+    return total
+
+
 def write_state(path: Path, step: int, state: dict) -> Path:
     """One training state, atomically, in the format ``read_state`` accepts."""
     buf = io.BytesIO()

@@ -10,7 +10,7 @@ import torch
 from tqdm import tqdm
 
 from .. import distributed
-from ..checkpoint import first_nonfinite, save_state
+from ..checkpoint import first_nonfinite, save_state, state_bytes
 from ..config import TrainConfig, differences
 from ..data import ArraySource, BatchSampler, load_dataset, options_of, to_float
 from ..data.batches import Prefetcher
@@ -175,8 +175,11 @@ class Trainer:
         precision = speed.resolve_precision(self.cfg.speed.precision, dev)
         if precision != self.cfg.speed.precision:
             precision = f"{self.cfg.speed.precision} -> {precision}"
+        each = state_bytes(self.objective.modules(), self.ema) / 1e6
+        kept = self.cfg.keep
         return (f"dfmgan train on {where}, {precision}: {self.source.description}"
-                f" -> {self.run_dir.path} ({start}, {self.steps:,} steps)")
+                f" -> {self.run_dir.path} ({start}, {self.steps:,} steps; checkpoints "
+                f"{each:,.0f} MB each, {kept} kept{f': {each * kept:,.0f} MB' if kept > 1 else ''})")
 
     def meta(self) -> dict:
         c = self.cfg
