@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine; each builds .venv on first use.
-#   make demo   train a DCGAN on the embedded digits (about 2.5 minutes on 2 CPU cores, install included)
+#   make demo   train a DCGAN on the embedded digits (2 min 38 s on 2 idle CPU cores, install included: docs/results/speed.md, "The demo")
 #   make test   the test suite
 #   make test-inception   the standard-Inception cross-checks against torch-fidelity and
 #                         pytorch-fid, in their own venv (torchvision needs torch 2.14.1 here:
@@ -30,7 +30,7 @@ DEMO_FLAGS ?=
 demo: $(VENV)/.installed
 	@out=$(RUNS)/demo; n=1; while [ -e "$$out" ]; do n=$$((n + 1)); out=$(RUNS)/demo-$$n; done; \
 	echo "training into $$out"; \
-	$(BIN)/dfmgan train --preset digits --out "$$out" $(DEMO_FLAGS) && \
+	$(BIN)/dfmgan train --preset digits --out "$$out" --threads auto $(DEMO_FLAGS) && \
 	echo "samples: $$out/samples/latest.png"
 
 # two pytest-xdist workers at a thread each (tests/conftest.py shares the cores): 1.6x the

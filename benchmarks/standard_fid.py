@@ -41,7 +41,8 @@ def cached(cache: Path, key: str, make) -> Features:
     feats = make()
     print(f"  {key}: {len(feats.pool)} images in {time.perf_counter() - t0:.0f} s", flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(feats.pool, path)
+    torch.save(feats.pool, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)  # whole or absent: two runs may share a cache
     return Features(feats.pool, None)
 
 
@@ -54,12 +55,13 @@ def sides(verdict: str, n: int):
     return out
 
 
-def run(verdict: str, n: int, cache: Path, nets: dict) -> list[dict]:
+def run(verdict: str, n: int, cache: Path, nets: dict, reverse: bool = False) -> list[dict]:
     data = VERDICTS[verdict][0]
     images: dict[str, torch.Tensor] = {}
     feats = {}
     for space, net in nets.items():
-        for side, make in sides(verdict, n).items():
+        order = list(sides(verdict, n).items())
+        for side, make in reversed(order) if reverse else order:
             def extracted(side=side, make=make, net=net):
                 if side not in images:
                     images[side] = make()
@@ -95,6 +97,8 @@ def main() -> None:
     p.add_argument("--verdicts", default="fashion-mnist,clipart-32")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/standard-fid"))
     p.add_argument("--cache", type=Path, default=Path("runs/standard-fid-features"))
+    p.add_argument("--reverse", action="store_true", help="extract the sides in reverse order "
+                   "(a second process sharing the cache meets the first in the middle)")
     a = p.parse_args()
     old = json.loads((a.out / "results.json").read_text()) if (a.out / "results.json").is_file() else {}
     rows = [r for r in old.get("rows", []) if r["verdict"] not in a.verdicts.split(",")]
@@ -102,7 +106,7 @@ def main() -> None:
         data = VERDICTS[verdict][0]
         inception = feature_net_for(data, "inception")
         nets = {"inception": inception, f"bundled:{data}": feature_net_for(data)}
-        rows += run(verdict, a.n, a.cache, nets)
+        rows += run(verdict, a.n, a.cache, nets, a.reverse)
         a.out.mkdir(parents=True, exist_ok=True)
         (a.out / "results.json").write_text(json.dumps(
             {"n": a.n, "inception_sha256": inception.sha256, "rows": rows}, indent=1))

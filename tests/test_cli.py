@@ -3,6 +3,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import TINY_FLAGS, run_cli
 from formats import write_mnist
 from PIL import Image
@@ -208,3 +210,27 @@ def test_tensorboard_scalars_when_installed(run_dir):
     acc = EventAccumulator(str(run_dir / "tensorboard"))
     acc.Reload()
     assert [e.step for e in acc.Scalars("loss/D")] == [1, 2, 3, 4, 5, 6]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 64), st.floats(0, 200, allow_nan=False))
+def test_threads_auto_leaves_the_loaded_cores_to_the_load(cores, load):
+    """The cores the load leaves free, rounded, within 1..cores; idle gives every core."""
+    from dfmgan.devices import auto_threads
+
+    n = auto_threads(cores, load)
+    assert 1 <= n <= cores and n == max(1, min(cores, int(cores - load + 0.5)))
+    assert auto_threads(cores, 0.0) == cores and auto_threads(2, 0.6) == 1 and auto_threads(2, 0.4) == 2
+
+
+def test_threads_auto_says_what_it_chose(capsys):
+    import torch
+
+    from dfmgan.devices import threads_set
+
+    before = torch.get_num_threads()
+    with threads_set("auto"):
+        inside = torch.get_num_threads()
+    err = capsys.readouterr().err
+    assert f"--threads auto: {inside} (load " in err and err.count("\n") == 1
+    assert torch.get_num_threads() == before

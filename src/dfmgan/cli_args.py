@@ -69,6 +69,11 @@ def indices(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated indices, got {text!r}") from None
 
 
+def threads_arg(text: str):
+    """--threads: a count in 1..1,024, or auto."""
+    return "auto" if text == "auto" else number(1, 1_024)(text)
+
+
 def add_device(p, type=device, default: str | None = "auto", note: str = "",
                threads: bool = True) -> None:
     """--device, in every command: ``type`` checks it (and resolves it, by default); and
@@ -76,9 +81,10 @@ def add_device(p, type=device, default: str | None = "auto", note: str = "",
     p.add_argument("--device", type=type, default=default, help="auto (a GPU when there is one, "
                    "else the CPU), cpu, cuda or cuda:N" + (f"; {note}" if note else "; default: auto"))
     if threads:
-        p.add_argument("--threads", dest="torch_threads", type=number(1, 1_024),
+        p.add_argument("--threads", dest="torch_threads", type=threads_arg, metavar="N|auto",
                        help="torch CPU threads (default: torch's, one per core; on a machine "
-                       "with other work, fewer run faster)")
+                       "with other work, fewer run faster); auto: the cores the last "
+                       "minute's load leaves free, at least 1, printed")
 
 
 def add_no_ema(p) -> None:
