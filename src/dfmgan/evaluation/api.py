@@ -12,7 +12,7 @@ from ..data import default_metrics, draw_labelled, load_dataset, match_channels,
 from ..data.recorded import recorded_data
 from ..errors import DfmganError
 from .features import Features, extract, feature_net_for
-from .inputs import Available, can_give, check_needs
+from .inputs import INPUTS, Available, can_give, check_needs
 from .inputs import judged as make_judged
 from .registry import (Judged, Labelled, LabelledSets, Metric, MetricOptions,
                        get_metric, standard)
@@ -47,6 +47,21 @@ def run_metrics(j: Judged, metrics: list[Metric], opts: MetricOptions, stage=Non
             stage(f"metric {m.name}")
         out.update(m.fn(j, opts))
     return out
+
+
+def defaults_given(chosen: list[Metric], have: set[str]) -> list[Metric]:
+    """The default metrics this evaluation can compute; one line on stderr names those it
+    leaves out and what they need (the standard network without a classifier: no IS)."""
+    import sys
+
+    kept = [m for m in chosen if set(m.needs) <= have]
+    left = [m for m in chosen if m not in kept]
+    if left and kept:
+        need = sorted({n for m in left for n in m.needs if n not in have})
+        print(f"dfmgan: left out {', '.join(m.name for m in left)}: they need "
+              f"{' and '.join(INPUTS[n].meaning for n in need)} ({INPUTS[need[0]].how})",
+              file=sys.stderr)
+    return kept or chosen  # nothing computable: check_needs names the first gap
 
 
 def score(gen: Features, real: Features, metrics, opts: MetricOptions) -> dict:
@@ -263,7 +278,10 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
     if need & {"features", "logits", "reference_images", "reference_labels"}:
         ref = reference_for(reference, data, data_root, split, n_real or n, size,
                             gen_side.channels, seed, net, image)
-    check_needs(chosen, can_give(available(gen_side, data, ref, net)))
+    have = can_give(available(gen_side, data, ref, net))
+    if metrics is None:  # the default set: what this evaluation can give, the rest said
+        chosen = defaults_given(chosen, have)
+    check_needs(chosen, have)
     stage = Stages(1 + len(chosen) + 2 * bool(need & {"features", "logits"}) + ("labelled" in need), progress)
     t0 = time.perf_counter()
     images: list[torch.Tensor] = []
