@@ -37,7 +37,8 @@ def main() -> None:
             if "probe" in line and not a.probe:
                 continue
             argv = shlex.split(line)[1:]
-            argv += ["--threads", a.threads] if argv[0] != "zoo" else []  # zoo runs no network
+            if argv[0] != "zoo" and "--threads" not in argv:  # zoo runs no network
+                argv += ["--threads", a.threads]
             load = os.getloadavg()[0]
             t0 = time.perf_counter()
             r = subprocess.run([sys.executable, "-m", "dfmgan", *argv], cwd=tmp,
