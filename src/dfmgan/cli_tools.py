@@ -202,8 +202,10 @@ def read_latents(path: str, G, least: int = 1):
     import numpy as np
     import torch
 
+    from .reading import regular
+
     try:
-        with np.load(path, allow_pickle=False) as f:
+        with np.load(regular(path, "--latents"), allow_pickle=False) as f:
             z = f["z"] if "z" in f.files else None
     except (OSError, ValueError, EOFError) as e:
         raise DfmganError(f"cannot read --latents {path}: {' '.join(str(e).split())[:200]}") from None
@@ -250,6 +252,9 @@ def read_marks(args, size: int):
     if bool(args.boxes) == bool(args.masks):
         raise DfmganError("give --boxes FILE.json or --masks FILE.npz")
     try:
+        from .reading import regular
+
+        regular(args.boxes or args.masks, "--boxes" if args.boxes else "--masks")
         if args.boxes:
             return boxes_to_masks(json.loads(Path(args.boxes).read_text()), size)
         import numpy as np

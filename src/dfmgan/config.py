@@ -325,10 +325,43 @@ def load_yaml(text: str):
     import yaml
 
     class Loader(yaml.SafeLoader):
-        pass
+        def compose_node(self, parent, index):
+            # aliases refused outright: no setting needs one, and a few lines of nested
+            # aliases expand to 4^27 paths (an alias bomb) that any walk of them would take
+            if self.check_event(yaml.events.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"found the alias *{event.anchor}: dfmgan's files take no "
+                    "aliases (write the value out)", event.start_mark)
+            return super().compose_node(parent, index)
 
     Loader.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_12, list("-+0123456789."))
-    return yaml.load(text, Loader=Loader)  # noqa: S506 (a SafeLoader subclass)
+    try:
+        obj = yaml.load(text, Loader=Loader)  # noqa: S506 (a SafeLoader subclass)
+    except RecursionError:
+        raise yaml.YAMLError("it is nested too deeply") from None
+    except ValueError as e:  # an integer past Python's 4,300 digits, say
+        raise yaml.YAMLError(str(e).splitlines()[0][:120]) from None
+    check_numbers(obj)
+    return obj
+
+
+def check_numbers(obj) -> None:
+    """Every integer in a loaded document fits 64 bits: one past it (a 400-digit count) is
+    a YAMLError here, not an OverflowError in whatever first computes with it."""
+    import yaml
+
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= 2 ** 63:
+            raise yaml.YAMLError(f"the number {str(node)[:12]}... ({len(str(abs(node)))} digits) "
+                                 "is too large for any setting")
 
 
 FLOAT_12 = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
@@ -353,7 +386,9 @@ def read_file(path: str | Path) -> dict:
     """A YAML or JSON config file (JSON is YAML), as a nested dict."""
     import yaml
 
-    p = Path(path)
+    from .reading import regular
+
+    p = regular(path, "config file")
     try:
         d = load_yaml(p.read_text())
     except UnicodeDecodeError:

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from ..errors import DfmganError
+from ..reading import regular
 from .feature_net import FeatureNet
 from .inception_layouts import from_fidelity, is_fidelity
 from .inception_v3 import InceptionV3
@@ -56,6 +57,7 @@ def weights_file(path: str | os.PathLike | None = None) -> Path:
     """The weight file to read (see the module's docstring for the order), or one line."""
     given = path or os.environ.get(ENV)
     if given:
+        regular(given, "Inception weight file")
         if not Path(given).is_file():
             raise DfmganError(f"Inception weights not found: {given}")
         return Path(given)

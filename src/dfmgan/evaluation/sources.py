@@ -67,6 +67,9 @@ def as_nchw(arr: np.ndarray, path: Path) -> torch.Tensor:
 
 
 def read_array(path: Path) -> np.ndarray:
+    from ..reading import regular
+
+    regular(path, "images file")
     try:
         if path.suffix.lower() == ".npy":
             return np.load(path, allow_pickle=False)
@@ -87,7 +90,9 @@ def load_images(path: Path) -> tuple[torch.Tensor, str]:
     """(uint8 (N, C, H, W), description) of an image set."""
     path = Path(path)
     if path.suffix.lower() in IMAGE_FILES:
-        if not path.is_file():
+        from ..reading import regular
+
+        if not regular(path, "images file").is_file():
             raise DfmganError(f"no file {path}")
         x = as_nchw(read_array(path), path)
         return x, f"{path} ({len(x):,} images)"
@@ -148,6 +153,9 @@ def load_statistics(path: Path) -> tuple[Features, dict]:
     if pool.dim() != 2 or pool.dtype != torch.float64 or len(pool) < 2 or \
             (logits is not None and logits.shape[0] != pool.shape[0]):
         raise DfmganError(f"{path}: its features have the wrong shape or type ({tuple(pool.shape)})")
+    if not torch.isfinite(pool).all() or (logits is not None and not torch.isfinite(logits).all()):
+        # before any linear algebra: a NaN covariance crashed LAPACK (a segfault), not one line
+        raise DfmganError(f"{path}: its features hold NaN or inf; make it again with `dfmgan reference`")
     return Features(pool, logits), meta
 
 

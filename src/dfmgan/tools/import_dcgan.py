@@ -28,7 +28,7 @@ from ..snapshot_file import export_snapshot
 from ..checkpoint import load_module_state
 from ..errors import CheckpointError, ConfigError
 from ..files import atomic_write
-from ..reading import kind_of
+from ..reading import kind_of, regular
 from ..layout import CONFIG, DISCRIMINATOR, GENERATOR, RunLayout, sidecar
 from ..models import Discriminator, Generator
 from ..models.netconfig import NetConfig
@@ -41,6 +41,7 @@ BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked
 def read_state_dict(path: Path, what: str) -> dict[str, torch.Tensor]:
     """A state dict saved by ``torch.save(net.state_dict(), path)``; DataParallel's
     ``module.`` prefix and a ``{"state_dict": ...}`` wrapper are taken off."""
+    regular(path, f"the {what} .pth")
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:

@@ -1,0 +1,118 @@
+"""Hostile inputs, by class (issue 46): YAML alias bombs refused at once whatever their
+size, FIFOs in every file argument refused without blocking, numbers too large for any
+setting, and statistics files holding NaN or inf. Each is one line and exit status 2."""
+import os
+import time
+
+import numpy as np
+import pytest
+import torch
+from conftest import run_cli, tiny_run
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dfmgan.config import load_yaml, read_file
+from dfmgan.errors import ConfigError
+
+
+def alias_bomb(depth: int) -> str:
+    """A list of lists, each level four aliases of the one below: 4^depth paths."""
+    lines = ["a0: &a0 [x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, depth)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("depth", [2, 4, 8, 16, 28])
+def test_alias_bombs_of_any_size_are_refused_at_once(tmp_path, depth):
+    """Aliases are refused outright when read, so a bomb of 4^28 paths costs what a small
+    file does: the time does not grow with the depth."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text(alias_bomb(depth))
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError) as e:
+        read_file(path)
+    assert time.perf_counter() - t0 < 1.0
+    assert "alias" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_an_alias_bomb_is_one_line_from_train_and_from_study(tmp_path):
+    (tmp_path / "bomb.yaml").write_text(alias_bomb(28))
+    for argv in (["train", "--config", str(tmp_path / "bomb.yaml"), "--out", str(tmp_path / "r")],
+                 ["study", str(tmp_path / "bomb.yaml"), "--out", str(tmp_path / "s")]):
+        t0 = time.perf_counter()
+        r = run_cli(*argv, timeout=60)
+        assert r.returncode == 2 and "alias" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+        assert time.perf_counter() - t0 < 30
+    assert not (tmp_path / "r").exists() and not (tmp_path / "s").exists()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(19, 6000), st.sampled_from(["", "-"]))
+def test_integers_too_large_for_any_setting_are_one_line(digits, sign):
+    text = f"steps: {sign}{'9' * digits}\n"
+    with pytest.raises(Exception) as e:
+        load_yaml(text)
+    import yaml
+
+    assert isinstance(e.value, yaml.YAMLError) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("setting", ["log_every=" + "9" * 400, "net.g_width=" + "[" * 5000,
+                                     "steps=" + "9" * 5000])
+def test_huge_and_deep_values_in_set_are_one_line(tmp_path, setting):
+    r = run_cli("train", "--set", setting, "--out", str(tmp_path / "r"), timeout=60)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def make_fifo(path):
+    os.mkfifo(path)
+    return path
+
+
+FIFO_ARGS = {  # a command per file argument, the FIFO standing where the file goes
+    "--config": lambda f, t, run: ["train", "--config", f, "--out", str(t / "r")],
+    "study spec": lambda f, t, run: ["study", f, "--out", str(t / "s")],
+    "--latents": lambda f, t, run: ["arithmetic", str(run), "--latents", f, "--a", "0", "--b", "0",
+                                    "--c", "0", "--out", str(t / "a.png")],
+    "import-dcgan netG": lambda f, t, run: ["import-dcgan", f, "--out", str(t / "imp")],
+    "eval images": lambda f, t, run: ["eval", f + ".npz", "--data", "digits", "--out", str(t / "m.jsonl")],
+    "--inception-weights": lambda f, t, run: ["eval", str(run), "--feature-net", "inception",
+                                              "--inception-weights", f, "--n", "4",
+                                              "--out", str(t / "m.jsonl")],
+    "--masks": lambda f, t, run: ["ablate", str(run), "--masks", f, "--out", str(t / "b.png")],
+}
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    return tiny_run(tmp_path_factory.mktemp("run") / "run", steps=2)
+
+
+@pytest.mark.parametrize("name", sorted(FIFO_ARGS))
+def test_a_fifo_in_any_file_argument_is_refused_without_blocking(tmp_path, small_run, name):
+    fifo = make_fifo(tmp_path / "pipe")
+    make_fifo(tmp_path / "pipe.npz")
+    argv = FIFO_ARGS[name](str(fifo), tmp_path, small_run)
+    r = run_cli(*argv, timeout=60)  # a blocked reader would time out here
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, (name, r.stderr)
+    assert "FIFO" in r.stderr, (name, r.stderr)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_statistics_with_nan_or_inf_are_refused_before_any_linear_algebra(tmp_path, small_run, bad):
+    stats = tmp_path / "s.safetensors"
+    r = run_cli("reference", "digits", "--size", "32", "--channels", "1", "--n", "20",
+                "--out", str(stats), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    from safetensors.torch import load_file, save_file
+    from dfmgan.snapshot_file import safetensors_header
+
+    meta = safetensors_header(stats).get("__metadata__")
+    tensors = load_file(stats)
+    tensors["pool"][3, 5] = bad
+    save_file(tensors, stats, metadata=meta)
+    r = run_cli("eval", str(small_run), "--ref", str(stats), "--metrics", "fid", "--n", "8",
+                "--out", str(tmp_path / "m.jsonl"))
+    assert r.returncode == 2 and "NaN or inf" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert not (tmp_path / "m.jsonl").exists()
