@@ -116,3 +116,75 @@ def test_statistics_with_nan_or_inf_are_refused_before_any_linear_algebra(tmp_pa
                 "--out", str(tmp_path / "m.jsonl"))
     assert r.returncode == 2 and "NaN or inf" in r.stderr and r.stderr.count("\n") == 1, r.stderr
     assert not (tmp_path / "m.jsonl").exists()
+
+
+# --- one writer per run -------------------------------------------------------------------
+
+def start_resume(run, steps: int):
+    import subprocess
+    import sys
+
+    from conftest import TINY_FLAGS
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-m", "dfmgan", "train", "--resume", str(run),
+                             "--steps", str(steps), *TINY_FLAGS[-1:]], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_holder(run, proc, timeout: float = 60.0) -> None:
+    """Until RUN/.lock names ``proc`` (it has taken the lock)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        lock = run / ".lock"
+        if lock.is_file() and lock.read_text().strip() == str(proc.pid):
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the first writer never took the lock")
+
+
+@pytest.mark.parametrize("second", ["resume", "resume with other steps"])
+def test_a_second_writer_is_refused_naming_the_first_and_a_killed_one_leaves_no_lock(tmp_path, second):
+    import signal
+
+    run = tiny_run(tmp_path / "run", steps=2)
+    first = start_resume(run, 100_000)  # still training when the second arrives
+    try:
+        wait_for_holder(run, first)
+        steps = "100000" if second == "resume" else "50"
+        r = run_cli("train", "--resume", str(run), "--steps", steps, "--no-progress", timeout=120)
+        assert r.returncode == 2 and f"in use by process {first.pid}" in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    r = run_cli("train", "--resume", str(run), "--steps", "6", "--no-progress", timeout=300)
+    assert r.returncode == 0, r.stderr  # the kernel dropped the dead holder's lock
+    steps = [json_row["step"] for json_row in map(__import__("json").loads,
+                                                  (run / "stats.jsonl").read_text().splitlines())]
+    assert steps == sorted(set(steps)) and steps[-1] == 6  # no step twice
+
+
+def append_rows(path, tag, n):
+    from dfmgan.evaluation.api import append_jsonl
+
+    for i in range(n):
+        append_jsonl(path, {"who": tag, "i": i})
+
+
+@pytest.mark.parametrize("writers", [2, 4])
+def test_evaluations_appending_at_once_lose_no_row(tmp_path, writers):
+    import json
+    import multiprocessing as mp
+
+    path = tmp_path / "metrics.jsonl"
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=append_rows, args=(path, w, 15)) for w in range(writers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    rows = [json.loads(l) for l in path.read_text().splitlines()]
+    assert sorted((r["who"], r["i"]) for r in rows) == [(w, i) for w in range(writers) for i in range(15)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.jsonl"]  # no lock file left

@@ -117,3 +117,34 @@ def writable_file(path: str | os.PathLike, purpose: str | None = None) -> Path:
         raise ConfigError(f"{shown(p.name[:20])}...: a file name longer than 255 bytes")
     return p
 
+
+class Held:
+    """An advisory lock (``fcntl.flock``) on a file, held until ``release`` or the process
+    ends: the kernel drops it when the holder dies, so a SIGKILL never leaves a stale lock."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the flock
+            self.fd = None
+
+
+def hold(lock: Path, what: str, wait: bool = False) -> Held:
+    """Take ``lock`` (created if need be) for this process, writing its PID in it; with
+    ``wait`` False, one line naming the holder's PID when another process has it."""
+    import fcntl
+
+    lock = Path(lock)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), _file_mode())
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise DfmganError(f"{what} is in use by process {holder} (another dfmgan writing it); "
+                          "wait for it to end, or stop it") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return Held(fd)

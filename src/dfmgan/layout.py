@@ -46,7 +46,7 @@ def sidecar(path):
 # the names above, by role: what no command may write unless writing it is its purpose
 OWN_FILES = {CONFIG: "config", "stats.jsonl": "stats", "metrics.jsonl": "metrics",
              "report.html": "report", "probe.json": "probe", "baselines.json": "baselines",
-             "done.json": "done", "branch.json": "branch",
+             "done.json": "done", "branch.json": "branch", ".lock": "lock",
              **{f"{stem}.{ext}": "snapshot" for stem in ("generator", "generator_ema", "discriminator")
                 for ext in ("safetensors", "json")}}
 OWN_FOLDERS = {"samples": "samples", "checkpoints": "checkpoints", "best": "best",
@@ -77,6 +77,7 @@ class RunLayout:
     tensorboard = property(lambda self: self.path / "tensorboard")
     done = property(lambda self: self.path / "done.json")
     branch = property(lambda self: self.path / "branch.json")
+    lock = property(lambda self: self.path / ".lock")  # held by the one process writing the run
 
     def role(self, path) -> str | None:
         """Which of this run's own files (or folders) ``path`` is: "config", "stats",

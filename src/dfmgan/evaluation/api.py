@@ -106,12 +106,23 @@ def append_jsonl(path: Path, row: dict) -> None:
     and leaves it as it was (an append cut short would leave a torn line, or an empty file)."""
     from ..files import atomic_write
 
+    import fcntl
+    import os
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    old = path.read_bytes() if path.is_file() else b""
-    if old and not old.endswith(b"\n"):
-        old += b"\n"  # a torn last line stays its own line
-    atomic_write(path, old + (json.dumps(row) + "\n").encode())
+    # two evaluations appending at once would each rewrite the file from what it read, and
+    # one row would be lost: the read and the rewrite hold a lock on the folder (no lock
+    # file is left in it), a moment each
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        old = path.read_bytes() if path.is_file() else b""
+        if old and not old.endswith(b"\n"):
+            old += b"\n"  # a torn last line stays its own line
+        atomic_write(path, old + (json.dumps(row) + "\n").encode())
+    finally:
+        os.close(folder)
 
 
 def labelled_sets(G, data: str, root, n: int, seed: int) -> LabelledSets:

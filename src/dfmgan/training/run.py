@@ -11,7 +11,8 @@ from tqdm import tqdm
 from ..checkpoint import load_latest_state
 from ..devices import threads_set
 from ..errors import ConfigError
-from ..files import temp_files, writable_folder
+from ..distributed import from_env
+from ..files import hold, temp_files, writable_folder
 from ..resolver import resolve
 from .loop import Trainer
 from .rundir import RunDir, check_branch
@@ -51,7 +52,28 @@ def run_training(cfg, out, resume: bool, progress: bool, banner, branch_from) ->
     if branch_from is not None:  # before the data load: the weights must fit
         check_branch(saved, cfg)
     run = RunDir(writable_folder(out, "run"))  # tried, not guessed: before any data is loaded
-    state = None
+    held = writer_lock(run, resume or branch_from is not None)
+    try:
+        return locked_training(cfg, run, saved, resume, progress, banner, branch_from)
+    finally:
+        if held is not None:
+            held.release()
+
+
+def writer_lock(run: RunDir, existing: bool):
+    """One writer per run: rank 0 of a resume holds RUN/.lock from before it touches the
+    folder (its temp files, its config) to the end; a second writer gets one line naming
+    the holder's PID. A new run's folder does not exist yet (a refusal must leave none): it
+    is locked once made, in ``locked_training``."""
+    if from_env().rank != 0 or not existing or not run.path.is_dir():
+        return None
+    return hold(run.lock, str(run.path))
+
+
+def locked_training(cfg, run: RunDir, saved, resume: bool, progress: bool, banner,
+                    branch_from) -> TrainResult:
+    """The rest of ``run_training``, the run's folder held (or about to be)."""
+    state, new_lock = None, None
     if branch_from is not None:
         state = run.branch_state(RunDir(branch_from))
     if resume:
@@ -72,6 +94,7 @@ def run_training(cfg, out, resume: bool, progress: bool, banner, branch_from) ->
         run.write_config(cfg)
     elif main:
         run.create(cfg)
+        new_lock = hold(run.lock, str(run.path))  # released when this process ends
         if branch_from is not None:  # its history up to the branch, then its own rows
             run.adopt_history(RunDir(branch_from), trainer.step)
     sink = StatsSink(run.stats, run.tensorboard, enabled=main)
@@ -85,4 +108,6 @@ def run_training(cfg, out, resume: bool, progress: bool, banner, branch_from) ->
             trainer.run(stop, sink)
         finally:
             sink.close()
+            if new_lock is not None:
+                new_lock.release()
     return TrainResult(run.path, trainer.step, trainer.steps, stop.signum)
