@@ -648,3 +648,48 @@ def test_a_resume_refusal_names_every_resumable_setting_whole(tmp_path_factory, 
     assert len(text) <= MAX_MESSAGE and not text.endswith("…")
     listed = text.split("may change only ", 1)[1].split(". Branch", 1)[0]
     assert sorted(listed.split(", ")) == sorted(RESUMABLE)
+
+
+# --- outputs through links: the real path decides (issue 46) -------------------------------
+
+def link_targets(run: Path, base: Path) -> dict:
+    """{name: (an output path that goes through a link, what it really is)}."""
+    import dfmgan
+
+    pkg = Path(dfmgan.__file__).parent
+    (base / "c").symlink_to(run / "checkpoints")
+    (base / "s").symlink_to(run / "samples")
+    (base / "l2").symlink_to(run)
+    (base / "l1").symlink_to(base / "l2")  # a chain: l1 -> l2 -> the run
+    (base / "z").symlink_to(pkg / "zoo")
+    (base / "p").symlink_to(pkg)
+    newest = sorted((run / "checkpoints").glob("state-*.pt"))[-1].name
+    return {"a checkpoint": base / "c" / newest, "the latest grid": base / "s" / "latest.png",
+            "stats through a chain": base / "l1" / "stats.jsonl",
+            "deep in samples": base / "l1" / "samples" / "sub" / "x.png",
+            "the config": base / "l2" / "config.json",
+            "inside the zoo": base / "z" / "x.png", "inside the package": base / "p" / "x.json"}
+
+
+OUTPUT_COMMANDS = {
+    "sample": lambda r, t: ["sample", str(r), "--n", "4", "--out", str(t)],
+    "eval": lambda r, t: ["eval", str(r), "--metrics", "fid", "--n", "8", "--out", str(t)],
+    "report": lambda r, t: ["report", str(r), "--out", str(t)],
+}
+
+
+@settings(max_examples=21, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(OUTPUT_COMMANDS)), st.sampled_from(
+    ["a checkpoint", "the latest grid", "stats through a chain", "deep in samples", "the config",
+     "inside the zoo", "inside the package"]))
+def test_an_output_through_links_never_lands_on_a_run_or_the_package(run, tmp_path_factory, command, target):
+    import dfmgan
+
+    base = tmp_path_factory.mktemp("links")
+    out = link_targets(run, base)[target]
+    pkg = Path(dfmgan.__file__).parent
+    before, before_pkg = fingerprint(run), fingerprint(pkg / "zoo")
+    code, err = call(OUTPUT_COMMANDS[command](run, out))
+    assert code == 2 and err.count("\n") == 1, (command, target, err)
+    assert fingerprint(run) == before and fingerprint(pkg / "zoo") == before_pkg
+    assert not (pkg / "x.json").exists()

@@ -56,11 +56,20 @@ def refuse_special(path: Path) -> None:
                           "writes into real folders: give another path")
 
 
+PACKAGE = Path(os.path.realpath(Path(__file__).parent))  # dfmgan's own files, the zoo's too
+
+
+def real(path) -> Path:
+    """Where ``path`` lands once every link on the way is followed (the links in its folders
+    included: ``c/state.pt`` with ``c`` a link into a run's checkpoints/ is that checkpoint)."""
+    return Path(os.path.realpath(path))
+
+
 def run_owning(path: Path) -> Path | None:
-    """The run folder whose own file or folder ``path`` is (its parent or grandparent
-    holds a config.json), else None."""
-    p = Path(os.path.abspath(path))
-    for folder in (p, p.parent, p.parent.parent):
+    """The run folder whose own file or folder the real ``path`` is, looking at every
+    folder above it (R/samples/sub/x.png is R's samples), else None."""
+    p = real(path)
+    for folder in (p, *p.parents):
         if RunLayout(folder).config_path.is_file() and RunLayout(folder).role(p):
             return folder
     return None
@@ -68,15 +77,19 @@ def run_owning(path: Path) -> Path | None:
 
 def check_output(path, purpose: str | None = None) -> Path:
     """``path`` may be written by a command whose purpose is ``purpose`` (a RunLayout role
-    such as "metrics", or "run" for train's own folder), or one line says why not."""
+    such as "metrics", or "run" for train's own folder), or one line says why not. Every
+    rule reads the real path, wherever a chain of links points."""
     p = Path(path)
     refuse_special(p)
-    if zoo.inside(p):
+    if zoo.inside(real(p)) or zoo.inside(p):
         raise ConfigError(f"{shown(p)} is inside dfmgan's model zoo, which ships read-only "
                           "with the package: give --out a path outside it")
+    if real(p) == PACKAGE or PACKAGE in real(p).parents:
+        raise ConfigError(f"{shown(p)} is inside the dfmgan package ({shown(PACKAGE)}), "
+                          "which no command writes: give --out a path outside it")
     run = run_owning(p)
     if run is not None:
-        role = RunLayout(run).role(Path(os.path.abspath(p)))
+        role = RunLayout(run).role(real(p))
         if role != purpose:
             what = "a run folder" if role == "run" else f"{shown(run)}'s own {role} ({p.name})"
             raise ConfigError(f"{shown(p)} is {what}; writing it would change that run: "
