@@ -169,3 +169,39 @@ def test_a_conditional_generator_draws_each_class():
             ex.grid(2, 4, bad)
     out = ex.arithmetic({"a": grid["z"][:1], "b": grid["z"][1:2], "c": grid["z"][2:3], "label": 2})
     assert len(out["images"]) == 9
+
+
+HOSTILE_BODIES = {  # raw bodies the page never sends
+    "100,000 levels deep": b"[" * 100_000 + b"]" * 100_000,
+    "a deep object": b'{"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+    "latents of 10^400": b'{"a": [[' + b", ".join([b"1" + b"0" * 400] * 100) + b']], "b": [[0]], "c": [[0]]}',
+    "1e400 (infinity)": b'{"a": [[1e400]], "b": [[0]], "c": [[0]]}',
+    "NaN": b'{"a": NaN}', "not UTF-8": b"\xff\xfe{}", "empty object": b"{}",
+    "steps of 10^400": b'{"a": [0], "b": [0], "steps": ' + b"9" * 400 + b"}",
+    "label of 10^400": b'{"a": [[0]], "b": [[0]], "c": [[0]], "label": ' + b"9" * 400 + b"}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_BODIES))
+@pytest.mark.parametrize("path", ["/api/arithmetic", "/api/walk"])
+def test_hostile_bodies_get_a_4xx_json_answer(site, name, path, capfd):
+    code, out = call(site[0] + path, raw=HOSTILE_BODIES[name])
+    assert 400 <= code < 500 and isinstance(out["error"], str), (name, code, out)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_client_that_disconnects_prints_nothing(site, capfd):
+    import socket
+
+    host, port = site[0].removeprefix("http://").split(":")
+    for _ in range(20):  # ask for a big grid, then leave before the answer
+        s = socket.create_connection((host, int(port)))
+        s.sendall(b"GET /api/grid?seed=1&n=256 HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()  # a reset, not a polite close
+    assert call(f"{site[0]}/api/info")[0] == 200  # still serving
+    import time
+
+    time.sleep(1.0)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "ConnectionReset" not in err

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlparse
 
 import torch
 
+from ..reading import parse_json
 from .latent import INTERPOLATE, Renderer, arithmetic, neighbours, sheet_latents, walk
 
 PAGE = Path(__file__).with_name("explore.html")
@@ -93,7 +94,7 @@ class Explorer:
         nz = self.G.cfg.nz
         try:
             z = torch.tensor(rows, dtype=torch.float32)
-        except (TypeError, ValueError, RuntimeError):
+        except (TypeError, ValueError, RuntimeError, OverflowError):  # 10^400: past any float
             raise BadRequest(f"{what}: expected a list of latents of {nz} numbers") from None
         if z.dim() != 2 or z.shape[1] != nz or not 1 <= len(z) <= most or not torch.isfinite(z).all():
             many = "one finite latent" if most == 1 else f"1..{most} finite latents"
@@ -145,11 +146,11 @@ def handler(explorer: Explorer, served=None):
                 n = int(self.headers.get("Content-Length", 0))
                 if not 0 <= n <= 1 << 22:
                     raise BadRequest("request body too large")
-                body = json.loads(self.rfile.read(n) or b"{}")
+                body = parse_json(self.rfile.read(n) or b"{}")  # depth-limited: no RecursionError
                 if not isinstance(body, dict):
                     raise BadRequest("expected a JSON object")
-            except (ValueError, BadRequest) as e:
-                return self.send(400, json.dumps({"error": str(e)}).encode(), "application/json")
+            except (ValueError, BadRequest) as e:  # ValueError: malformed, too deep, too long
+                return self.send(400, json.dumps({"error": str(e)[:300]}).encode(), "application/json")
             self.answer(fn and (lambda: fn(body)))
 
         def answer(self, fn):
@@ -157,17 +158,22 @@ def handler(explorer: Explorer, served=None):
                 return self.send(404, b'{"error": "no such page"}', "application/json")
             try:
                 out, code = fn(), 200
-            except BadRequest as e:
-                out, code = {"error": str(e)}, 400
+            except (BadRequest, TypeError, ValueError, OverflowError, KeyError) as e:
+                out, code = {"error": str(e)[:300] or type(e).__name__}, 400  # the request's fault
+            except Exception as e:  # ours: still a JSON answer, never a traceback on stderr
+                out, code = {"error": f"internal error: {type(e).__name__}"}, 500
             self.send(code, json.dumps(out).encode(), "application/json")
 
         def send(self, code: int, body: bytes, kind: str):
-            self.send_response(code)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client left before its answer: nothing to tell anyone
 
     return Handler
 
@@ -190,4 +196,17 @@ def serve(explorer: Explorer, host: str = "127.0.0.1", port: int = 8765,
         raise ConfigError(f"cannot serve on {host}:{port}: {e.strerror or e}; give another "
                           "--port (0: any free one)") from None
     server.daemon_threads = True
+    server.handle_error = quiet_errors(server.handle_error)
     return server
+
+
+def quiet_errors(handle_error):
+    """The server's error hook, silent for a client that disconnects (a closed tab, a
+    cancelled fetch): that is normal, not a stack trace on the terminal."""
+    import sys
+
+    def handle(request, client_address):
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)):
+            return
+        handle_error(request, client_address)
+    return handle
