@@ -188,3 +188,43 @@ def test_evaluations_appending_at_once_lose_no_row(tmp_path, writers):
     rows = [json.loads(l) for l in path.read_text().splitlines()]
     assert sorted((r["who"], r["i"]) for r in rows) == [(w, i) for w in range(writers) for i in range(15)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.jsonl"]  # no lock file left
+
+
+# --- memory bounded by what is judged, not by the candidates' size ---------------------------
+
+def run_limited(argv, gigabytes: float, cwd=None):
+    """``dfmgan ARGV`` with its address space capped: a command that allocates by the
+    input's pixel count instead of its size on disk dies here instead of swapping."""
+    import resource
+    import subprocess
+    import sys
+
+    cap = int(gigabytes * 2 ** 30)
+    return subprocess.run([sys.executable, "-m", "dfmgan", *argv], capture_output=True, text=True,
+                          timeout=300, cwd=cwd, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (cap, cap)))
+
+
+@pytest.mark.parametrize("side", [512, 1024])
+def test_large_candidates_do_not_load_the_reference_at_their_size(tmp_path, side):
+    """Four RGB images of 1024 px (12 MB) against digits with digits' 32 px net: the
+    reference (1,437 images) is read at 32 px, not 1024 (which took 22.8 GB)."""
+    images = np.random.default_rng(0).integers(0, 256, (4, side, side, 3), dtype=np.uint8)
+    np.savez(tmp_path / "x.npz", images=images)
+    r = run_limited(["eval", str(tmp_path / "x.npz"), "--data", "digits", "--n", "16",
+                     "--metrics", "fid", "--feature-net", "digits", "--out", str(tmp_path / "m.jsonl")], 6)
+    assert r.returncode == 0, r.stderr[-500:]
+
+
+def test_an_image_array_too_large_for_memory_is_refused_from_its_header(tmp_path):
+    """An .npy whose header claims 10^6 images of 1024 px (3 TB) is refused with the
+    number, before any read."""
+    from numpy.lib import format as npformat
+
+    path = tmp_path / "huge.npy"
+    with open(path, "wb") as f:
+        npformat.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False,
+                                            "shape": (10 ** 6, 1024, 1024, 3)})
+    r = run_cli("eval", str(path), "--data", "digits", "--metrics", "fid", "--out", str(tmp_path / "m.jsonl"))
+    assert r.returncode == 2 and "do not fit" in r.stderr and "GB" in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1

@@ -81,13 +81,17 @@ def real_images(data: str, root, split: str | None, n: int, size: int, channels:
     return images, labels, source.description
 
 
+PIXELS = {"reference_images", "reference_labels"}  # needs that read the reference's pixels
+
+
 def reference_for(reference, data, root, split, n: int, size: int, channels: int, seed: int,
-                  net, image=None) -> Reference:
-    """The real side: a statistics file, an image set, or ``n`` images of ``data``."""
+                  net, image=None, stats_size: int | None = None) -> Reference:
+    """The real side: a statistics file, an image set, or ``n`` images of ``data``, at
+    ``size`` px; a statistics file must have been made for ``stats_size`` px images."""
     if reference is not None and is_statistics(Path(reference)):
         feats, meta = load_statistics(Path(reference))
         if net is not None:  # metrics of pixels only do not read the features
-            check_statistics(meta, net, size, channels, reference)
+            check_statistics(meta, net, stats_size or size, channels, reference)
         return Reference(feats, None, None, {"reference": f"statistics {reference} ({meta.get('reference')})",
                                        "reference_split": meta.get("reference_split")})
     if reference is not None:
@@ -287,8 +291,11 @@ def evaluate(source, metrics=None, data: str | None = None, data_root=None,
     if need & {"features", "logits"}:  # both read before any sampling
         net = feature_net_for(data, feature_net, inception_weights)
     if need & {"features", "logits", "reference_images", "reference_labels"}:
-        ref = reference_for(reference, data, data_root, split, n_real or n, size,
-                            gen_side.channels, seed, net, image)
+        # a reference for features alone is read at the net's size: candidates of 1024 px
+        # once made digits' whole reference set 1024 px too (22.8 GB); the stats check keeps size
+        ref_size = min(size, net.input_size) if net is not None and not need & PIXELS else size
+        ref = reference_for(reference, data, data_root, split, n_real or n, ref_size,
+                            gen_side.channels, seed, net, image, stats_size=size)
     have = can_give(available(gen_side, data, ref, net))
     if metrics is None:  # the default set: what this evaluation can give, the rest said
         chosen = defaults_given(chosen, have)

@@ -20,6 +20,7 @@ class FeatureNet(nn.Module):
 
     name: str = ""
     choice: str = ""  # the --feature-net value that picks it
+    input_size: int = 299  # the side its input is resized to (bundled nets: their own)
     batch: int = 500  # images per forward pass in `extract` on the CPU
     gpu_batch: int = 500  # and on a GPU
     sha256: str = ""

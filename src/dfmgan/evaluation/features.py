@@ -41,7 +41,7 @@ class BundledNet(FeatureNet):
         self.net.load_state_dict(load_file(path))
         self.net.eval()
         self.name, self.sha256 = f"bundled:{name}", hashlib.sha256(path.read_bytes()).hexdigest()
-        self.choice = name
+        self.choice, self.input_size = name, self.net.size
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         return prepare(images, self.net.size, self.net.channels)
