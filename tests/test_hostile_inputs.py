@@ -228,3 +228,157 @@ def test_an_image_array_too_large_for_memory_is_refused_from_its_header(tmp_path
     r = run_cli("eval", str(path), "--data", "digits", "--metrics", "fid", "--out", str(tmp_path / "m.jsonl"))
     assert r.returncode == 2 and "do not fit" in r.stderr and "GB" in r.stderr, r.stderr
     assert r.stderr.count("\n") == 1
+
+
+# --- the readers of the newer commands: one line, never a traceback ------------------------
+
+def call_main(argv):
+    """``dfmgan ARGV`` in this process: (status, stderr); an exception escaping is a failure."""
+    import contextlib
+    import io
+
+    from dfmgan.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(argv)
+    return code, err.getvalue()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, 3), min_size=4, max_size=4), st.sampled_from(["eval", "project"]))
+def test_image_arrays_with_no_images_or_no_pixels_are_one_line(tmp_path_factory, shape, command):
+    n, h, w, c = shape[0], shape[1] * 4, shape[2] * 4, [1, 3, 3, 1][shape[3]]
+    if n >= 2 and h >= 1 and w >= 1 and h == w:
+        return  # a valid set: not this test's
+    t = tmp_path_factory.mktemp("arr")
+    np.savez(t / "x.npz", images=np.zeros((n, h, w, c), np.uint8))
+    run = t / "none"
+    argv = (["eval", str(t / "x.npz"), "--data", "digits", "--metrics", "fid", "--out", str(t / "m.jsonl")]
+            if command == "eval" else ["project", "zoo:digits-gan", str(t / "x.npz"), "--out", str(t / "p")])
+    code, err = call_main(argv)
+    assert code == 2 and err.count("\n") == 1, err
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A 1x1 PNG whose header claims ``width`` x ``height`` (a decompression bomb's header)."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = data[12:29]  # b"IHDR" + 13 bytes
+    ihdr[4:12] = struct.pack(">II", width, height)
+    data[12:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)) & 0xFFFFFFFF)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("command", ["eval", "reference"])
+def test_a_decompression_bomb_first_in_a_folder_is_one_line(tmp_path, command):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "0000.png").write_bytes(png_claiming(60_000, 60_000))
+    for i in range(1, 4):
+        (folder / f"{i:04d}.png").write_bytes(png_claiming(1, 1))
+    argv = (["eval", str(folder), "--data", "digits", "--metrics", "fid", "--out", str(tmp_path / "m.jsonl")]
+            if command == "eval" else ["reference", str(folder), "--feature-net", "digits",
+                                       "--out", str(tmp_path / "s.safetensors")])
+    code, err = call_main(argv)
+    assert code == 2 and err.count("\n") == 1, err
+
+
+def test_a_one_image_folder_is_one_line(tmp_path):
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png_claiming(1, 1))
+    code, err = call_main(["eval", str(folder), "--data", "digits", "--metrics", "fid",
+                           "--feature-net", "digits", "--out", str(tmp_path / "m.jsonl")])
+    assert code == 2 and "at least 2" in err and err.count("\n") == 1, err
+
+
+HOSTILE_STATE_DICTS = {
+    "empty": {}, "an integer key": {1: torch.zeros(2)},
+    "a sparse tensor": {"main.0.weight": torch.zeros(4, 4).to_sparse()},
+    "complex weights": {"main.0.weight": torch.zeros(8, 3, 4, 4, dtype=torch.complex64)},
+    "integer weights": {"main.0.weight": torch.zeros(8, 3, 4, 4, dtype=torch.int32)},
+    "NaN weights": {"main.0.weight": torch.full((8, 3, 4, 4), float("nan"))},
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_STATE_DICTS))
+@pytest.mark.parametrize("which", ["netG", "netD"])
+def test_import_dcgan_refuses_hostile_state_dicts_in_one_line(tmp_path, name, which):
+    import warnings
+
+    path = tmp_path / "w.pth"
+    torch.save(HOSTILE_STATE_DICTS[name], path)
+    if which == "netG":
+        argv = ["import-dcgan", str(path), "--out", str(tmp_path / "imp")]
+    else:  # a good G is not needed: the D file is read first or alongside; either way one line
+        argv = ["import-dcgan", str(path), "--netD", str(path), "--out", str(tmp_path / "imp")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a raw torch warning is not an answer either
+        code, err = call_main(argv)
+    assert code == 2 and err.count("\n") == 1, err
+    assert not (tmp_path / "imp").exists()
+
+
+json_junk = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=4),
+                         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                         max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(json_junk)
+def test_a_tampered_zoo_index_is_one_line(tmp_path_factory, junk):
+    import json
+
+    from dfmgan import zoo
+    from dfmgan.errors import CheckpointError
+
+    root = tmp_path_factory.mktemp("zoo")
+    (root / "index.json").write_text(json.dumps(junk))
+    try:
+        got = zoo.entries(root)
+    except CheckpointError as e:
+        assert "\n" not in str(e) and "index.json is damaged" in str(e)
+        return
+    assert zoo.index_problem(got) is None  # accepted: then it is a well-formed index
+
+
+@pytest.mark.parametrize("garbage", ["[1, 2]", '{"step": 1e400}', '{"step": 1, "time/train_s": "y"}',
+                                     '{"step": "x"}', "\x00\x01garbage{{{", "null", '"text"'])
+def test_garbage_in_stats_jsonl_on_resume_is_passed_over(tmp_path, garbage):
+    import json
+
+    run = tiny_run(tmp_path / "run", steps=2)
+    with open(run / "stats.jsonl", "a") as f:
+        f.write(garbage + "\n")
+    code, err = call_main(["train", "--resume", str(run), "--steps", "4", "--no-progress"])
+    assert code == 0, err
+    rows = [json.loads(l) for l in (run / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("best", ["{garbage", "[1]", '{"step": "x"}', "", "\xff"])
+def test_info_on_a_damaged_best_record_says_so(tmp_path, best):
+    run = tiny_run(tmp_path / "run", steps=2)
+    (run / "best").mkdir(exist_ok=True)
+    (run / "best" / "best.json").write_text(best, errors="surrogateescape")
+    for extra in ([], ["--json"]):
+        code, err = call_main(["info", str(run), *extra])
+        assert code == 0 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("argv", [["sample", "zoo:digits-gan", "--out", ""],
+                                  ["eval", "zoo:digits-gan", "--out", ""],
+                                  ["train", "--out", ""]])
+def test_an_empty_path_is_refused(tmp_path, monkeypatch, argv):
+    monkeypatch.chdir(tmp_path)
+    code, err = call_main(argv)
+    assert code == 2 and "is empty" in err and list(tmp_path.iterdir()) == []

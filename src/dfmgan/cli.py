@@ -18,7 +18,7 @@ from .cli_args import LABEL, SEED, add_device, add_no_ema, add_truncation, numbe
 from .cli_tools import TOOLS
 from .cli_train import add_train, cmd_train, device_name
 from .devices import threads_set
-from .errors import DfmganError, DivergedError
+from .errors import ConfigError, DfmganError, DivergedError
 from .files import writable_file, writable_folder
 from .layout import RunLayout
 from .models.netconfig import BN_MODES
@@ -314,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser(chosen(argv))
         args = parser.parse_args(argv)
+        no_empty_paths(args)
         zoo_sources(args)
         with threads_set(getattr(args, "torch_threads", None)):
             return SUBCOMMANDS[args.command][2](args)
@@ -331,6 +332,14 @@ def main(argv: list[str] | None = None) -> int:
                     "batch or narrower nets, or check that its input files are what they seem")
     except KeyboardInterrupt as e:
         return 128 + (e.args[0] if e.args and isinstance(e.args[0], int) else signal.SIGINT)
+
+
+def no_empty_paths(args) -> None:
+    """An empty path (``--out ''``) is refused: ``Path("")`` is the current folder, which
+    is not what anybody meant to write into."""
+    for name, value in vars(args).items():
+        if value == "" and name in ("out", "config", "data_root", "ref", "latents", "source", "run_dir"):
+            raise ConfigError(f"--{name.replace('_', '-')} is empty: give a path")
 
 
 def hint(e: DfmganError, parser, argv: list[str]) -> str:

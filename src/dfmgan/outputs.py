@@ -79,6 +79,8 @@ def check_output(path, purpose: str | None = None) -> Path:
     """``path`` may be written by a command whose purpose is ``purpose`` (a RunLayout role
     such as "metrics", or "run" for train's own folder), or one line says why not. Every
     rule reads the real path, wherever a chain of links points."""
+    if not str(path).strip():  # Path("") is ".": an empty --out would write into the cwd
+        raise ConfigError("an empty path was given as an output: give --out a file or folder name")
     p = Path(path)
     refuse_special(p)
     if zoo.inside(real(p)) or zoo.inside(p):

@@ -55,8 +55,9 @@ def as_nchw(arr: np.ndarray, path: Path) -> torch.Tensor:
         raise DfmganError(f"{path}: images must be uint8 (0..255), got {arr.dtype}")
     if arr.ndim == 3:
         arr = arr[..., None]
-    if arr.ndim != 4 or len(arr) < 2:
-        raise DfmganError(f"{path}: expected at least 2 images (N, H, W, C), got shape {arr.shape}")
+    if arr.ndim != 4 or len(arr) < 2 or min(arr.shape[1:]) < 1:
+        raise DfmganError(f"{path}: expected at least 2 images of at least 1 px (N, H, W, C), "
+                          f"got shape {arr.shape}")
     nhwc = arr.shape[-1] in (1, 3) and arr.shape[1] == arr.shape[2]
     nchw = arr.shape[1] in (1, 3) and arr.shape[2] == arr.shape[3]
     if nhwc:  # what `sample` writes; the reading taken when both fit, e.g. (N, 3, 3, 3)
@@ -146,9 +147,11 @@ def load_folder_images(path: Path) -> tuple[torch.Tensor, str]:
     try:
         with Image.open(files[0]) as first:
             size, channels = first.height, 1 if first.mode in ("L", "I", "I;16", "1") else 3
-    except OSError as e:
+    except (OSError, Image.DecompressionBombError, ValueError) as e:  # a bomb is no OSError
         raise DfmganError(f"cannot read {files[0]}: {' '.join(str(e).split())}") from None
     source = load_folder(path, "train", size, channels)
+    if len(source) < 2:  # a covariance needs two: FID, KID and the rest compare sets
+        raise DfmganError(f"{path} holds {len(source)} image; a set to judge needs at least 2")
     return source.images, f"folder {path} ({len(source):,} images, {channels}x{size}x{size})"
 
 

@@ -54,7 +54,27 @@ def read_state_dict(path: Path, what: str) -> dict[str, torch.Tensor]:
         sd = sd["state_dict"]
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise CheckpointError(f"{shown(path)} is not a state dict (a mapping of names to tensors)")
+    problem = state_dict_problem(sd)
+    if problem:
+        raise CheckpointError(f"{shown(path)} is not a DCGAN state dict: {problem}")
     return {k.removeprefix("module."): v for k, v in sd.items()}
+
+
+def state_dict_problem(sd: dict) -> str | None:
+    """What makes ``sd`` (names to tensors) unusable as weights, or None: no tensors, a
+    name that is not a string, a sparse, quantized, complex or non-finite tensor."""
+    if not sd:
+        return "it holds no tensors"
+    for k, v in sd.items():
+        if not isinstance(k, str):
+            return f"the key {k!r} is not a name"
+        if v.layout != torch.strided or v.is_quantized:
+            return f"{k} is a {str(v.layout).removeprefix('torch.')} tensor, not a dense one"
+        if v.is_complex() or not (v.is_floating_point() or k.endswith("num_batches_tracked")):
+            return f"{k} holds {str(v.dtype).removeprefix('torch.')} values, not real numbers"
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            return f"{k} holds NaN or inf"
+    return None
 
 
 def layers(sd: dict, where: str) -> list[tuple[torch.Tensor, dict | None]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import DfmganError
 from ..snapshot_file import parameter_count, read_snapshot_info
 from ..layout import state_paths
+from ..reading import parse_json
 from ..layout import GENERATOR, GENERATOR_EMA, LATEST_GRID
 
 
@@ -32,7 +33,10 @@ def run_info(path: Path) -> dict:
         rows = read_stats(run.stats)
         info["last_stats"] = rows[-1] if rows else None
     if run.best_record.exists():
-        info["best"] = json.loads(run.best_record.read_text())
+        try:  # depth-limited; a damaged record is reported, not a traceback
+            info["best"] = parse_json(run.best_record.read_text())
+        except (OSError, ValueError, UnicodeDecodeError) as e:
+            info["best"] = f"damaged ({' '.join(str(e).split())[:80]}): move it away to keep a new best"
     if run.metrics.exists() and (evals := read_rows(run.metrics)):
         last = evals[-1]
         info["last_eval"] = {k: v for k, v in {**last, **last.get("provenance", {})}.items()
@@ -98,8 +102,11 @@ def render_run(info: dict) -> str:
         lines.append(f"  last logged (step {number(last['step'])}): {values(last)}")
     if "last_eval" in info:
         lines.append(f"  last `dfmgan eval`: {values(info['last_eval'])}")
-    if "best" in info:
-        lines.append(f"  best checkpoint: step {number(info['best']['step'])}, {values(info['best'])}")
+    best = info.get("best")
+    if isinstance(best, dict) and "step" in best:
+        lines.append(f"  best checkpoint: step {number(best['step'])}, {values(best)}")
+    elif best is not None:
+        lines.append(f"  best checkpoint: record {best if isinstance(best, str) else 'not a best record'}")
     lines.append("  (everything, the full configuration included: dfmgan info RUN --json)")
     return "\n".join(lines)
 

@@ -89,8 +89,12 @@ class StatsSink:
         """On resume, drop rows from after the checkpoint: those steps are run again."""
         if not (self.enabled and self.path.exists()):
             return
-        keep = [ln for ln in self.path.read_text().splitlines(True)
-                if ln.strip() and _step(ln) is not None and _step(ln) <= step]
+        keep, last = [], -1
+        for ln in self.path.read_text(errors="replace").splitlines(True):
+            s = _step(ln)
+            if s is not None and last < s <= step:  # a row's steps only rise: others are debris
+                keep.append(ln if ln.endswith("\n") else ln + "\n")
+                last = s
         atomic_write(self.path, "".join(keep).encode())
 
     def close(self) -> None:
@@ -100,10 +104,26 @@ class StatsSink:
 
 
 def _step(line: str) -> int | None:
+    """The row's step, or None for anything that is not a row with a whole step (a torn
+    last line from a killed run, garbage, a step of 1e400 or "x")."""
     try:
-        return int(parse_json(line)["step"])
-    except (ValueError, KeyError, TypeError, IndexError):
-        return None  # a torn last line from a killed run
+        row = parse_json(line)
+    except ValueError:
+        return None
+    return whole_step(row)
+
+
+def whole_step(row) -> int | None:
+    step = row.get("step") if isinstance(row, dict) else None
+    ok = isinstance(step, int) and not isinstance(step, bool) and 0 <= step < 2 ** 63
+    return step if ok else None
+
+
+def a_number(v) -> bool:
+    """A finite int or float (not a bool): what a statistic read back may be computed with."""
+    import math
+
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -140,12 +160,11 @@ def last_step(path: Path, tail: int = 4096) -> int | None:
 
 def read_stats(path: Path) -> list[dict]:
     """The rows of a stats.jsonl: mappings with a whole step, in the order written."""
-    return [r for r in read_rows(path)
-            if isinstance(r.get("step"), int) and not isinstance(r["step"], bool)]
+    return [r for r in read_rows(path) if whole_step(r) is not None]
 
 
 def seconds_so_far(stats: Path, step: int) -> float:
     """The training seconds of the last row at or before ``step`` (0 for a new run)."""
-    rows = [r for r in read_stats(stats) if r["step"] <= step and TRAIN_SECONDS in r] \
+    rows = [r for r in read_stats(stats) if r["step"] <= step and a_number(r.get(TRAIN_SECONDS))] \
         if Path(stats).exists() else []
     return float(rows[-1][TRAIN_SECONDS]) if rows else 0.0

@@ -16,7 +16,6 @@ Only the standard library at import: ``outputs`` (below every writer) asks ``ins
 from __future__ import annotations
 
 import difflib
-import json
 import os
 from pathlib import Path
 
@@ -28,11 +27,44 @@ INDEX = "index.json"
 
 
 def entries(root: Path = ROOT) -> dict[str, dict]:
-    """name -> its index entry: description, data, objective, size, steps, metrics, files."""
+    """name -> its index entry: description, data, objective, size, steps, metrics, files;
+    one line (restore it) for an index that is not what ``build_zoo.py`` writes."""
+    from ..errors import CheckpointError
+    from ..reading import parse_json
+
     path = Path(root) / INDEX
     if not path.is_file():
         return {}
-    return json.loads(path.read_text())
+    try:
+        index = parse_json(path.read_text())
+        problem = index_problem(index)
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        problem = " ".join(str(e).split())[:100]
+    if problem:
+        raise CheckpointError(f"the zoo's {path} is damaged ({problem}); restore it with "
+                              "git checkout, or reinstall dfmgan")
+    return index
+
+
+FIELDS = {"description": str, "data": str, "objective": str, "size": int, "channels": int,
+          "steps": int, "metrics": dict, "files": dict}
+
+
+def index_problem(index) -> str | None:
+    """What is wrong with a loaded index.json, or None."""
+    if not isinstance(index, dict):
+        return "not a mapping of models"
+    for name, entry in index.items():
+        if not isinstance(entry, dict):
+            return f"{name} is not an entry"
+        for key, kind in FIELDS.items():
+            if not isinstance(entry.get(key), kind) or isinstance(entry.get(key), bool):
+                return f"{name}.{key} is missing or not a {kind.__name__}"
+        digests = entry["files"]
+        if not all(isinstance(k, str) and "/" not in k and isinstance(v, str) and len(v) == 64
+                   for k, v in digests.items()):
+            return f"{name}.files is not a mapping of file names to SHA-256 digests"
+    return None
 
 
 def is_zoo(source) -> bool:
