@@ -382,3 +382,18 @@ def test_an_empty_path_is_refused(tmp_path, monkeypatch, argv):
     monkeypatch.chdir(tmp_path)
     code, err = call_main(argv)
     assert code == 2 and "is empty" in err and list(tmp_path.iterdir()) == []
+
+
+def test_a_closed_pipe_is_the_shells_141_and_silent(tmp_path):
+    """`dfmgan info RUN --json | head -c1`, many times: dfmgan ends with 0 (it wrote all
+    before head left) or 141, never one line of 'Broken pipe' with status 2."""
+    import subprocess
+    import sys
+
+    run = tiny_run(tmp_path / "run", steps=2)
+    script = (f"{sys.executable} -m dfmgan info {run} --json 2>{tmp_path}/err | head -c1 >/dev/null; "
+              "echo ${PIPESTATUS[0]}")
+    for _ in range(12):
+        r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+        assert r.stdout.strip() in ("0", "141"), (r.stdout, (tmp_path / "err").read_text())
+        assert (tmp_path / "err").read_text() == ""

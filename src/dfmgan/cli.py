@@ -323,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except DfmganError as e:
         return fail(str(e) + hint(e, parser, argv))
+    except BrokenPipeError:
+        raise  # a reader that left (`| head`): __main__ ends quietly with the shell's 141
     except OSError as e:  # a path the system refused, met after the checks up front
         where = f"{e.filename}: " if e.filename else ""
         return fail(f"{where}{e.strerror or e}")
