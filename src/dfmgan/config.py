@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .given import given_dict, tracked
+from .regularizers import spelled_terms, term_names, terms_section
 from .models.netconfig import RANGES as NET_RANGES
 from .models.netconfig import NetConfig
 
@@ -183,7 +184,7 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
     if cls is TrainConfig:
         d = migrate(d)
     if cls is ObjectiveConfig:
-        d = _own_section(_terms_section(d, where), where)
+        d = _own_section(terms_section(d, where), where)
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(d) - set(known))
     if unknown:
@@ -200,34 +201,6 @@ def from_dict(d: dict, cls=TrainConfig, where: str = "config"):
     if cls is TrainConfig:
         check_ranges(flatten(out.to_dict()))
     return out
-
-
-def term_names() -> list[str]:
-    from .regularizers import names
-
-    return names()
-
-
-def spelled_terms(terms: dict, complete: bool) -> dict:
-    """The D-side terms as config.json spells them, ``objective.NAME: γ``; every registered
-    one (0 = off) when ``complete``."""
-    return {k: float(terms.get(k, 0.0)) for k in term_names()} if complete else dict(terms)
-
-
-def _terms_section(d: dict, where: str) -> dict:
-    """``objective.NAME: γ`` of each registered D-side term read into ``terms``."""
-    from .regularizers import RANGE
-
-    d = dict(d)
-    terms = dict(d.pop("terms", {}) or {})
-    for k in [k for k in d if k in term_names()]:
-        v = d.pop(k)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not RANGE[0] <= v <= RANGE[1]:
-            raise ConfigError(f"{where.removeprefix('config.')}.{k} must be in "
-                              f"{RANGE[0]:g}..{RANGE[1]:g}, got {v!r}")
-        terms[k] = float(v)
-    d["terms"] = terms
-    return d
 
 
 def _nested_types(cls) -> dict[str, type]:
@@ -342,26 +315,10 @@ def load_yaml(text: str):
         raise yaml.YAMLError("it is nested too deeply") from None
     except ValueError as e:  # an integer past Python's 4,300 digits, say
         raise yaml.YAMLError(str(e).splitlines()[0][:120]) from None
-    check_numbers(obj)
+    from .reading import check_numbers
+
+    check_numbers(obj, yaml.YAMLError)
     return obj
-
-
-def check_numbers(obj) -> None:
-    """Every integer in a loaded document fits 64 bits: one past it (a 400-digit count) is
-    a YAMLError here, not an OverflowError in whatever first computes with it."""
-    import yaml
-
-    stack = [obj]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, (list, tuple)):
-            stack.extend(node)
-        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= 2 ** 63:
-            raise yaml.YAMLError(f"the number {str(node)[:12]}... ({len(str(abs(node)))} digits) "
-                                 "is too large for any setting")
 
 
 FLOAT_12 = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")

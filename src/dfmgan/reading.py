@@ -28,6 +28,22 @@ def check_depth(obj, limit: int = MAX_DEPTH) -> None:
         stack.extend((c, depth + 1, above | {id(node)}) for c in children)
 
 
+def check_numbers(obj, error=ValueError) -> None:
+    """Every integer in a loaded document fits 64 bits: one past it (a 400-digit count) is
+    ``error`` here, one line, not an OverflowError in whatever first computes with it."""
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= 2 ** 63:
+            raise error(f"the number {str(node)[:12]}... ({len(str(abs(node)))} digits) "
+                        "is too large for any setting")
+
+
 def regular(path, what: str = "file") -> Path:
     """``path`` if it is a regular file (or does not exist: the reader names that); one
     line otherwise. A FIFO would block the reader forever, a device would never end: every

@@ -109,4 +109,31 @@ def names() -> list[str]:
     return sorted(TERMS)
 
 
-__all__ = ["RANGE", "TERMS", "Term", "Terms", "check_terms", "grad_sq_norm", "names", "register_term"]
+term_names = names  # as config.py asks for them
+
+
+def spelled_terms(terms: dict, complete: bool) -> dict:
+    """The D-side terms as config.json spells them, ``objective.NAME: γ``; every registered
+    one (0 = off) when ``complete``."""
+    return {k: float(terms.get(k, 0.0)) for k in names()} if complete else dict(terms)
+
+
+def terms_section(d: dict, where: str) -> dict:
+    """An objective section with ``objective.NAME: γ`` of each registered term read into
+    ``terms`` (a ConfigError for a γ out of range)."""
+    from ..errors import ConfigError
+
+    d = dict(d)
+    terms = dict(d.pop("terms", {}) or {})
+    for k in [k for k in d if k in names()]:
+        v = d.pop(k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not RANGE[0] <= v <= RANGE[1]:
+            raise ConfigError(f"{where.removeprefix('config.')}.{k} must be in "
+                              f"{RANGE[0]:g}..{RANGE[1]:g}, got {v!r}")
+        terms[k] = float(v)
+    d["terms"] = terms
+    return d
+
+
+__all__ = ["RANGE", "TERMS", "Term", "Terms", "check_terms", "grad_sq_norm", "names", "register_term",
+           "spelled_terms", "term_names", "terms_section"]
