@@ -11,8 +11,9 @@ from __future__ import annotations
 from ..cites import R3GAN
 from .base import Objective, register_objective
 
-# chosen by the sweep of γ on clipart-32 (docs: results, "Does DFM still help next to a
-# modern GAN loss?"); the resolver's objective layer, so a file or --r1/--r2 overrides it
+# chosen by the sweep of γ on clipart-32 (0.01, 0.1, 1, 10; 1,000 steps: FID 29.9, 26.5,
+# 27.9, 246.9; docs: results, "Does DFM still help next to a modern GAN loss?"); the
+# resolver's objective layer, so a file or --r1/--r2 overrides it
 GAMMA = 0.1
 
 
