@@ -133,11 +133,14 @@ def start_resume(run, steps: int):
 
 
 def wait_for_holder(run, proc, timeout: float = 60.0) -> None:
-    """Until RUN/.lock names ``proc`` (it has taken the lock)."""
+    """Until ``proc`` holds RUN/.lock (the kernel's table of locks says so)."""
+    from dfmgan.files import lock_holder
+
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout:
         lock = run / ".lock"
-        if lock.is_file() and lock.read_text().strip() == str(proc.pid):
+        if lock.is_file() and lock_holder(lock.stat().st_ino) == str(proc.pid):
+            assert lock.read_text() == ""  # nothing written into the run by taking it
             return
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)

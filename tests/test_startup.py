@@ -158,7 +158,7 @@ def test_train_first_line_names_device_precision_data_and_folder(tmp_path):
     first = r.stdout.splitlines()[0]
     assert first.startswith("dfmgan train on cpu (1 thread; --threads sets them), fp32: "
                             "digits[train] (scikit-learn)")
-    assert f"-> {out} (from scratch, 2 steps)" in first
+    assert f"-> {out} (from scratch, 2 steps; checkpoints " in first and " MB each, 3 kept" in first
     r = run_cli("train", "--resume", str(out), "--steps", "3", "--threads", "2", "--no-progress")
     assert r.returncode == 0, r.stderr
 

@@ -132,19 +132,32 @@ class Held:
 
 
 def hold(lock: Path, what: str, wait: bool = False) -> Held:
-    """Take ``lock`` (created if need be) for this process, writing its PID in it; with
-    ``wait`` False, one line naming the holder's PID when another process has it."""
+    """Take ``lock`` (an empty file, created if need be) for this process; with ``wait``
+    False, one line naming the holder's PID when another process has it. Nothing is
+    written into it, so taking it changes no file of the run (a refused resume leaves the
+    folder as it was); the holder is found in the kernel's table of locks."""
     import fcntl
 
     lock = Path(lock)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), _file_mode())
+    fd = os.open(lock, os.O_RDONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), _file_mode())
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        holder = lock_holder(os.fstat(fd).st_ino) or "unknown"
         os.close(fd)
         raise DfmganError(f"{what} is in use by process {holder} (another dfmgan writing it); "
                           "wait for it to end, or stop it") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return Held(fd)
+
+
+def lock_holder(inode: int) -> str | None:
+    """The PID holding a flock on the file with this inode, from /proc/locks (Linux)."""
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:  # "1: FLOCK  ADVISORY  WRITE 12345 fd:01:123456 0 EOF"
+        parts = line.split()
+        if len(parts) > 5 and parts[1] == "FLOCK" and parts[5].rsplit(":", 1)[-1] == str(inode):
+            return parts[4]
+    return None
