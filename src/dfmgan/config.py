@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .given import given_dict, tracked
-from .regularizers import spelled_terms, term_names, terms_section
+from .regularizers import spelled_terms, terms_section
 from .models.netconfig import RANGES as NET_RANGES
 from .models.netconfig import NetConfig
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .config import TrainConfig, dotted, from_dict, merge, migrate, term_names
+from .config import TrainConfig, dotted, from_dict, merge, migrate
+from .regularizers import names as term_names
 from .devices import check_device
 from .errors import ConfigError, DfmganError
 

@@ -61,9 +61,6 @@ class Terms:
         self.terms = [TERMS[k](float(g)) for k, g in sorted(gammas.items()) if g]
         self.every, self.count = every, 0  # D steps seen, for the lazy interval
 
-    def __bool__(self) -> bool:
-        return bool(self.terms)
-
     def __call__(self, view: View, x: "torch.Tensor", gen: "torch.Tensor"):
         due = self.terms and self.count % self.every == 0
         self.count += 1
@@ -109,9 +106,6 @@ def names() -> list[str]:
     return sorted(TERMS)
 
 
-term_names = names  # as config.py asks for them
-
-
 def spelled_terms(terms: dict, complete: bool) -> dict:
     """The D-side terms as config.json spells them, ``objective.NAME: γ``; every registered
     one (0 = off) when ``complete``."""
@@ -136,4 +130,4 @@ def terms_section(d: dict, where: str) -> dict:
 
 
 __all__ = ["RANGE", "TERMS", "Term", "Terms", "check_terms", "grad_sq_norm", "names", "register_term",
-           "spelled_terms", "term_names", "terms_section"]
+           "spelled_terms", "terms_section"]
