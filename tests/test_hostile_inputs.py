@@ -1,6 +1,7 @@
 """Hostile inputs, by class (issue 46): YAML alias bombs refused at once whatever their
 size, FIFOs in every file argument refused without blocking, numbers too large for any
 setting, and statistics files holding NaN or inf. Each is one line and exit status 2."""
+import json
 import os
 import time
 
@@ -99,23 +100,90 @@ def test_a_fifo_in_any_file_argument_is_refused_without_blocking(tmp_path, small
     assert "FIFO" in r.stderr, (name, r.stderr)
 
 
-@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
-def test_statistics_with_nan_or_inf_are_refused_before_any_linear_algebra(tmp_path, small_run, bad):
-    stats = tmp_path / "s.safetensors"
+@pytest.fixture(scope="module")
+def good_stats(tmp_path_factory):
+    stats = tmp_path_factory.mktemp("stats") / "s.safetensors"
     r = run_cli("reference", "digits", "--size", "32", "--channels", "1", "--n", "20",
                 "--out", str(stats), "--no-progress")
     assert r.returncode == 0, r.stderr
+    return stats
+
+
+def with_tensor(src, dst, name, bad, drop_digest=False):
+    """A copy of safetensors file ``src`` at ``dst`` whose tensor ``name`` holds ``bad``
+    (one entry), its metadata kept (less the data digest, so a changed snapshot loads)."""
     from safetensors.torch import load_file, save_file
+
     from dfmgan.snapshot_file import safetensors_header
 
-    meta = safetensors_header(stats).get("__metadata__")
-    tensors = load_file(stats)
-    tensors["pool"][3, 5] = bad
-    save_file(tensors, stats, metadata=meta)
-    r = run_cli("eval", str(small_run), "--ref", str(stats), "--metrics", "fid", "--n", "8",
-                "--out", str(tmp_path / "m.jsonl"))
-    assert r.returncode == 2 and "NaN or inf" in r.stderr and r.stderr.count("\n") == 1, r.stderr
-    assert not (tmp_path / "m.jsonl").exists()
+    meta = dict(safetensors_header(src).get("__metadata__") or {})
+    if drop_digest:
+        info = json.loads(meta["dfmgan"])
+        info.pop("data_sha256", None)
+        meta["dfmgan"] = json.dumps(info)
+    tensors = load_file(src)
+    name = name if name in tensors else sorted(k for k in tensors if tensors[k].is_floating_point())[0]
+    tensors[name].view(-1)[0] = torch.tensor(bad, dtype=torch.float64).to(tensors[name].dtype)  # 1e300: inf in float32
+    save_file(tensors, dst, metadata=meta)
+    return dst
+
+
+def yaml_number(x: float) -> str:
+    return {float("inf"): ".inf", -float("inf"): "-.inf"}.get(x, ".nan" if x != x else repr(x))
+
+
+# every file that brings numbers in: (what writes it with the bad number, the command reading it)
+NUMERIC_FILES = {
+    "statistics": lambda t, run, stats, bad: ["eval", str(run), "--metrics", "fid,kid", "--n", "8",
+                                              "--ref", str(with_tensor(stats, t / "s.safetensors", "pool", bad)),
+                                              "--out", str(t / "m.jsonl")],
+    "latents": lambda t, run, stats, bad: (np.savez(t / "z.npz", z=np.full((3, 100), bad)),
+                                           ["arithmetic", str(run), "--latents", str(t / "z.npz"),
+                                            "--a", "0", "--b", "1", "--c", "2", "--out", str(t / "a.png")])[1],
+    "boxes": lambda t, run, stats, bad: ((t / "b.json").write_text(json.dumps({"0": [[0, 0, bad, 8]]})),
+                                         ["ablate", str(run), "--boxes", str(t / "b.json"), "--sheet-n", "4",
+                                          "--out", str(t / "b.png")])[1],
+    "masks": lambda t, run, stats, bad: (np.savez(t / "m.npz", indices=np.array([0]),
+                                                  masks=np.full((1, 28, 28), bad)),
+                                         ["ablate", str(run), "--masks", str(t / "m.npz"), "--sheet-n", "4",
+                                          "--out", str(t / "b.png")])[1],
+    "config": lambda t, run, stats, bad: ((t / "c.yaml").write_text(f"optim:\n  lr: {yaml_number(bad)}\n"),
+                                          ["train", "--config", str(t / "c.yaml"), "--out", str(t / "r")])[1],
+    "weights": lambda t, run, stats, bad: ["sample", str(with_tensor(
+        run / "generator.safetensors", t / "generator.safetensors", "", bad, drop_digest=True)),
+        "--n", "4", "--out", str(t / "g.png")],
+}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(sorted(NUMERIC_FILES)),
+       st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e300, -1e300]))
+def test_nan_inf_and_huge_numbers_in_every_numeric_file_are_one_line(tmp_path_factory, small_run,
+                                                                      good_stats, kind, bad):
+    """Refused where they enter, before any linear algebra or allocation: NaN statistics
+    once crashed LAPACK (exit 139), 1e300 made it segfault, NaN boxes were used as 28."""
+    import shutil
+
+    t = tmp_path_factory.mktemp("num")
+    if kind == "weights":
+        shutil.copy(small_run / "generator.json", t / "generator.json")
+    argv = NUMERIC_FILES[kind](t, small_run, good_stats, bad)
+    before = sorted(p.name for p in t.iterdir())
+    code, err = call_main(argv)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, (kind, bad, err)
+    assert sorted(p.name for p in t.iterdir()) == before  # no output, no run folder
+
+
+def test_a_generator_whose_arithmetic_overflows_is_one_line_not_black_images():
+    """Finite but huge weights can make G's output NaN; turned into uint8 it would be 0."""
+    from dfmgan.data.transforms import to_uint8
+    from dfmgan.errors import DataError
+
+    x = torch.zeros(2, 1, 4, 4)
+    assert to_uint8(x).eq(128).all()
+    x[1, 0, 2, 3] = float("nan")
+    with pytest.raises(DataError, match="NaN or inf"):
+        to_uint8(x)
 
 
 # --- one writer per run -------------------------------------------------------------------

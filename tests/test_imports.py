@@ -76,7 +76,7 @@ def test_the_checker_finds_a_circle():
 # (cli -> config -> training -> data, models, objectives -> checkpoint, evaluation, with
 # the plain records every layer shares at the bottom). Longest prefix wins.
 LAYERS = [
-    ("errors", "given", "layout", "reading", "cites", "digests", "zoo"),
+    ("errors", "given", "layout", "reading", "cites", "digests", "zoo", "marks"),
     ("discovery", "outputs", "devices", "models.netconfig", "regularizers"),
     ("files", "snapshot_file", "distributed"),
     ("data", "models", "config", "imageio"),

@@ -403,7 +403,7 @@ def test_a_failed_eval_append_names_the_file_and_leaves_it_whole(run, tmp_path, 
     import dfmgan.files as files
 
     out = tmp_path / "m.jsonl"
-    out.write_text('{"fid": 1.0, "provenance": {}}\n')
+    out.write_text('{"written_by": "dfmgan", "fid": 1.0, "provenance": {}}\n')  # an earlier eval's
     before = out.read_bytes()
 
     def no_space(*a, **k):
@@ -693,3 +693,102 @@ def test_an_output_through_links_never_lands_on_a_run_or_the_package(run, tmp_pa
     assert code == 2 and err.count("\n") == 1, (command, target, err)
     assert fingerprint(run) == before and fingerprint(pkg / "zoo") == before_pkg
     assert not (pkg / "x.json").exists()
+
+
+# --- files dfmgan did not write (issue 46): replaced only when they carry its mark ----------
+
+def unmarked(suffix: str, seed: int) -> bytes:
+    """A valid file of the kind ``suffix`` names, as another program would write it: the
+    same format as dfmgan's output, without dfmgan's mark."""
+    import numpy as np
+    from PIL import Image
+    from safetensors.numpy import save
+
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    if suffix in (".png", ".gif"):
+        Image.fromarray(pixels).save(buf, format=suffix[1:].upper())
+    elif suffix == ".npz":
+        np.savez(buf, images=pixels)
+    elif suffix == ".safetensors":
+        return save({"x": pixels.astype(np.float32)}, metadata={"by": "someone"})
+    elif suffix == ".html":
+        return f"<!doctype html><html><head><title>{seed}</title></head></html>".encode()
+    elif suffix == ".json":
+        return json.dumps({"written_by": "someone", "seed": seed}).encode()
+    elif suffix == ".jsonl":  # a JSON-lines file one of whose rows is not dfmgan's
+        return (json.dumps({"written_by": "dfmgan"}) + "\n" + json.dumps({"seed": seed}) + "\n").encode()
+    return buf.getvalue()
+
+
+# single-file writers: (the suffix of their output, its argv, files they write beside it)
+FILE_WRITERS = {name: (*WRITERS[name], ()) for name, (suffix, _) in WRITERS.items() if suffix}
+FILE_WRITERS["interpolate"] = (*WRITERS["interpolate"], ("-lerp.gif", "-slerp.gif"))
+FILE_WRITERS["ablate"] = (*WRITERS["ablate"], (".json",))
+
+
+def foreign(draw_kind: str, suffix: str, seed: int, junk: bytes) -> bytes:
+    return junk if draw_kind == "bytes" else unmarked(suffix, seed)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(FILE_WRITERS)), st.sampled_from(["bytes", "format"]),
+       st.integers(0, 2**16), st.binary(min_size=1, max_size=300), st.data())
+def test_no_writer_replaces_a_file_it_did_not_write(run, tmp_path_factory, writer, kind, seed, junk, data):
+    """Someone else's file where the output (or a file written beside it) goes, as random
+    bytes or as a valid file of the same format: one line, exit 2, every byte kept."""
+    base = tmp_path_factory.mktemp("foreign")
+    (run.parent / "boxes.json").write_text(json.dumps({"0": [[0, 0, 8, 8]]}))
+    suffix, argv, beside = FILE_WRITERS[writer]
+    out = base / f"out{suffix}"
+    where = data.draw(st.sampled_from(["", *beside]))
+    victim = out if not where else base / f"out{where}"
+    victim.write_bytes(foreign(kind, Path(victim).suffix, seed, junk))
+    before = fingerprint(base)
+    code, err = call(argv(run, out))
+    assert code == 2 and err.count("\n") == 1 and "did not write" in err, (writer, err)
+    assert fingerprint(base) == before
+
+
+@pytest.mark.parametrize("writer", sorted(FILE_WRITERS))
+def test_every_writer_marks_its_files_and_replaces_them_on_a_second_run(run, tmp_path, writer):
+    """What a command wrote it may write again (a rerun): its output and the files beside
+    it carry the mark, and stay ordinary files of their format for other readers."""
+    from dfmgan.marks import ours
+
+    (run.parent / "boxes.json").write_text(json.dumps({"0": [[0, 0, 8, 8]]}))
+    suffix, argv, beside = FILE_WRITERS[writer]
+    out = tmp_path / f"out{suffix}"
+    for attempt in range(2):
+        code, err = call(argv(run, out))
+        assert code == 0, (writer, attempt, err)
+        for path in [out, *(tmp_path / f"out{b}" for b in beside)]:
+            assert ours(path), path
+            readable(path)
+
+
+def readable(path: Path) -> None:
+    """``path`` opens with its format's usual reader."""
+    import numpy as np
+    from PIL import Image
+    from safetensors.numpy import load_file
+
+    if path.suffix in (".png", ".gif"):
+        Image.open(path).load()
+    elif path.suffix == ".npz":
+        assert np.load(path)["images"].dtype == np.uint8
+    elif path.suffix == ".safetensors":
+        assert load_file(path)
+    elif path.suffix in (".json", ".jsonl", ".html"):
+        text = path.read_text()
+        assert [json.loads(line) for line in text.splitlines()] if path.suffix == ".jsonl" else text
+
+
+@pytest.mark.parametrize("suffix", [".png", ".npz", ".json", ".html", ".jsonl"])
+def test_an_empty_file_is_no_ones_and_may_be_written(tmp_path, suffix):
+    """``mktemp``'s empty file holds nothing to lose: the output policy lets it be written."""
+    from dfmgan.files import writable_file
+
+    (tmp_path / f"x{suffix}").write_bytes(b"")
+    assert writable_file(tmp_path / f"x{suffix}") == tmp_path / f"x{suffix}"

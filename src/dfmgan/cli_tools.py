@@ -3,7 +3,6 @@ visualize, dedup. Each parses, loads a snapshot or data, and calls one function 
 ``tools/``."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .cli_args import LABEL, LAYER, SEED, add_device, add_no_ema, budgets, count_or_all, indices, number
@@ -116,8 +115,10 @@ def add_arithmetic(p) -> None:
 def add_ablate(p) -> None:
     common(p)
     add_sheet(p)
-    p.add_argument("--boxes", help="JSON: sheet index -> boxes [x0, y0, x1, y1] in pixels")
-    p.add_argument("--masks", help=".npz with indices (M,) and masks (M, H, W)")
+    p.add_argument("--boxes", help="JSON: sheet index -> boxes [x0, y0, x1, y1], whole "
+                   "pixels, x1 and y1 exclusive, inside the image")
+    p.add_argument("--masks", help=".npz with indices (M,) integers and masks (M, H, W) of "
+                   "booleans or 0/1")
     p.add_argument("--layer", type=LAYER, default=-2, help="G's hidden layer (default -2, the "
                    "second highest, as in the paper)")
     p.add_argument("--n", type=number(1, 10_000), default=8, help="new samples to draw both ways (default 8)")
@@ -191,8 +192,8 @@ def cmd_interpolate(args) -> int:
     modes = ["lerp", "slerp"] if args.mode == "both" else [args.mode]
     G = load_G(args)
     points = read_latents(args.latents, G, least=2) if args.latents else args.points
-    paths = interpolate_figure(G, points, args.steps, modes, args.seed, png_path(args.out),
-                               args.label)
+    out = png_path(args.out, tuple(f"-{m}.gif" for m in modes))
+    paths = interpolate_figure(G, points, args.steps, modes, args.seed, out, args.label)
     print("wrote " + ", ".join(map(str, paths)))
     return 0
 
@@ -214,16 +215,23 @@ def read_latents(path: str, G, least: int = 1):
         got = "no array z" if z is None else f"z of shape {z.shape} ({z.dtype})"
         raise DfmganError(f"--latents {path}: expected z (N >= {least}, {nz}) floats for this "
                           f"generator, got {got}")
-    if not np.isfinite(z).all():
-        raise DfmganError(f"--latents {path}: z holds NaN or inf")
+    from .sampling import latent_problem
+
+    if latent_problem(z):
+        raise DfmganError(f"--latents {path}: {latent_problem(z)}")
     return torch.from_numpy(z.astype(np.float32))
 
 
-def png_path(out: str) -> Path:
+def png_path(out: str, beside: tuple[str, ...] = ()) -> Path:
+    """--out, a figure .png, and the files written beside it (``beside``: suffixes after
+    its stem, "-lerp.gif"), each checked by the output policy before any work."""
     if not out.lower().endswith(".png"):
         raise DfmganError(f"--out {out}: the figure is a .png")
+    path = Path(out)
+    for side in beside:
+        writable_file(path.with_name(path.stem + side))
     writable_file(out).parent.mkdir(parents=True, exist_ok=True)
-    return Path(out)
+    return path
 
 
 def cmd_arithmetic(args) -> int:
@@ -247,23 +255,38 @@ def cmd_arithmetic(args) -> int:
 
 
 def read_marks(args, size: int):
-    from .tools.ablate import boxes_to_masks
+    """(sheet indices, masks (M, size, size) bool) from --boxes or --masks, checked against
+    the sheet and the generator before any work."""
+    from .tools.ablate import boxes_to_masks, check_marks
 
     if bool(args.boxes) == bool(args.masks):
         raise DfmganError("give --boxes FILE.json or --masks FILE.npz")
     try:
-        from .reading import regular
+        from .reading import parse_json, regular
 
         regular(args.boxes or args.masks, "--boxes" if args.boxes else "--masks")
         if args.boxes:
-            return boxes_to_masks(json.loads(Path(args.boxes).read_text()), size)
-        import numpy as np
-        import torch
-
-        with np.load(args.masks) as f:
-            return f["indices"].tolist(), torch.from_numpy(f["masks"].astype(bool))
+            marks = boxes_to_masks(parse_json(Path(args.boxes).read_text()), size)
+        else:
+            marks = read_mask_file(args.masks)
+        check_marks(*marks, args.sheet_n, size)
+        return marks
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise DfmganError(f"cannot read marks from {args.boxes or args.masks}: {e}") from None
+
+
+def read_mask_file(path: str):
+    """indices (M,) integers and masks (M, H, W) of booleans or 0/1 numbers, from an .npz."""
+    import numpy as np
+    import torch
+
+    with np.load(path, allow_pickle=False) as f:
+        indices, masks = f["indices"], f["masks"]
+    if indices.ndim != 1 or indices.dtype.kind not in "iu":
+        raise ValueError(f"indices must be whole numbers, one per mask, got {indices.dtype} {indices.shape}")
+    if masks.ndim != 3 or masks.dtype.kind not in "biuf" or not np.isin(masks, (0, 1)).all():
+        raise ValueError(f"masks must be (M, H, W) of booleans or 0/1, got {masks.dtype} {masks.shape}")
+    return indices.tolist(), torch.from_numpy(masks.astype(bool))
 
 
 def cmd_ablate(args) -> int:
@@ -274,12 +297,9 @@ def cmd_ablate(args) -> int:
 
     G = load_G(args)
     marks = read_marks(args, G.cfg.size)
-    if marks[1].shape[1:] != (G.cfg.size, G.cfg.size):
-        raise DfmganError(f"masks are {tuple(marks[1].shape[1:])}; this generator draws "
-                          f"{G.cfg.size}×{G.cfg.size}")
     z = G.sample_latent(args.n, torch.Generator().manual_seed(args.seed + 1))
     concept = ablate_figure(G, sheet_latents(G, args.sheet_n, args.sheet_seed), marks,
-                            args.layer, z, png_path(args.out), args.seed, args.label)
+                            args.layer, z, png_path(args.out, (".json",)), args.seed, args.label)
     print(f"dropped {len(concept.dropped)} of {concept.n_channels} maps "
           f"(fit on {concept.n_positive} + {concept.n_negative} locations, "
           f"train accuracy {concept.train_accuracy:.3f}); wrote {args.out}")

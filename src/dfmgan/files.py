@@ -4,12 +4,14 @@ folder or file can be written before any work (``writable_folder``, ``writable_f
 Reading back is ``reading.py``'s; the snapshot format is ``snapshot_file.py``'s."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 
 from .errors import ConfigError, DfmganError
-from .outputs import check_output, shown, special_kind
+from .marks import ours, signed
+from .outputs import check_output, run_owning, shown, special_kind
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -69,6 +71,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+def write_record(path: Path, record: dict) -> None:
+    """A JSON record a user named, atomically and with dfmgan's mark (``marks``), so that
+    a later run of the command may replace it and nothing else is ever replaced."""
+    atomic_write(Path(path), json.dumps(signed(record), indent=2).encode())
+
+
 def temp_files(run_dir: Path) -> list[Path]:
     """What a write killed halfway leaves: ``atomic_write``'s ``.NAME.XXXX.tmp`` files."""
     run = Path(run_dir)
@@ -112,10 +120,21 @@ def writable_file(path: str | os.PathLike, purpose: str | None = None) -> Path:
     p = check_output(path, purpose)
     if p.is_dir():
         raise ConfigError(f"{shown(p)} is a folder; give a file name")
+    refuse_foreign(p)
     can_write_in(p.parent)
     if len(os.fsencode(p.name)) > 255:
         raise ConfigError(f"{shown(p.name[:20])}...: a file name longer than 255 bytes")
     return p
+
+
+def refuse_foreign(p: Path) -> None:
+    """An existing file is replaced (or appended to) only if dfmgan wrote it: it carries
+    dfmgan's mark (``marks``), or it is a run's own file that the command exists to write
+    (``check_output`` has allowed its role), or it is empty (``mktemp``'s: nothing in it to
+    lose). Someone else's file is one line."""
+    if p.is_file() and p.stat().st_size and run_owning(p) is None and not ours(p):
+        raise ConfigError(f"{shown(p)} exists and dfmgan did not write it (it carries no "
+                          "dfmgan mark), so it is not replaced: remove it or give another path")
 
 
 class Held:

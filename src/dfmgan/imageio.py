@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import io
 import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
+from PIL.PngImagePlugin import PngInfo
 
 from .files import atomic_write
 from .errors import ConfigError
+from .marks import MARK
 
 
 def grid_array(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> np.ndarray:
@@ -34,8 +37,10 @@ def to_pil(arr: np.ndarray, scale: int = 1) -> Image.Image:
 
 
 def png_bytes(img: Image.Image) -> bytes:
+    info = PngInfo()
+    info.add_text("Software", MARK)  # dfmgan's mark: a later write may replace this file
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    img.save(buf, format="PNG", pnginfo=info)
     return buf.getvalue()
 
 
@@ -82,6 +87,8 @@ def save_npz(path: Path, **arrays) -> Path:
     first: ``np.savez(path)`` would add .npz to a name without it)."""
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
+    with zipfile.ZipFile(buf, "a") as z:
+        z.comment = MARK.encode()  # dfmgan's mark, in the zip's own comment field
     atomic_write(Path(path), buf.getvalue())
     return Path(path)
 
@@ -105,7 +112,8 @@ def save_gif(frames: torch.Tensor, path: Path, scale: int = 4, ms: int = 80) -> 
     """(T, C, H, W) uint8 -> an animated GIF that loops, written atomically."""
     pics = [to_pil(f.numpy().transpose(1, 2, 0), scale).convert("RGB") for f in frames]
     buf = io.BytesIO()
-    pics[0].save(buf, format="GIF", save_all=True, append_images=pics[1:], duration=ms, loop=0)
+    pics[0].save(buf, format="GIF", save_all=True, append_images=pics[1:], duration=ms, loop=0,
+                 comment=MARK)
     atomic_write(Path(path), buf.getvalue())
     return Path(path)
 

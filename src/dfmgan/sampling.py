@@ -26,6 +26,22 @@ from .errors import ConfigError
 from .models.netconfig import BN_MODES
 
 
+# latents a user gives (``--latents``, the explorer's JSON) are draws of N(0, 1) or U(-1, 1),
+# or walks and sums of them: beyond this they are no latent, and 1e300 is inf in float32
+LATENT_MAX = 1e4
+
+
+def latent_problem(z) -> str | None:
+    """What is wrong with user latents z (a float tensor or array), or None: finite and
+    within ±LATENT_MAX, checked before G sees them."""
+    z = torch.as_tensor(z, dtype=torch.float64)
+    if not torch.isfinite(z).all():
+        return "z holds NaN or inf"
+    if z.numel() and z.abs().max() > LATENT_MAX:
+        return f"z reaches {z.abs().max().item():.3g}; latents lie within ±{LATENT_MAX:g}"
+    return None
+
+
 @contextlib.contextmanager
 def bn_mode(net: nn.Module, mode: str) -> Iterator[None]:
     """Run ``net`` with BatchNorm in ``mode``, leaving its running stats untouched."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..errors import DataError
+
 
 def resize_uint8(images: torch.Tensor, size: int, chunk: int = 4096) -> torch.Tensor:
     """(N, C, h, w) uint8 -> (N, C, size, size) uint8; antialiased when shrinking."""
@@ -35,5 +37,10 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """float [-1, 1] -> uint8 [0, 255]."""
-    return ((images.detach().float().cpu() + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
+    """float [-1, 1] -> uint8 [0, 255]. NaN would become 0 without a word (black images
+    from a network whose huge but finite weights overflow): it is one line instead."""
+    x = images.detach().float().cpu()
+    if not torch.isfinite(x).all():
+        raise DataError("the generated images hold NaN or inf: the generator's arithmetic "
+                        "overflows (its weights are finite but too large to compute with)")
+    return ((x + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8)

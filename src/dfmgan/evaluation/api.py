@@ -109,6 +109,7 @@ def append_jsonl(path: Path, row: dict) -> None:
     """One more line, written by rewriting the file atomically: a full disk names the file
     and leaves it as it was (an append cut short would leave a torn line, or an empty file)."""
     from ..files import atomic_write
+    from ..marks import signed
 
     import fcntl
     import os
@@ -124,7 +125,7 @@ def append_jsonl(path: Path, row: dict) -> None:
         old = path.read_bytes() if path.is_file() else b""
         if old and not old.endswith(b"\n"):
             old += b"\n"  # a torn last line stays its own line
-        atomic_write(path, old + (json.dumps(row) + "\n").encode())
+        atomic_write(path, old + (json.dumps(signed(row)) + "\n").encode())
     finally:
         os.close(folder)
 

@@ -156,6 +156,11 @@ def load_folder_images(path: Path) -> tuple[torch.Tensor, str]:
 
 
 # --- statistics files ------------------------------------------------------------------
+# a bound on a statistics file's features: below it KID's cubic kernel reaches about 1e90
+# and FID's product of two covariances about 1e63, far inside float64, while features of
+# 1e300 made LAPACK segfault; real features (Inception's pool, the bundled nets') stay < 1e4
+FEATURE_MAX = 1e15
+
 def save_statistics(path: Path, feats: Features, provenance: dict) -> None:
     """``feats`` and their mean and covariance, with ``provenance``, atomically."""
     from safetensors.torch import save
@@ -197,6 +202,10 @@ def load_statistics(path: Path) -> tuple[Features, dict]:
     if not torch.isfinite(pool).all() or (logits is not None and not torch.isfinite(logits).all()):
         # before any linear algebra: a NaN covariance crashed LAPACK (a segfault), not one line
         raise DfmganError(f"{path}: its features hold NaN or inf; make it again with `dfmgan reference`")
+    if pool.abs().max() > FEATURE_MAX or (logits is not None and logits.abs().max() > FEATURE_MAX):
+        raise DfmganError(f"{path}: its features reach {pool.abs().max().item():.3g}, beyond the "
+                          f"±{FEATURE_MAX:g} in which FID's and KID's float64 arithmetic stays "
+                          "finite; make it again with `dfmgan reference`")
     return Features(pool, logits), meta
 
 

@@ -9,7 +9,6 @@ those maps."""
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -59,14 +58,46 @@ def dropped(module: nn.Module, channels: torch.Tensor):
 def boxes_to_masks(boxes: dict, size: int) -> tuple[list[int], torch.Tensor]:
     """{sheet index: [[x0, y0, x1, y1], ...]} in pixels (x1, y1 exclusive) ->
     (indices, masks (M, size, size) bool)."""
+    if not isinstance(boxes, dict) or not boxes:
+        raise ValueError('expected {"sheet index": [[x0, y0, x1, y1], ...], ...}')
     indices, masks = [], []
-    for key, rects in sorted(boxes.items(), key=lambda kv: int(kv[0])):
+    for key, rects in sorted(boxes.items(), key=lambda kv: sheet_index(kv[0])):
         mask = torch.zeros(size, size, dtype=torch.bool)
-        for x0, y0, x1, y1 in rects:
-            mask[max(0, y0):min(size, y1), max(0, x0):min(size, x1)] = True
-        indices.append(int(key))
+        for rect in rects if isinstance(rects, list) else [None]:
+            x0, y0, x1, y1 = box(rect, size)
+            mask[y0:y1, x0:x1] = True
+        indices.append(sheet_index(key))
         masks.append(mask)
     return indices, torch.stack(masks)
+
+
+def sheet_index(key) -> int:
+    if not (isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 9):
+        raise ValueError(f"{str(key)[:20]!r} is not a sheet index (0, 1, 2, ...)")
+    return int(key)
+
+
+def box(rect, size: int) -> tuple[int, int, int, int]:
+    """[x0, y0, x1, y1]: whole pixels with 0 <= x0 < x1 <= size (and y), else ValueError."""
+    ok = isinstance(rect, list) and len(rect) == 4 and \
+        all(isinstance(v, int) and not isinstance(v, bool) for v in rect)
+    if not ok or not (0 <= rect[0] < rect[2] <= size and 0 <= rect[1] < rect[3] <= size):
+        raise ValueError(f"{str(rect)[:60]} is not a box [x0, y0, x1, y1] of whole pixels "
+                         f"with 0 <= x0 < x1 <= {size} and 0 <= y0 < y1 <= {size}")
+    return tuple(rect)
+
+
+def check_marks(indices: list, masks: torch.Tensor, sheet_n: int, size: int) -> None:
+    """Marks fit the sheet and the generator: an index per mask, each in 0..sheet_n-1, masks
+    (M, size, size) bool with something marked; else ValueError."""
+    if len(indices) != len(masks) or not indices:
+        raise ValueError(f"{len(indices)} sheet indices for {len(masks)} masks")
+    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < sheet_n for i in indices):
+        raise ValueError(f"sheet indices must be whole numbers in 0..{sheet_n - 1} (--sheet-n {sheet_n})")
+    if tuple(masks.shape[1:]) != (size, size):
+        raise ValueError(f"masks are {tuple(masks.shape[1:])}; this generator draws {size}×{size}")
+    if not masks.any():
+        raise ValueError("nothing is marked")
 
 
 @dataclass
@@ -122,7 +153,7 @@ def ablate_figure(G, sheet: torch.Tensor, marks: tuple[list[int], torch.Tensor],
     """OUT.png: top row as drawn, bottom row the same z with the concept's maps dropped;
     OUT.json: which maps were dropped and how well the regression fit."""
     from ..imageio import grid_array, save_png, to_pil
-    from ..files import atomic_write
+    from ..files import write_record
     from .latent import Renderer, pick
 
     from tqdm import tqdm
@@ -145,6 +176,5 @@ def ablate_figure(G, sheet: torch.Tensor, marks: tuple[list[int], torch.Tensor],
     stages.update()
     stages.close()
     save_png(to_pil(grid_array(torch.cat([before, after]), len(z)), 3), out)
-    atomic_write(out.with_suffix(".json"), json.dumps({"layer": layer, **asdict(concept)},
-                                                       indent=2).encode())
+    write_record(out.with_suffix(".json"), {"layer": layer, **asdict(concept)})
     return concept

@@ -239,7 +239,7 @@ def run_baselines(source, names: list[str], data, root, n, seed, device, out,
     from ..data import draw_labelled, load_dataset
     from ..data.recorded import recorded_data
     from ..evaluation.api import test_split
-    from ..files import atomic_write
+    from ..files import write_record
     from ..snapshot import load_discriminator
 
     D, meta = load_discriminator(source, device)
@@ -261,7 +261,7 @@ def run_baselines(source, names: list[str], data, root, n, seed, device, out,
         rows.append({"features": name, "cached": hit, **s})
     record = {"source": str(source), "step": meta.get("step"), "data": data, "pool_n": n,
               "pool_seed": seed + 3, "rows": rows}
-    atomic_write(Path(out), json.dumps(record, indent=2).encode())
+    write_record(Path(out), record)
     return rows
 
 

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlparse
 import torch
 
 from ..reading import parse_json
+from ..sampling import LATENT_MAX, latent_problem
 from .latent import INTERPOLATE, Renderer, arithmetic, neighbours, sheet_latents, walk
 
 PAGE = Path(__file__).with_name("explore.html")
@@ -93,13 +94,13 @@ class Explorer:
         """A list of latents from JSON -> (k, nz), each finite and of G's nz."""
         nz = self.G.cfg.nz
         try:
-            z = torch.tensor(rows, dtype=torch.float32)
+            z = torch.tensor(rows, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError, OverflowError):  # 10^400: past any float
             raise BadRequest(f"{what}: expected a list of latents of {nz} numbers") from None
-        if z.dim() != 2 or z.shape[1] != nz or not 1 <= len(z) <= most or not torch.isfinite(z).all():
-            many = "one finite latent" if most == 1 else f"1..{most} finite latents"
-            raise BadRequest(f"{what}: expected {many} of {nz} numbers")
-        return z
+        if z.dim() != 2 or z.shape[1] != nz or not 1 <= len(z) <= most or latent_problem(z):
+            many = "one latent" if most == 1 else f"1..{most} latents"
+            raise BadRequest(f"{what}: expected {many} of {nz} finite numbers within ±{LATENT_MAX:g}")
+        return z.float()
 
 
 def whole(value, what: str) -> int:

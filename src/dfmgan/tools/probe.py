@@ -105,7 +105,7 @@ def run_probe(source, data, root, labels: str, draws: int, baselines: str, k: in
     import json
     from pathlib import Path
 
-    from ..files import atomic_write
+    from ..files import write_record
     from ..data import load_dataset
     from ..data.recorded import recorded_data
     from ..snapshot import load_discriminator
@@ -122,5 +122,5 @@ def run_probe(source, data, root, labels: str, draws: int, baselines: str, k: in
                  draws, seed, progress=True)
     record = {"source": str(source), "step": meta.get("step"), "data": data,
               "train": train.description, "test": test.description, "seed": seed, "rows": rows}
-    atomic_write(Path(out), json.dumps(record, indent=2).encode())
+    write_record(Path(out), record)
     return rows, table(rows)

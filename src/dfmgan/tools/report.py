@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 
 from ..files import atomic_write
+from ..marks import HTML_META
 from ..training.rundir import RunDir
 from ..training.stats import read_rows, read_stats
 
@@ -139,7 +140,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
             "<h2>Curves</h2><div class=plots>" + "".join(plots) + "</div>",
             grids_section(run.samples), metrics_section(run.metrics),
             f"<h2>Config</h2><pre>{html.escape(cfg.to_json())}</pre>"]
-    page = (f"<!doctype html><html><head><meta charset=utf-8><title>dfmgan · "
+    page = (f"<!doctype html><html><head><meta charset=utf-8>{HTML_META}<title>dfmgan · "
             f"{html.escape(run.path.name)}</title><style>{STYLE}</style></head><body>"
             + "\n".join(body) + LOADED + "</body></html>")
     out = Path(out) if out else run.report
