@@ -3,6 +3,7 @@ by hand, the double backward under both schemes with DFM and feature matching, t
 interval's rule, resume bit for bit, and the pairs they cannot work with refused before
 any file exists."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -164,3 +165,22 @@ def test_the_cli_and_python_spell_the_terms_alike():
     d = cfg.to_dict()["objective"]
     assert (d["r1"], d["r2"], d["reg_every"]) == (0.5, 0.0, 3)
     assert "  r1: 0.5\n" in r.stdout and "  r2: 0.0\n" in r.stdout and "  reg_every: 3\n" in r.stdout
+
+
+def test_the_step_cost_benchmark_times_the_studys_own_settings():
+    """benchmarks/reg_cost.py resolves each setting of benchmarks/studies/r3-dfm.yaml as
+    train does, so its ratios are the study's step costs; one step of the lazy r3 runs."""
+    import importlib.util
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("reg_cost", root / "benchmarks" / "reg_cost.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    study = yaml.safe_load((root / "benchmarks" / "studies" / "r3-dfm.yaml").read_text())
+    named = {"r3-dfm": "r3 + dfm"}
+    assert {named.get(k, k): v for k, v in study["settings"].items()} == \
+        {k: v for k, v in bench.SETTINGS.items() if "lazy" not in k}
+    run, batch = bench.stepper({"objective.name": "r3", "objective.reg_every": 16})
+    assert batch == 128 and run(1) > 0
