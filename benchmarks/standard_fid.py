@@ -21,6 +21,15 @@ from dfmgan.evaluation.features import Features, extract, feature_net_for
 from dfmgan.evaluation.registry import MetricOptions
 
 METRICS = ("fid", "kid", "pr")
+STUDY_R3 = Path("benchmarks/results/study-r3-dfm")
+
+
+def study_generators(folder: Path) -> list[tuple[str, str]]:
+    """(run name, run folder) of a study's runs whose generator is kept, finished runs only."""
+    return [(p.name, str(p)) for p in sorted(folder.glob("*-s[0-9]*"))
+            if (p / "generator.safetensors").is_file() and (p / "done.json").is_file()]
+
+
 # verdict -> (data, size, channels, the generators compared, each a name and a source)
 VERDICTS = {
     "fashion-mnist": ("fashion-mnist", 32, 1, [("gan", "zoo:fashion-mnist-gan"),
@@ -29,6 +38,8 @@ VERDICTS = {
     # the 64 px study's gan, retrained 2026-12-07 (its first generator was not kept): the
     # table the bundled net, which judges at 32 px, could not give
     "clipart-64": ("clipart", 64, 3, [("gan", "benchmarks/results/study-clipart-64/gan-s0")]),
+    # issue 45's study (gan, dfm, r3, r3 + dfm; seeds): every finished run with its generator
+    "r3-dfm": ("clipart", 32, 3, study_generators(STUDY_R3)),
 }
 
 
@@ -44,6 +55,14 @@ def cached(cache: Path, key: str, make) -> Features:
     torch.save(feats.pool, path.with_suffix(".tmp"))
     path.with_suffix(".tmp").replace(path)  # whole or absent: two runs may share a cache
     return Features(feats.pool, None)
+
+
+def side_key(verdict: str, side: str, space: str, n: int) -> str:
+    """A cache name; real images are keyed by data set and size, so verdicts on the same
+    data (clipart-32 and the r3-dfm study) share their train and test features."""
+    data, size = VERDICTS[verdict][:2]
+    who = f"{data}-{size}px" if side in ("train", "test") else verdict
+    return f"{who}-{side}-{space}-n{n}"
 
 
 def sides(verdict: str, n: int):
@@ -66,7 +85,7 @@ def run(verdict: str, n: int, cache: Path, nets: dict, reverse: bool = False) ->
                 if side not in images:
                     images[side] = make()
                 return extract(net, images[side], progress=True, desc=f"{verdict} {side} {space}")
-            feats[space, side] = cached(cache, f"{verdict}-{side}-{space}-n{n}", extracted)
+            feats[space, side] = cached(cache, side_key(verdict, side, space, n), extracted)
     rows = []
     for space in nets:
         for gen in [name for name, _ in VERDICTS[verdict][3]] + ["test"]:
@@ -91,6 +110,28 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def by_setting(rows: list[dict], verdict: str) -> str:
+    """A study's rows as mean ± std over seeds per setting (run names SETTING-sN)."""
+    import re
+    import statistics
+
+    groups: dict = {}
+    for r in rows:
+        m = re.fullmatch(r"(.+)-s(\d+)", r["generated"])
+        if r["verdict"] == verdict and m:
+            groups.setdefault((r["space"], r["reference"], m[1]), []).append(r)
+    out = ["| space | against | setting | seeds | FID | KID | precision | recall |",
+           "|---|---|---|---:|---:|---:|---:|---:|"]
+    for (space, ref, setting), rs in groups.items():
+        def ms(key, fmt):
+            v = [r[key] for r in rs]
+            sd = f" ± {statistics.stdev(v):{fmt}}" if len(v) > 1 else ""
+            return f"{statistics.mean(v):{fmt}}{sd}"
+        out.append(f"| {space} | {ref} | {setting} | {len(rs)} | {ms('fid', '.2f')} | "
+                   f"{ms('kid', '.4f')} | {ms('precision', '.3f')} | {ms('recall', '.3f')} |")
+    return "\n".join(out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=5000)
@@ -112,6 +153,8 @@ def main() -> None:
             {"n": a.n, "inception_sha256": inception.sha256, "rows": rows}, indent=1))
         (a.out / "table.md").write_text(table(rows) + "\n")
         print(table(rows), flush=True)
+        if any(r["generated"][-3:-1] == "-s" for r in rows if r["verdict"] == verdict):
+            (a.out / f"{verdict}-by-setting.md").write_text(by_setting(rows, verdict) + "\n")
 
 
 if __name__ == "__main__":
