@@ -32,7 +32,8 @@ def test_eval_writes_a_row_with_provenance(digits_run):
     rows = [json.loads(l) for l in (digits_run / "metrics.jsonl").read_text().splitlines()]
     row = rows[-1]
     assert set(row) == {"fid", "kid", "kid_std", "precision", "recall", "is", "is_std",
-                        "class_entropy", "class_histogram", "provenance"}  # scores, then where from
+                        "class_entropy", "class_histogram", "provenance", "written_by"}
+    assert row["written_by"] == "dfmgan"  # scores, where from, and whose file (marks.py)
     prov = row["provenance"]
     assert prov["feature_net"] == "bundled:digits" and len(prov["feature_net_sha256"]) == 64
     assert prov["feature_scale"] > 0 and "feature_scale" not in row

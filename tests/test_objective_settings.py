@@ -249,7 +249,7 @@ def test_a_dfm_ratio_out_of_range_warns_once(tmp_path, scale, kind):
                 "--set", "objective.dfm.denoiser.width=16", *TINY_FLAGS, "--out", str(tmp_path / "r"))
     assert r.returncode == 0, r.stderr[-2000:]
     warnings = [ln for ln in r.stderr.splitlines() if "dfmgan: warning:" in ln]
-    assert len(warnings) == 1 and kind in warnings[0] and "grad_share" in warnings[0], r.stderr
+    assert len(warnings) == 1 and "grad_ratio" in warnings[0] and kind in warnings[0] and "grad_share" in warnings[0], r.stderr
     rows = [json.loads(ln) for ln in (tmp_path / "r" / "stats.jsonl").read_text().splitlines()]
     ratios = [row["dfm/grad_ratio"] for row in rows if "dfm/grad_ratio" in row]
     assert len(ratios) >= 4 and all((x < 0.05) if scale < 1 else (x > 5) for x in ratios)

@@ -120,8 +120,11 @@ def test_ablation_removes_a_planted_concept():
 
 
 def test_boxes_become_masks_and_uncoverable_marks_are_refused():
-    idx, masks = ablate.boxes_to_masks({"7": [[0, 0, 2, 3]], "2": [[30, 30, 40, 40]]}, 32)
+    idx, masks = ablate.boxes_to_masks({"7": [[0, 0, 2, 3]], "2": [[30, 30, 32, 32]]}, 32)
     assert idx == [2, 7] and masks[1].sum() == 6 and masks[0].sum() == 4
+    assert masks[0, 30:, 30:].all() and masks[1, :3, :2].all()
+    with pytest.raises(ValueError, match="0 <= x0 < x1 <= 32"):  # past the edge: refused, not cut
+        ablate.boxes_to_masks({"2": [[30, 30, 40, 40]]}, 32)
     with pytest.raises(Exception, match="cover no location"):
         ablate.fit_concept(torch.rand(2, 3, 4, 4), torch.zeros(2, 32, 32, dtype=torch.bool))
 

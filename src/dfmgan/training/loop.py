@@ -80,6 +80,8 @@ class Trainer:
         # a set in memory is gathered in the step (microseconds; a thread's hand-off costs
         # more); one that is read from disk or decoded is gathered ahead
         in_memory = isinstance(self.source, ArraySource) and not self.source.mapped
+        self.held = "memory" if in_memory else "mapped" if isinstance(self.source, ArraySource) \
+            else "decoded"  # how the set is held: what advice a slow feed gets
         depth = cfg.speed.prefetch if cfg.speed.prefetch >= 0 else 2 * (self.device.type == "cuda")
         self.feed = Prefetcher(self.source, self.sampler, take, 0 if in_memory else depth,
                                pin=self.device.type == "cuda")
@@ -300,14 +302,20 @@ class Trainer:
         self.advised = ({got[0]} if got is not None else set()) | (self.advised & {"data"})
 
     def advise_data(self, wait: float, step: float) -> None:
-        """One warning while waiting for data takes over a tenth of the step: what to do."""
-        if wait > 0.1 * step and "data" not in self.advised:
-            tqdm.write(f"dfmgan: warning: each step waits {wait * 1e3:.0f} ms of its "
-                       f"{step * 1e3:.0f} ms for data ({wait / step:.0%}); decode the set once "
-                       f"with `dfmgan pack SOURCE --size {self.cfg.net.size} --channels "
-                       f"{self.cfg.net.channels} --out DATA.dfmpack` and train with --data "
-                       "DATA.dfmpack", file=sys.stderr)
-            self.advised.add("data")
+        """One warning while waiting for data takes over a tenth of the step: what to do. A
+        set held in memory gets none (its rows are gathered in microseconds, so a wait is
+        the machine's noise, and packing cannot help it); a packed file read from disk is
+        told to gather further ahead; a set decoded per batch is told to pack."""
+        if wait <= 0.1 * step or "data" in self.advised or self.held == "memory":
+            return
+        cfg = self.cfg
+        todo = (f"decode the set once with `dfmgan pack SOURCE --size {cfg.net.size} --channels "
+                f"{cfg.net.channels} --out DATA.dfmpack` and train with --data DATA.dfmpack"
+                if self.held == "decoded" else "the packed file is read from disk: put it on a "
+                "faster disk, or gather further ahead with --set speed.prefetch=8")
+        tqdm.write(f"dfmgan: warning: each step waits {wait * 1e3:.0f} ms of its "
+                   f"{step * 1e3:.0f} ms for data ({wait / step:.0%}); {todo}", file=sys.stderr)
+        self.advised.add("data")
 
     def test_split(self):
         """A maker of the data's labelled test split (for metrics such as ``probe``), or None
