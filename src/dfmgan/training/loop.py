@@ -3,7 +3,6 @@ with grids and checkpoints on a schedule. It never asks which objective it runs.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -25,6 +24,7 @@ from ..resolver import complete
 from ..sampling import generate
 from ..snapshot_file import D_SNAPSHOT, EMA_SNAPSHOT, export_snapshot
 from . import speed
+from .clock import active_clock
 from .ema import GeneratorEMA
 from .rundir import RunDir, check_branch, checkpoint_config
 from .signals import StopFlag
@@ -251,8 +251,9 @@ class Trainer:
     def run(self, stop: StopFlag, sink: StatsSink) -> None:
         bar = tqdm(total=self.steps, initial=self.step, desc="train", unit="step",
                    disable=not self.progress, dynamic_ncols=True)
-        self.clock, self.started = (time.perf_counter(), self.step), self.step
-        self.tick = time.perf_counter()
+        self.watch = active_clock()  # wall time less stops: a paused run's pause is not training
+        self.clock, self.started = (self.watch.now(), self.step), self.step
+        self.tick = self.watch.now()
         while self.step < self.steps:
             signum = distributed.any_signal(stop.signum, self.device)
             if signum:  # on any rank: every rank stops here and reports it
@@ -340,22 +341,22 @@ class Trainer:
         cfg = self.cfg
         evaluates = bool(cfg.eval_every) and self.step % cfg.eval_every == 0
         if evaluates or self.step % cfg.log_every == 0 or self.step == self.steps:
-            now = time.perf_counter()
+            now = self.watch.now()
             self.train_seconds, self.tick = self.train_seconds + now - self.tick, now
             stats[TRAIN_SECONDS] = round(self.train_seconds, 3)
             stats[MACHINE] = self.machine
         if evaluates:
             stats.update(self.evaluate())
-            self.tick = time.perf_counter()  # the evaluation's own time is not training's
+            self.tick = self.watch.now()  # the evaluation's own time is not training's
         sink.report(self.step, stats)
         bar.update()
         first = self.step == self.started + 1  # values on the bar from the first step on
         if self.step % cfg.log_every == 0 or self.step == self.steps or first:
             means = sink.flush()
             t0, n0 = self.clock
-            seconds = time.perf_counter() - t0
+            seconds = self.watch.now() - t0
             rate = (self.step - n0) * cfg.batch_size / seconds
-            self.clock = (time.perf_counter(), self.step)
+            self.clock = (self.watch.now(), self.step)
             bar.set_postfix({k.replace("loss/", ""): f"{means[k]:.3f}" for k in self.shown()
                              if k in means} | {"img/s": f"{rate:.0f}"}, refresh=False)
             self.advise(means)
