@@ -24,7 +24,7 @@ print(json.dumps({{"wall": time.perf_counter() - w0, "active": c.now() - a0}}), 
 
 
 def stopped_child(run: float, stop: float) -> dict:
-    """A child busy for ``run`` s of wall time, stopped for ``stop`` s of it: its clock's reading."""
+    """A child busy for ``run`` s of wall time, stopped ``stop`` s of it: what its clock read."""
     p = subprocess.Popen([sys.executable, "-c", CHILD.format(run=run)], stdout=subprocess.PIPE,
                          text=True)
     assert p.stdout.readline().strip() == "ready"

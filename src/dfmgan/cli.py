@@ -51,7 +51,7 @@ EXAMPLES = {
     dfm-x1000: {objective.name: dfm, objective.dfm.lambda_scale: 1000}
   budgets: [500, 1000, 2000]
   launcher: {name: slurm, partition: gpu, time_min: 240, gpus: 1, cpus: 8}   # optional
-writes OUT/<setting>-s<seed>/ (ordinary runs), OUT/curves.png, OUT/table.md, OUT/curves.json
+writes OUT/<setting>-s<seed>/ (ordinary runs), OUT/curves.png, OUT/table.md, OUT/curves.json, OUT/grids.png
 on a cluster: dfmgan study spec.yaml --out runs/st --launcher slurm --partition gpu --gpus 1""",
     "export": """example:
   dfmgan eval runs/fm && dfmgan export runs/fm --out share/fm --license CC-BY-4.0""",
@@ -222,7 +222,8 @@ def cmd_study(args) -> int:
     failed = [] if args.report_only else run_study(study, progress=not args.no_progress)
     paths = write_results(study)
     print(Path(paths["table"]).read_text())
-    print(f"results: {paths['plot']}, {paths['table']}, {paths['curves']}")
+    print("results: " + ", ".join(str(paths[k]) for k in ("plot", "table", "curves", "grids")
+                                  if k in paths))
     if failed:
         print("dfmgan: error: runs failed: " + "; ".join(failed), file=sys.stderr)
         return 1

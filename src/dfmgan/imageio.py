@@ -118,13 +118,16 @@ def save_gif(frames: torch.Tensor, path: Path, scale: int = 4, ms: int = 80) -> 
     return Path(path)
 
 
-def side_by_side(panels: list[Image.Image], gap: int = 8) -> Image.Image:
-    """Panels left to right on a white sheet, top-aligned."""
+def side_by_side(panels: list[Image.Image], gap: int = 8, down: bool = False) -> Image.Image:
+    """Panels left to right on a white sheet, top-aligned (``down``: top to bottom,
+    left-aligned)."""
     panels = [p.convert("RGB") for p in panels]
-    out = Image.new("RGB", (sum(p.width for p in panels) + gap * (len(panels) - 1),
-                            max(p.height for p in panels)), (255, 255, 255))
-    x = 0
-    for p in panels:
-        out.paste(p, (x, 0))
-        x += p.width + gap
+    along = [p.height if down else p.width for p in panels]
+    across = max(p.width if down else p.height for p in panels)
+    length = sum(along) + gap * (len(panels) - 1)
+    out = Image.new("RGB", (across, length) if down else (length, across), (255, 255, 255))
+    at = 0
+    for p, n in zip(panels, along):
+        out.paste(p, (0, at) if down else (at, 0))
+        at += n + gap
     return out

@@ -116,6 +116,7 @@ class StudyLayout:
     curves = property(lambda self: self.path / "curves.json")
     table = property(lambda self: self.path / "table.md")
     plot = property(lambda self: self.path / "curves.png")
+    grids = property(lambda self: self.path / "grids.png")
     baselines = property(lambda self: self.path / "baselines.json")
     logs = property(lambda self: self.path / "logs")
 

@@ -19,7 +19,7 @@ in its own process, so a study uses every code path a single run does. A rerun o
 study skips finished runs and resumes the others from their checkpoints; on the CPU,
 where resume is bitwise, it ends with exactly the results of an uninterrupted one. The
 results (``curves.json``, ``curves.png``, ``table.md``) come from the runs' ``stats.jsonl``
-(``tools/study_report.py``)."""
+and ``grids.png`` from their newest sample grids (``tools/study_report.py``)."""
 from __future__ import annotations
 
 import json

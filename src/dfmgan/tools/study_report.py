@@ -1,6 +1,6 @@
 """A study's results from its runs' ``stats.jsonl``: the curves as JSON, a PNG of every
 metric against images seen (a line per setting, a band for ± std over seeds), and a
-Markdown table at the study's budgets.
+Markdown table at the study's budgets, and each setting's newest sample grid side by side.
 
 A run with an EMA logs the EMA's scores as ``eval/KEY`` and the raw G's as
 ``eval_raw/KEY``; the raw ones become a second series, "SETTING (no EMA)". The table also
@@ -293,10 +293,62 @@ def plot(series: dict, path: Path, references: dict | None = None) -> None:
     plt.close(fig)
 
 
+def newest_grid(run_dir: Path) -> tuple[str, Path] | None:
+    """(its step, as a caption's words, and path) of a run's newest sample grid, latest.png:
+    the step from the newest numbered grid beside it, else from done.json (git keeps only
+    latest.png and done.json of a finished study's runs)."""
+    layout = RunLayout(run_dir)
+    if not layout.grid().is_file():
+        return None
+    steps = [int(p.stem) for p in layout.samples.glob("[0-9]" * 8 + ".png")]
+    try:
+        done = json.loads(layout.done.read_text()).get("steps") if layout.done.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        done = None
+    step = max(steps) if steps else done if isinstance(done, int) else None
+    return (f"step {step:,}" if step is not None else "latest"), layout.grid()
+
+
+def captioned(path: Path, caption: str, band: int = 16):
+    """The image at ``path`` under a white band with ``caption``; None if it cannot be read."""
+    from PIL import Image, ImageDraw
+
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None  # a damaged grid leaves its panel out, never the study's results
+    out = Image.new("RGB", (img.width, img.height + band), (255, 255, 255))
+    out.paste(img, (0, band))
+    ImageDraw.Draw(out).text((4, 2), caption, fill=(0, 0, 0))
+    return out
+
+
+def grids(study):
+    """Each setting's newest grid from its lowest seed that has one, captioned "setting,
+    seed, step", PLOT_COLUMNS to a row; None where no run has a grid yet."""
+    from ..imageio import side_by_side
+
+    panels = []
+    for setting in dict.fromkeys(r.setting for r in study.runs):  # the spec's order
+        for run in sorted((r for r in study.runs if r.setting == setting), key=lambda r: r.seed):
+            found = newest_grid(run.folder)
+            panel = found and captioned(found[1], f"{setting}, seed {run.seed}, {found[0]}")
+            if panel is not None:
+                panels.append(panel)
+                break
+    rows = [side_by_side(panels[i:i + PLOT_COLUMNS]) for i in range(0, len(panels), PLOT_COLUMNS)]
+    return None if not rows else side_by_side(rows, down=True)
+
+
 def write_results(study) -> dict[str, Path]:
     series = collect(study)
     files = StudyLayout(study.out)
     paths = {"curves": files.curves, "table": files.table, "plot": files.plot}
+    if (sheet := grids(study)) is not None:
+        from ..imageio import save_png
+
+        paths["grids"] = save_png(sheet, files.grids)
     ttq = time_to_quality(series)
     atomic_write(paths["curves"], json.dumps({"budgets": study.budgets, "series": series,
                                               "time_to_quality": ttq}, indent=1).encode())

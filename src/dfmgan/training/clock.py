@@ -77,6 +77,7 @@ _CLOCK: ActiveClock | None = None
 def active_clock() -> ActiveClock:
     """The process's one clock (one SIGCONT handler and one heartbeat, however many runs)."""
     global _CLOCK
-    if _CLOCK is None or (not _CLOCK.watching and threading.current_thread() is threading.main_thread()):
-        _CLOCK = ActiveClock()
+    main = threading.current_thread() is threading.main_thread()
+    if _CLOCK is None or (main and not _CLOCK.watching):  # a clock made off the main thread
+        _CLOCK = ActiveClock()                              # cannot see stops: replace it there
     return _CLOCK
