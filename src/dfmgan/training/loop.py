@@ -78,12 +78,13 @@ class Trainer:
         k = self.objective.d_steps  # batches a step takes (WGAN-GP's critic steps)
         take = (lambda s: torch.cat([s.next() for _ in range(k)])) if k > 1 else BatchSampler.next
         # a set in memory is gathered in the step (microseconds; a thread's hand-off costs
-        # more); one that is read from disk or decoded is gathered ahead
-        in_memory = isinstance(self.source, ArraySource) and not self.source.mapped
-        self.held = "memory" if in_memory else "mapped" if isinstance(self.source, ArraySource) \
-            else "decoded"  # how the set is held: what advice a slow feed gets
+        # more); one that is read from disk or decoded is gathered ahead. How the set is
+        # held also says what advice a slow feed gets (advise_data).
+        self.held = ("mapped" if self.source.mapped else "memory") \
+            if isinstance(self.source, ArraySource) else "decoded"
         depth = cfg.speed.prefetch if cfg.speed.prefetch >= 0 else 2 * (self.device.type == "cuda")
-        self.feed = Prefetcher(self.source, self.sampler, take, 0 if in_memory else depth,
+        depth = 0 if self.held == "memory" else depth
+        self.feed = Prefetcher(self.source, self.sampler, take, depth,
                                pin=self.device.type == "cuda")
         self.data_wait = 0.0  # seconds the last step waited for its batch
         self.zgen = torch.Generator().manual_seed(cfg.seed + 1)  # training latents, on CPU
