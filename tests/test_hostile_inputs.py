@@ -468,3 +468,32 @@ def test_a_closed_pipe_is_the_shells_141_and_silent(tmp_path):
         r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
         assert r.stdout.strip() in ("0", "141"), (r.stdout, (tmp_path / "err").read_text())
         assert (tmp_path / "err").read_text() == ""
+
+
+def _error_classes():
+    """DfmganError and every subclass of it, wherever defined (the CLI's modules loaded)."""
+    import dfmgan.cli  # noqa: F401  (loads the modules that define subclasses: files.WriteError, ...)
+    from dfmgan.errors import DfmganError
+
+    found, todo = [], [DfmganError]
+    while todo:
+        found.append(todo.pop())
+        todo += found[-1].__subclasses__()
+    return sorted(found, key=lambda c: c.__name__)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(_error_classes()), st.text(max_size=40))
+def test_every_error_is_one_line_whatever_text_it_quotes(cls, text):
+    """A name or key read from a file goes into messages verbatim; whatever its characters,
+    the error is one line for the CLI and the Python API alike, and a printable message is
+    kept as it was."""
+    import codecs
+
+    message = f"the zoo's index.json is damaged ({text} is not an entry)"
+    got = str(cls(message))
+    assert len(got.splitlines()) == 1, repr(got)
+    if message.isprintable():
+        assert got == message
+    elif "\\" not in message:  # only escapes were added: undoing them gives the message back
+        assert codecs.decode(got.encode("latin-1", "backslashreplace"), "unicode_escape") == message

@@ -13,8 +13,21 @@ class DfmganError(Exception):
     never suggests another command's flag."""
 
     def __init__(self, message: str = "", *, flag: str = "", fix: str = ""):
-        super().__init__(message)
+        super().__init__(one_line(message))
         self.flag, self.fix = flag, fix
+
+
+def one_line(message) -> str:
+    """The message with every character that breaks a line or controls a terminal escaped
+    (a newline in a file's name or a JSON key read back as ``\\n``), so that an error is one
+    line to the CLI and to a caller of the Python API alike; other text is left as it is."""
+    import unicodedata
+
+    text = str(message)
+    if text.isprintable():  # the common case: nothing to escape
+        return text
+    return "".join(c.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
 
 
 class DataError(DfmganError):
