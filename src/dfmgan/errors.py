@@ -13,14 +13,16 @@ class DfmganError(Exception):
     never suggests another command's flag."""
 
     def __init__(self, message: str = "", *, flag: str = "", fix: str = ""):
-        super().__init__(one_line(message))
+        super().__init__(escaped(message))
         self.flag, self.fix = flag, fix
 
 
-def one_line(message) -> str:
+def escaped(message) -> str:
     """The message with every character that breaks a line or controls a terminal escaped
     (a newline in a file's name or a JSON key read back as ``\\n``), so that an error is one
-    line to the CLI and to a caller of the Python API alike; other text is left as it is."""
+    line to the CLI and to a caller of the Python API alike; other text is left as it is.
+    Not ``cli.one_line``, which joins another tool's lines and cuts an endless message, nor
+    ``outputs.shown``, which escapes every non-ASCII character of a path."""
     import unicodedata
 
     text = str(message)
